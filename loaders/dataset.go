@@ -1,0 +1,160 @@
+package loaders
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Image geometry shared by every data set: 32×32 RGB, as CIFAR.
+const (
+	Side       = 32
+	Channels   = 3
+	PlaneBytes = Side * Side
+	ImageBytes = Channels * PlaneBytes // 3,072
+)
+
+// Dataset is a set of 32×32 RGB images held as bytes in CIFAR's planar layout
+// (the red, green and blue 32×32 planes, each row-major), with one label per
+// image for labelled sets. Everything downstream (splits, batches, networks)
+// reads this one type, whatever file format the images came from.
+type Dataset struct {
+	Name    string
+	Pixels  []byte   // Len()*ImageBytes bytes
+	Labels  []int    // one per image in [0, Classes); nil for unlabelled sets
+	Classes int      // 0 for unlabelled sets
+	Sources []string // optional: where each image came from (file or archive member), for messages
+}
+
+// Len is the number of images.
+func (d *Dataset) Len() int { return len(d.Pixels) / ImageBytes }
+
+// Image returns the bytes of image i (not a copy).
+func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*ImageBytes] }
+
+// Labelled reports whether the set carries class labels.
+func (d *Dataset) Labelled() bool { return d.Labels != nil }
+
+// Subset returns the images at idx, in that order, as a new Dataset (a copy).
+func (d *Dataset) Subset(name string, idx []int) *Dataset {
+	s := &Dataset{Name: name, Pixels: make([]byte, len(idx)*ImageBytes), Classes: d.Classes}
+	if d.Labels != nil {
+		s.Labels = make([]int, len(idx))
+	}
+	if d.Sources != nil {
+		s.Sources = make([]string, len(idx))
+	}
+	for j, i := range idx {
+		copy(s.Pixels[j*ImageBytes:], d.Image(i))
+		if d.Labels != nil {
+			s.Labels[j] = d.Labels[i]
+		}
+		if d.Sources != nil {
+			s.Sources[j] = d.Sources[i]
+		}
+	}
+	return s
+}
+
+// Validate checks sizes and label ranges.
+func (d *Dataset) Validate() error {
+	if len(d.Pixels)%ImageBytes != 0 {
+		return fmt.Errorf("data set %s: %d pixel bytes is not a whole number of %d-byte images", d.Name, len(d.Pixels), ImageBytes)
+	}
+	if d.Labels != nil {
+		if len(d.Labels) != d.Len() {
+			return fmt.Errorf("data set %s: %d labels for %d images", d.Name, len(d.Labels), d.Len())
+		}
+		for i, l := range d.Labels {
+			if l < 0 || l >= d.Classes {
+				return fmt.Errorf("data set %s: image %d has label %d, want 0..%d", d.Name, i, l, d.Classes-1)
+			}
+		}
+	}
+	return nil
+}
+
+// Normalization maps a byte b of channel c to (b/255 − Mean[c]) / Std[c].
+type Normalization struct {
+	Mean, Std [Channels]float32
+}
+
+// CIFARNormalization is the per-channel mean and standard deviation that ODIN
+// (Liang et al., ICLR 2018) and the MCD authors' loaders use for CIFAR-10 and
+// CIFAR-100 and for every OOD set: mean (125.3, 123.0, 113.9)/255,
+// std (63.0, 62.1, 66.7)/255.
+var CIFARNormalization = Normalization{
+	Mean: [Channels]float32{125.3 / 255, 123.0 / 255, 113.9 / 255},
+	Std:  [Channels]float32{63.0 / 255, 62.1 / 255, 66.7 / 255},
+}
+
+// Augmentation is the standard CIFAR training augmentation: a random crop of
+// the image zero-padded by Pad pixels on each side, and a horizontal flip with
+// probability 1/2 when Flip is set.
+type Augmentation struct {
+	Pad  int
+	Flip bool
+}
+
+// StandardAugmentation pads by 4 and flips, as in the DenseNet and WRN recipes.
+var StandardAugmentation = Augmentation{Pad: 4, Flip: true}
+
+// Fill writes the images at idx into dst as normalised float32 in NCHW order
+// (len(dst) ≥ len(idx)*ImageBytes) and their labels into labels when both it
+// and d.Labels are non-nil. aug may be nil for no augmentation; rng is used
+// only by aug. Padding pixels are black (byte 0) before normalisation, as
+// torchvision's RandomCrop(32, padding=4) pads the PIL image before ToTensor.
+func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalization, aug *Augmentation, rng *rand.Rand) {
+	var scale, shift [Channels]float32
+	for c := 0; c < Channels; c++ {
+		scale[c] = 1 / (255 * norm.Std[c])
+		shift[c] = -norm.Mean[c] / norm.Std[c]
+	}
+	for j, i := range idx {
+		src := d.Image(i)
+		out := dst[j*ImageBytes : (j+1)*ImageBytes]
+		if labels != nil && d.Labels != nil {
+			labels[j] = d.Labels[i]
+		}
+		dx, dy, flip := 0, 0, false
+		if aug != nil {
+			if aug.Pad > 0 {
+				dx = rng.IntN(2*aug.Pad+1) - aug.Pad
+				dy = rng.IntN(2*aug.Pad+1) - aug.Pad
+			}
+			flip = aug.Flip && rng.IntN(2) == 1
+		}
+		for c := 0; c < Channels; c++ {
+			plane := src[c*PlaneBytes : (c+1)*PlaneBytes]
+			o := out[c*PlaneBytes : (c+1)*PlaneBytes]
+			sc, sh := scale[c], shift[c]
+			if dx == 0 && dy == 0 && !flip {
+				for k, b := range plane {
+					o[k] = float32(b)*sc + sh
+				}
+				continue
+			}
+			for y := 0; y < Side; y++ {
+				sy := y + dy
+				row := o[y*Side : (y+1)*Side]
+				if sy < 0 || sy >= Side {
+					for x := range row {
+						row[x] = sh // a zero (black) padding byte
+					}
+					continue
+				}
+				for x := 0; x < Side; x++ {
+					ox := x
+					if flip {
+						ox = Side - 1 - x
+					}
+					sx := x + dx
+					if sx < 0 || sx >= Side {
+						row[ox] = sh
+					} else {
+						row[ox] = float32(plane[sy*Side+sx])*sc + sh
+					}
+				}
+			}
+		}
+	}
+}
