@@ -1,0 +1,165 @@
+package nets
+
+// Kernels are the loops the ops spend their time in, on the channel-major
+// activation layout (C, N, H, W) that every op in this package uses: one
+// channel of a whole batch is one contiguous row, so batch norm works on
+// plain rows and a convolution over the batch is one matrix product.
+//
+// Each kernel is a variable holding the portable Go version (the reference
+// in tests); the cgo build replaces the hot ones with vectorised C
+// (kernels_native.go) at init.
+
+// geom describes a 2-D window op (convolution or pooling) on (C, N, H, W).
+type geom struct {
+	C, N, H, W   int // input
+	KH, KW       int // kernel
+	Stride, Pad  int
+	OH, OW       int // output, derived
+	Cols, K, Pix int // derived: Pix = OH·OW; K = C·KH·KW
+}
+
+func newGeom(c, n, h, w, kh, kw, stride, pad int) geom {
+	g := geom{C: c, N: n, H: h, W: w, KH: kh, KW: kw, Stride: stride, Pad: pad}
+	g.OH = (h+2*pad-kh)/stride + 1
+	g.OW = (w+2*pad-kw)/stride + 1
+	g.Pix = g.OH * g.OW
+	g.K = c * kh * kw
+	return g
+}
+
+// pointwise reports whether the window is a 1×1, stride-1, unpadded one, for
+// which the input already is the column matrix.
+func (g geom) pointwise() bool { return g.KH == 1 && g.KW == 1 && g.Stride == 1 && g.Pad == 0 }
+
+var (
+	// im2col writes the column matrix of images [n0, n1) of x into col: row
+	// (c·KH+ky)·KW+kx, column (n−n0)·Pix + oy·OW + ox, zero outside the image.
+	im2col = refIm2col
+	// col2im adds the column matrix back into dx (the adjoint of im2col).
+	col2im = refCol2im
+	// moments returns the mean and the biased variance of row.
+	moments = refMoments
+	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu.
+	scaleShift = refScaleShift
+	// bnGradSums returns Σg and Σg·x̂ with g = dy·[a·x+b > 0 or !relu] and
+	// x̂ = (x − mean)·invstd, where a = gamma·invstd, b = beta − a·mean.
+	bnGradSums = refBNGradSums
+	// bnGradInput writes dx = k·(g − c1 − x̂·c2) with g and x̂ as in bnGradSums.
+	bnGradInput = refBNGradInput
+)
+
+func refIm2col(x []float32, g geom, n0, n1 int, col []float32) {
+	cols := (n1 - n0) * g.Pix
+	plane := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*cols:][:cols]
+				j := 0
+				for n := n0; n < n1; n++ {
+					img := x[(c*g.N+n)*plane:][:plane]
+					for oy := 0; oy < g.OH; oy++ {
+						iy := oy*g.Stride - g.Pad + ky
+						if iy < 0 || iy >= g.H {
+							for ox := 0; ox < g.OW; ox++ {
+								row[j] = 0
+								j++
+							}
+							continue
+						}
+						src := img[iy*g.W:][:g.W]
+						for ox := 0; ox < g.OW; ox++ {
+							ix := ox*g.Stride - g.Pad + kx
+							if ix < 0 || ix >= g.W {
+								row[j] = 0
+							} else {
+								row[j] = src[ix]
+							}
+							j++
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func refCol2im(col []float32, g geom, n0, n1 int, dx []float32) {
+	cols := (n1 - n0) * g.Pix
+	plane := g.H * g.W
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := col[((c*g.KH+ky)*g.KW+kx)*cols:][:cols]
+				j := 0
+				for n := n0; n < n1; n++ {
+					img := dx[(c*g.N+n)*plane:][:plane]
+					for oy := 0; oy < g.OH; oy++ {
+						iy := oy*g.Stride - g.Pad + ky
+						if iy < 0 || iy >= g.H {
+							j += g.OW
+							continue
+						}
+						dst := img[iy*g.W:][:g.W]
+						for ox := 0; ox < g.OW; ox++ {
+							ix := ox*g.Stride - g.Pad + kx
+							if ix >= 0 && ix < g.W {
+								dst[ix] += row[j]
+							}
+							j++
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func refMoments(row []float32) (mean, variance float64) {
+	var s float64
+	for _, v := range row {
+		s += float64(v)
+	}
+	mean = s / float64(len(row))
+	var q float64
+	for _, v := range row {
+		d := float64(v) - mean
+		q += d * d
+	}
+	return mean, q / float64(len(row))
+}
+
+func refScaleShift(x, out []float32, a, b float32, relu bool) {
+	out = out[:len(x)]
+	for i, v := range x {
+		y := a*v + b
+		if relu && y < 0 {
+			y = 0
+		}
+		out[i] = y
+	}
+}
+
+func refBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG, sumGX float64) {
+	dy = dy[:len(x)]
+	for i, v := range x {
+		g := dy[i]
+		if relu && a*v+b <= 0 {
+			continue
+		}
+		sumG += float64(g)
+		sumGX += float64(g) * float64((v-mean)*invstd)
+	}
+	return sumG, sumGX
+}
+
+func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, relu bool) {
+	dy, dx = dy[:len(x)], dx[:len(x)]
+	for i, v := range x {
+		g := dy[i]
+		if relu && a*v+b <= 0 {
+			g = 0
+		}
+		dx[i] = k * (g - c1 - (v-mean)*invstd*c2)
+	}
+}

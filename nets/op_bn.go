@@ -1,0 +1,203 @@
+package nets
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Batch normalisation (Ioffe & Szegedy, ICML 2015) fused with the ReLU that
+// follows it in every network here. Stock gorgonia's BatchNorm has a wrong
+// eval-mode input gradient and resets its running statistics on every new
+// machine; this one keeps its statistics in a bnState shared by the training
+// and evaluation graphs of a model, with PyTorch's conventions: biased
+// variance to normalise, unbiased variance in the running estimate,
+// momentum 0.1, eps 1e-5.
+
+// bnState is one layer's running statistics, shared by every graph of a model.
+type bnState struct {
+	Mean, Var []float32
+	Momentum  float32
+	Eps       float32
+}
+
+func newBNState(c int) *bnState {
+	s := &bnState{Mean: make([]float32, c), Var: make([]float32, c), Momentum: 0.1, Eps: 1e-5}
+	for i := range s.Var {
+		s.Var[i] = 1
+	}
+	return s
+}
+
+// BatchNormReLU normalises x (C, N, H, W) per channel, scales by gamma and
+// shifts by beta (both (C)), then applies ReLU when relu is set. In training
+// mode it uses the batch statistics and updates the running ones; otherwise
+// it uses the running statistics.
+func BatchNormReLU(x, gamma, beta *G.Node, st *bnState, training, relu bool) (*G.Node, error) {
+	xs := x.Shape()
+	if xs.Dims() != 4 || gamma.Shape().TotalSize() != xs[0] || beta.Shape().TotalSize() != xs[0] || len(st.Mean) != xs[0] {
+		return nil, fmt.Errorf("nets: BatchNormReLU: input %v, gamma %v, beta %v, %d running statistics do not match", xs, gamma.Shape(), beta.Shape(), len(st.Mean))
+	}
+	op := &bnOp{opBase: newOpBase("bn%s%s", map[bool]string{true: "+relu"}[relu], map[bool]string{false: "/eval"}[training]),
+		st: st, training: training, relu: relu, shape: xs.Clone()}
+	return G.ApplyOp(op, x, gamma, beta)
+}
+
+type bnOp struct {
+	opBase
+	st       *bnState
+	training bool
+	relu     bool
+	shape    tensor.Shape
+	out      buffer
+	// Per channel, from the last forward run: the statistics used to
+	// normalise, and the affine map y = a·x + b they give with gamma, beta.
+	mean, invstd, a, b []float32
+}
+
+func (op *bnOp) Arity() int    { return 3 }
+func (op *bnOp) Type() hm.Type { return fnType(tt(4), tt(1), tt(1), tt(4)) }
+func (op *bnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+
+func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
+	x, gamma, beta := f32(vs[0]), f32(vs[1]), f32(vs[2])
+	c := op.shape[0]
+	m := len(x) / c
+	out := op.out.get(op.shape...)
+	y := f32(out)
+	if op.mean == nil {
+		op.mean, op.invstd = make([]float32, c), make([]float32, c)
+		op.a, op.b = make([]float32, c), make([]float32, c)
+	}
+	st := op.st
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			row := x[ch*m : (ch+1)*m]
+			var mean, variance float64
+			if op.training {
+				mean, variance = moments(row)
+				unbiased := variance
+				if m > 1 {
+					unbiased = variance * float64(m) / float64(m-1)
+				}
+				st.Mean[ch] = (1-st.Momentum)*st.Mean[ch] + st.Momentum*float32(mean)
+				st.Var[ch] = (1-st.Momentum)*st.Var[ch] + st.Momentum*float32(unbiased)
+			} else {
+				mean, variance = float64(st.Mean[ch]), float64(st.Var[ch])
+			}
+			invstd := float32(1 / math.Sqrt(variance+float64(st.Eps)))
+			op.mean[ch], op.invstd[ch] = float32(mean), invstd
+			op.a[ch] = gamma[ch] * invstd
+			op.b[ch] = beta[ch] - op.a[ch]*float32(mean)
+			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.relu)
+		}
+	})
+	return out, nil
+}
+
+func (op *bnOp) DiffWRT(int) []bool { return []bool{true, op.training, op.training} }
+
+func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	bwd := &bnGradOp{opBase: newOpBase("∂ %v", op), fwd: op}
+	dx, err := G.ApplyOp(bwd, inputs[0], inputs[1], inputs[2], grad)
+	if err != nil {
+		return nil, err
+	}
+	if !op.training {
+		return G.Nodes{dx, nil, nil}, nil
+	}
+	dgamma, err := G.ApplyOp(&bnParamGradOp{opBase: newOpBase("∂γ %v", op), bwd: bwd, gamma: true}, dx)
+	if err != nil {
+		return nil, err
+	}
+	dbeta, err := G.ApplyOp(&bnParamGradOp{opBase: newOpBase("∂β %v", op), bwd: bwd}, dx)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dgamma, dbeta}, nil
+}
+
+// bnGradOp computes ∂L/∂x from (x, gamma, beta, ∂L/∂y) with the statistics of
+// the forward run, and ∂L/∂gamma, ∂L/∂beta on the side (read by
+// bnParamGradOp). In evaluation mode the statistics are constants and
+// ∂L/∂x = a·g, where g is ∂L/∂y masked by the ReLU.
+type bnGradOp struct {
+	opBase
+	fwd          *bnOp
+	out          buffer
+	dgamma, dbet []float32
+}
+
+func (op *bnGradOp) Arity() int    { return 4 }
+func (op *bnGradOp) Type() hm.Type { return fnType(tt(4), tt(1), tt(1), tt(4), tt(4)) }
+func (op *bnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.fwd.shape.Clone(), nil
+}
+
+func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
+	x, dy := f32(vs[0]), f32(vs[3])
+	f := op.fwd
+	c := f.shape[0]
+	m := len(x) / c
+	out := op.out.get(f.shape...)
+	dx := f32(out)
+	if op.dgamma == nil {
+		op.dgamma, op.dbet = make([]float32, c), make([]float32, c)
+	}
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			row, drow, dxrow := x[ch*m:(ch+1)*m], dy[ch*m:(ch+1)*m], dx[ch*m:(ch+1)*m]
+			mean, invstd, a, b := f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch]
+			if !f.training {
+				// x̂ terms vanish: dx = a·g.
+				bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.relu)
+				continue
+			}
+			sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.relu)
+			op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
+			// dx = a·(g − Σg/m − x̂·Σg·x̂/m)
+			bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.relu)
+		}
+	})
+	return out, nil
+}
+
+func (op *bnGradOp) DiffWRT(int) []bool { return []bool{false, false, false, false} }
+func (op *bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// bnParamGradOp hands out ∂L/∂gamma or ∂L/∂beta computed by its bnGradOp,
+// whose output is its (ordering-only) input.
+type bnParamGradOp struct {
+	opBase
+	bwd   *bnGradOp
+	gamma bool
+	out   buffer
+}
+
+func (op *bnParamGradOp) Arity() int    { return 1 }
+func (op *bnParamGradOp) Type() hm.Type { return fnType(tt(4), tt(1)) }
+func (op *bnParamGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.bwd.fwd.shape[0]}, nil
+}
+
+func (op *bnParamGradOp) Do(...G.Value) (G.Value, error) {
+	out := op.out.get(op.bwd.fwd.shape[0])
+	src := op.bwd.dbet
+	if op.gamma {
+		src = op.bwd.dgamma
+	}
+	copy(f32(out), src)
+	return out, nil
+}
+
+func (op *bnParamGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *bnParamGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

@@ -1,0 +1,213 @@
+package nets
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// colBudget bounds the column matrix a worker builds at once (floats), so
+// that im2col + GEMM stream through cache instead of memory.
+const colBudget = 1 << 20
+
+// chunkImages is how many images of g fit in one column-matrix chunk.
+func chunkImages(g geom) int {
+	n := colBudget / (g.K * g.Pix)
+	if n < 1 {
+		n = 1
+	}
+	return n
+}
+
+// convOp is a 2-D convolution without bias on (C, N, H, W) activations with
+// weights (Cout, Cin, KH, KW): im2col per chunk of images and one sgemm per
+// chunk, images split over the workers.
+type convOp struct {
+	opBase
+	g    geom
+	cout int
+	out  buffer
+	cols []scratch // one per worker
+}
+
+// Conv2D convolves x (C, N, H, W) with w (Cout, C, KH, KW) at the given stride
+// and zero padding.
+func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 || ws.Dims() != 4 || ws[1] != xs[0] {
+		return nil, fmt.Errorf("nets: Conv2D: input %v (C,N,H,W) and weight %v (Cout,C,KH,KW) do not match", xs, ws)
+	}
+	g := newGeom(xs[0], xs[1], xs[2], xs[3], ws[2], ws[3], stride, pad)
+	if g.OH < 1 || g.OW < 1 {
+		return nil, fmt.Errorf("nets: Conv2D: kernel %dx%d stride %d pad %d leaves no output on %dx%d", ws[2], ws[3], stride, pad, xs[2], xs[3])
+	}
+	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0]}
+	return G.ApplyOp(op, x, w)
+}
+
+func (op *convOp) Arity() int     { return 2 }
+func (op *convOp) Type() hm.Type  { return fnType(tt(4), tt(4), tt(4)) }
+func (op *convOp) outShape() []int { return []int{op.cout, op.g.N, op.g.OH, op.g.OW} }
+func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape(op.outShape()), nil
+}
+
+func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
+	x, w := f32(vs[0]), f32(vs[1])
+	out := op.out.get(op.outShape()...)
+	y := f32(out)
+	g := op.g
+	ldy := g.N * g.Pix
+	if g.pointwise() {
+		parallel(g.N, func(_, lo, hi int) {
+			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, x[lo*g.Pix:], ldy, 0, y[lo*g.Pix:], ldy)
+		})
+		return out, nil
+	}
+	op.cols = growScratch(op.cols)
+	step := chunkImages(g)
+	parallel(g.N, func(wk, lo, hi int) {
+		for n0 := lo; n0 < hi; n0 += step {
+			n1 := min(n0+step, hi)
+			col := op.cols[wk].get(g.K * (n1 - n0) * g.Pix)
+			im2col(x, g, n0, n1, col)
+			sgemm(false, false, op.cout, (n1-n0)*g.Pix, g.K, 1, w, g.K, col, (n1-n0)*g.Pix, 0, y[n0*g.Pix:], ldy)
+		}
+	})
+	return out, nil
+}
+
+func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	x, w := inputs[0], inputs[1]
+	dx, err := G.ApplyOp(&convGradInputOp{opBase: newOpBase("∂x %v", op), g: op.g, cout: op.cout}, w, grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&convGradWeightOp{opBase: newOpBase("∂w %v", op), g: op.g, cout: op.cout}, x, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// growScratch makes sure there is one scratch slot per worker.
+func growScratch(s []scratch) []scratch {
+	for len(s) < Threads() {
+		s = append(s, nil)
+	}
+	return s
+}
+
+// convGradInputOp computes ∂L/∂x of a convolution from (w, ∂L/∂y).
+type convGradInputOp struct {
+	opBase
+	g    geom
+	cout int
+	out  buffer
+	cols []scratch
+}
+
+func (op *convGradInputOp) Arity() int    { return 2 }
+func (op *convGradInputOp) Type() hm.Type { return fnType(tt(4), tt(4), tt(4)) }
+func (op *convGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.g.C, op.g.N, op.g.H, op.g.W}, nil
+}
+
+func (op *convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
+	w, dy := f32(vs[0]), f32(vs[1])
+	g := op.g
+	out := op.out.get(g.C, g.N, g.H, g.W)
+	dx := f32(out)
+	ldy := g.N * g.Pix
+	if g.pointwise() {
+		parallel(g.N, func(_, lo, hi int) {
+			sgemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
+		})
+		return out, nil
+	}
+	op.cols = growScratch(op.cols)
+	step := chunkImages(g)
+	plane := g.H * g.W
+	parallel(g.N, func(wk, lo, hi int) {
+		for c := 0; c < g.C; c++ {
+			zero(dx[(c*g.N+lo)*plane : (c*g.N+hi)*plane])
+		}
+		for n0 := lo; n0 < hi; n0 += step {
+			n1 := min(n0+step, hi)
+			cols := (n1 - n0) * g.Pix
+			col := op.cols[wk].get(g.K * cols)
+			sgemm(true, false, g.K, cols, op.cout, 1, w, g.K, dy[n0*g.Pix:], ldy, 0, col, cols)
+			col2im(col, g, n0, n1, dx)
+		}
+	})
+	return out, nil
+}
+
+func (op *convGradInputOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convGradInputOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// convGradWeightOp computes ∂L/∂w of a convolution from (x, ∂L/∂y): each
+// worker sums its images' contribution, then the partial sums are added.
+type convGradWeightOp struct {
+	opBase
+	g        geom
+	cout     int
+	out      buffer
+	cols     []scratch
+	partials []scratch
+}
+
+func (op *convGradWeightOp) Arity() int    { return 2 }
+func (op *convGradWeightOp) Type() hm.Type { return fnType(tt(4), tt(4), tt(4)) }
+func (op *convGradWeightOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.cout, op.g.C, op.g.KH, op.g.KW}, nil
+}
+
+func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
+	x, dy := f32(vs[0]), f32(vs[1])
+	g := op.g
+	out := op.out.get(op.cout, g.C, g.KH, g.KW)
+	dw := f32(out)
+	ldy := g.N * g.Pix
+	op.cols = growScratch(op.cols)
+	op.partials = growScratch(op.partials)
+	step := chunkImages(g)
+	workers := min(Threads(), g.N)
+	parallelN(workers, g.N, func(wk, lo, hi int) {
+		acc := dw
+		if wk > 0 {
+			acc = op.partials[wk].get(len(dw))
+		}
+		var beta float32
+		if g.pointwise() {
+			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, x[lo*g.Pix:], ldy, 0, acc, g.K)
+			return
+		}
+		for n0 := lo; n0 < hi; n0 += step {
+			n1 := min(n0+step, hi)
+			cols := (n1 - n0) * g.Pix
+			col := op.cols[wk].get(g.K * cols)
+			im2col(x, g, n0, n1, col)
+			sgemm(false, true, op.cout, g.K, cols, 1, dy[n0*g.Pix:], ldy, col, cols, beta, acc, g.K)
+			beta = 1
+		}
+	})
+	for wk := 1; wk < workers; wk++ {
+		p := op.partials[wk][:len(dw)]
+		for i := range dw {
+			dw[i] += p[i]
+		}
+	}
+	return out, nil
+}
+
+func (op *convGradWeightOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *convGradWeightOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

@@ -1,0 +1,304 @@
+package nets
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// softmaxRow writes softmax(z/t) into p (float64) and returns log Σ exp(z/t),
+// stably (the row maximum is subtracted first, row by row: stock gorgonia's
+// SoftMax subtracted the tensor's first element and overflowed in float32).
+func softmaxRow(z []float32, t float64, p []float64) (logSum float64) {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = math.Max(m, float64(v)/t)
+	}
+	var s float64
+	for j, v := range z {
+		e := math.Exp(float64(v)/t - m)
+		p[j] = e
+		s += e
+	}
+	for j := range p {
+		p[j] /= s
+	}
+	return m + math.Log(s)
+}
+
+// nllOp is the negative log-likelihood of the labels under the average of
+// the heads' softmax at temperature T:
+//
+//	L = scale · Σ_i −log( (1/H) Σ_h softmax(z_h,i / T)[y_i] )
+//
+// With one head, T = 1 and scale = 1/N it is the usual mean cross-entropy;
+// ODIN (Liang et al., ICLR 2018) uses T = 1000 and the predicted labels, and
+// with heads = "mean" the two heads' average (Yu & Aizawa's two-head
+// network). Inputs: H logit matrices (N, K), then the labels (N) as floats.
+type nllOp struct {
+	opBase
+	heads, n, k int
+	temp        float64
+	mean        bool // scale 1/N (else 1)
+	out         G.F32
+	probs       [][]float64 // per head, N×K softmax from the last run
+}
+
+// SoftmaxNLL builds the loss above over heads (each (N, K)) and labels (N).
+// mean selects scale 1/N (a training loss) over 1 (a sum, for input gradients).
+func SoftmaxNLL(labels *G.Node, temperature float64, mean bool, heads ...*G.Node) (*G.Node, error) {
+	if len(heads) == 0 || temperature <= 0 {
+		return nil, fmt.Errorf("nets: SoftmaxNLL needs at least one head and T > 0")
+	}
+	s := heads[0].Shape()
+	for _, h := range heads {
+		if !h.Shape().Eq(s) || s.Dims() != 2 {
+			return nil, fmt.Errorf("nets: SoftmaxNLL: heads must be equal (N,K) matrices, got %v and %v", s, h.Shape())
+		}
+	}
+	if labels.Shape().TotalSize() != s[0] {
+		return nil, fmt.Errorf("nets: SoftmaxNLL: %v labels for %d rows", labels.Shape(), s[0])
+	}
+	op := &nllOp{opBase: newOpBase("nll/h%d/T%g", len(heads), temperature), heads: len(heads), n: s[0], k: s[1], temp: temperature, mean: mean}
+	return G.ApplyOp(op, append(append(G.Nodes{}, heads...), labels)...)
+}
+
+func (op *nllOp) Arity() int { return op.heads + 1 }
+func (op *nllOp) Type() hm.Type {
+	ts := []hm.Type{}
+	for i := 0; i < op.heads; i++ {
+		ts = append(ts, tt(2))
+	}
+	return fnType(append(ts, tt(1), scalarType)...)
+}
+func (op *nllOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+
+func (op *nllOp) Do(vs ...G.Value) (G.Value, error) {
+	labels := f32(vs[op.heads])
+	if op.probs == nil {
+		op.probs = make([][]float64, op.heads)
+		for h := range op.probs {
+			op.probs[h] = make([]float64, op.n*op.k)
+		}
+	}
+	var total float64
+	for i := 0; i < op.n; i++ {
+		y := int(labels[i])
+		if y < 0 || y >= op.k {
+			return nil, fmt.Errorf("nets: label %v of row %d outside [0,%d)", labels[i], i, op.k)
+		}
+		var q float64
+		for h := 0; h < op.heads; h++ {
+			p := op.probs[h][i*op.k : (i+1)*op.k]
+			softmaxRow(f32(vs[h])[i*op.k:(i+1)*op.k], op.temp, p)
+			q += p[y]
+		}
+		q /= float64(op.heads)
+		total -= math.Log(math.Max(q, math.SmallestNonzeroFloat64))
+	}
+	op.out = G.F32(total * op.scale())
+	return &op.out, nil
+}
+
+func (op *nllOp) scale() float64 {
+	if op.mean {
+		return 1 / float64(op.n)
+	}
+	return 1
+}
+
+func (op *nllOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := 0; i < op.heads; i++ {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *nllOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	grads := make(G.Nodes, len(inputs))
+	for h := 0; h < op.heads; h++ {
+		d, err := G.ApplyOp(&nllGradOp{opBase: newOpBase("∂ %v[%d]", op, h), fwd: op, head: h}, inputs[op.heads], grad)
+		if err != nil {
+			return nil, err
+		}
+		grads[h] = d
+	}
+	return grads, nil
+}
+
+// nllGradOp: ∂L/∂z_h,ij = −scale·g/(H·q_i·T) · p_h,iy (δ_jy − p_h,ij), from
+// (labels, upstream scalar g) and the forward run's probabilities.
+type nllGradOp struct {
+	opBase
+	fwd  *nllOp
+	head int
+	out  buffer
+}
+
+func (op *nllGradOp) Arity() int    { return 2 }
+func (op *nllGradOp) Type() hm.Type { return fnType(tt(1), scalarType, tt(2)) }
+func (op *nllGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.fwd.n, op.fwd.k}, nil
+}
+
+func (op *nllGradOp) Do(vs ...G.Value) (G.Value, error) {
+	f := op.fwd
+	labels, g := f32(vs[0]), float64(scalarOf(vs[1]))
+	out := op.out.get(f.n, f.k)
+	d := f32(out)
+	for i := 0; i < f.n; i++ {
+		y := int(labels[i])
+		var q float64
+		for h := 0; h < f.heads; h++ {
+			q += f.probs[h][i*f.k+y]
+		}
+		q /= float64(f.heads)
+		p := f.probs[op.head][i*f.k : (i+1)*f.k]
+		c := -f.scale() * g / (float64(f.heads) * math.Max(q, math.SmallestNonzeroFloat64) * f.temp) * p[y]
+		for j := range p {
+			delta := 0.0
+			if j == y {
+				delta = 1
+			}
+			d[i*f.k+j] = float32(c * (delta - p[j]))
+		}
+	}
+	return out, nil
+}
+
+func (op *nllGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *nllGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// discrepancyOp is the loss of Step B of MCD fine-tuning (Yu & Aizawa, ICCV
+// 2019, eq. 4; the authors' solver.discrepancy):
+//
+//	L = max(0, m − (mean_i H(p1_i) − mean_i H(p2_i)))
+//
+// where H is the entropy of a head's softmax on an unlabelled image. It
+// pushes head 1 towards high and head 2 towards low entropy on unlabelled
+// data, so that the two disagree on out-of-distribution images.
+type discrepancyOp struct {
+	opBase
+	n, k   int
+	margin float64
+	out    G.F32
+	p      [2][]float64 // softmax of each head from the last run
+	h      [2][]float64 // entropy per image
+	active bool
+}
+
+// EntropyMarginLoss builds the MCD discrepancy loss above on two (N, K) heads.
+func EntropyMarginLoss(z1, z2 *G.Node, margin float64) (*G.Node, error) {
+	s := z1.Shape()
+	if s.Dims() != 2 || !z2.Shape().Eq(s) {
+		return nil, fmt.Errorf("nets: EntropyMarginLoss: heads %v and %v must be equal (N,K)", s, z2.Shape())
+	}
+	op := &discrepancyOp{opBase: newOpBase("mcd-discrepancy/m%g", margin), n: s[0], k: s[1], margin: margin}
+	return G.ApplyOp(op, z1, z2)
+}
+
+func (op *discrepancyOp) Arity() int    { return 2 }
+func (op *discrepancyOp) Type() hm.Type { return fnType(tt(2), tt(2), scalarType) }
+func (op *discrepancyOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (op *discrepancyOp) Do(vs ...G.Value) (G.Value, error) {
+	var meanH [2]float64
+	for h := 0; h < 2; h++ {
+		if op.p[h] == nil {
+			op.p[h], op.h[h] = make([]float64, op.n*op.k), make([]float64, op.n)
+		}
+		z := f32(vs[h])
+		for i := 0; i < op.n; i++ {
+			p := op.p[h][i*op.k : (i+1)*op.k]
+			logSum := softmaxRow(z[i*op.k:(i+1)*op.k], 1, p)
+			var ent float64
+			for j, pj := range p {
+				// log p_j = z_j − logΣexp, exact even where p_j underflows.
+				ent -= pj * (float64(z[i*op.k+j]) - logSum)
+			}
+			op.h[h][i] = ent
+			meanH[h] += ent
+		}
+		meanH[h] /= float64(op.n)
+	}
+	l := op.margin - (meanH[0] - meanH[1])
+	op.active = l > 0
+	op.out = G.F32(math.Max(l, 0))
+	return &op.out, nil
+}
+
+func (op *discrepancyOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op *discrepancyOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	var grads G.Nodes
+	for h := 0; h < 2; h++ {
+		d, err := G.ApplyOp(&discrepancyGradOp{opBase: newOpBase("∂ %v[%d]", op, h), fwd: op, head: h}, inputs[h], grad)
+		if err != nil {
+			return nil, err
+		}
+		grads = append(grads, d)
+	}
+	return grads, nil
+}
+
+// discrepancyGradOp: with ∂H/∂z_j = −p_j(log p_j + H), the loss (when
+// active) has ∂L/∂z1 = g/N · p1(log p1 + H1) and ∂L/∂z2 = −g/N · p2(log p2 + H2).
+type discrepancyGradOp struct {
+	opBase
+	fwd  *discrepancyOp
+	head int
+	out  buffer
+}
+
+func (op *discrepancyGradOp) Arity() int    { return 2 }
+func (op *discrepancyGradOp) Type() hm.Type { return fnType(tt(2), scalarType, tt(2)) }
+func (op *discrepancyGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.fwd.n, op.fwd.k}, nil
+}
+
+func (op *discrepancyGradOp) Do(vs ...G.Value) (G.Value, error) {
+	f := op.fwd
+	z, g := f32(vs[0]), float64(scalarOf(vs[1]))
+	out := op.out.get(f.n, f.k)
+	d := f32(out)
+	if !f.active {
+		zero(d)
+		return out, nil
+	}
+	sign := 1.0
+	if op.head == 1 {
+		sign = -1
+	}
+	c := sign * g / float64(f.n)
+	for i := 0; i < f.n; i++ {
+		p := f.p[op.head][i*f.k : (i+1)*f.k]
+		row := z[i*f.k : (i+1)*f.k]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		logSum := m + math.Log(s)
+		hEnt := f.h[op.head][i]
+		for j, pj := range p {
+			d[i*f.k+j] = float32(c * pj * (float64(row[j]) - logSum + hEnt))
+		}
+	}
+	return out, nil
+}
+
+func (op *discrepancyGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *discrepancyGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

@@ -1,0 +1,215 @@
+package nets
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// sumOp adds scalar losses.
+type sumOp struct {
+	opBase
+	n   int
+	out G.F32
+}
+
+// SumScalars adds scalar nodes (the parts of a loss).
+func SumScalars(xs ...*G.Node) (*G.Node, error) {
+	for i, x := range xs {
+		if !x.IsScalar() {
+			return nil, fmt.Errorf("nets: SumScalars: input %d has shape %v", i, x.Shape())
+		}
+	}
+	return G.ApplyOp(&sumOp{opBase: newOpBase("sum%d", len(xs)), n: len(xs)}, xs...)
+}
+
+func (op *sumOp) Arity() int { return op.n }
+func (op *sumOp) Type() hm.Type {
+	ts := make([]hm.Type, op.n+1)
+	for i := range ts {
+		ts[i] = scalarType
+	}
+	return fnType(ts...)
+}
+func (op *sumOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (op *sumOp) Do(vs ...G.Value) (G.Value, error) {
+	var s float32
+	for _, v := range vs {
+		s += scalarOf(v)
+	}
+	op.out = G.F32(s)
+	return &op.out, nil
+}
+func (op *sumOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+func (op *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	grads := make(G.Nodes, len(inputs))
+	for i := range grads {
+		grads[i] = grad
+	}
+	return grads, nil
+}
+
+// stopGradOp copies its input and passes no gradient back: Step A of MCD
+// trains head 2 on detached features, so the extractor learns through head 1
+// only (the authors' c2(feat_s.detach())).
+type stopGradOp struct {
+	opBase
+	shape tensor.Shape
+	out   buffer
+}
+
+// StopGradient returns a copy of x through which no gradient flows.
+func StopGradient(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	return G.ApplyOp(&stopGradOp{opBase: newOpBase("stopgrad"), shape: s.Clone()}, x)
+}
+
+func (op *stopGradOp) Arity() int    { return 1 }
+func (op *stopGradOp) Type() hm.Type { return fnType(tt(op.shape.Dims()), tt(op.shape.Dims())) }
+func (op *stopGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+func (op *stopGradOp) Do(vs ...G.Value) (G.Value, error) {
+	out := op.out.get(op.shape...)
+	copy(f32(out), f32(vs[0]))
+	return out, nil
+}
+func (op *stopGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *stopGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return G.Nodes{nil}, nil
+}
+
+// addOp adds two tensors of one shape (the residual connection of a WRN block).
+type addOp struct {
+	opBase
+	shape tensor.Shape
+	out   buffer
+}
+
+// AddTensors returns a + b for equal shapes.
+func AddTensors(a, b *G.Node) (*G.Node, error) {
+	if !a.Shape().Eq(b.Shape()) {
+		return nil, fmt.Errorf("nets: AddTensors: shapes %v and %v differ", a.Shape(), b.Shape())
+	}
+	s := a.Shape()
+	return G.ApplyOp(&addOp{opBase: newOpBase("add"), shape: s.Clone()}, a, b)
+}
+
+func (op *addOp) Arity() int { return 2 }
+func (op *addOp) Type() hm.Type {
+	t := tt(op.shape.Dims())
+	return fnType(t, t, t)
+}
+func (op *addOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *addOp) Do(vs ...G.Value) (G.Value, error) {
+	a, b := f32(vs[0]), f32(vs[1])
+	out := op.out.get(op.shape...)
+	y := f32(out)
+	parallel(len(y), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			y[i] = a[i] + b[i]
+		}
+	})
+	return out, nil
+}
+func (op *addOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *addOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	// Both inputs receive the upstream gradient; copies keep the rule that no
+	// op output is shared between two consumers' registers.
+	a, err := G.ApplyOp(&stopGradOp{opBase: newOpBase("∂a %v", op), shape: op.shape}, grad)
+	if err != nil {
+		return nil, err
+	}
+	b, err := G.ApplyOp(&stopGradOp{opBase: newOpBase("∂b %v", op), shape: op.shape}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{a, b}, nil
+}
+
+// dropoutOp zeroes each element with probability p in training and scales
+// the rest by 1/(1−p) (inverted dropout, as torch.nn.functional.dropout).
+type dropoutOp struct {
+	opBase
+	p     float32
+	shape tensor.Shape
+	rng   *rand.Rand
+	mask  []float32
+	out   buffer
+}
+
+// Dropout applies inverted dropout with probability p, drawing masks from rng.
+func Dropout(x *G.Node, p float64, rng *rand.Rand) (*G.Node, error) {
+	if p < 0 || p >= 1 {
+		return nil, fmt.Errorf("nets: dropout probability %v outside [0,1)", p)
+	}
+	s := x.Shape()
+	return G.ApplyOp(&dropoutOp{opBase: newOpBase("dropout%g", p), p: float32(p), shape: s.Clone(), rng: rng}, x)
+}
+
+func (op *dropoutOp) Arity() int { return 1 }
+func (op *dropoutOp) Type() hm.Type {
+	t := tt(op.shape.Dims())
+	return fnType(t, t)
+}
+func (op *dropoutOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *dropoutOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	out := op.out.get(op.shape...)
+	y := f32(out)
+	if len(op.mask) != len(x) {
+		op.mask = make([]float32, len(x))
+	}
+	keep := 1 / (1 - op.p)
+	for i := range x {
+		m := float32(0)
+		if op.rng.Float32() >= op.p {
+			m = keep
+		}
+		op.mask[i] = m
+		y[i] = x[i] * m
+	}
+	return out, nil
+}
+func (op *dropoutOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *dropoutOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&dropoutGradOp{opBase: newOpBase("∂ %v", op), fwd: op}, grad)
+	return G.Nodes{d}, err
+}
+
+type dropoutGradOp struct {
+	opBase
+	fwd *dropoutOp
+	out buffer
+}
+
+func (op *dropoutGradOp) Arity() int { return 1 }
+func (op *dropoutGradOp) Type() hm.Type {
+	t := tt(op.fwd.shape.Dims())
+	return fnType(t, t)
+}
+func (op *dropoutGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.fwd.shape.Clone(), nil
+}
+func (op *dropoutGradOp) Do(vs ...G.Value) (G.Value, error) {
+	dy := f32(vs[0])
+	out := op.out.get(op.fwd.shape...)
+	dx := f32(out)
+	for i, m := range op.fwd.mask {
+		dx[i] = dy[i] * m
+	}
+	return out, nil
+}
+func (op *dropoutGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *dropoutGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

@@ -1,0 +1,198 @@
+package nets
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// avgPoolOp averages k×k windows at a stride, without padding, on
+// (C, N, H, W). (Stock gorgonia's AveragePool2D divides by the input width
+// and has a wrong gradient.)
+type avgPoolOp struct {
+	opBase
+	g   geom
+	out buffer
+}
+
+// AvgPool2D averages k×k windows at the given stride on x (C, N, H, W).
+func AvgPool2D(x *G.Node, k, stride int) (*G.Node, error) {
+	s := x.Shape()
+	if s.Dims() != 4 || s[2] < k || s[3] < k {
+		return nil, fmt.Errorf("nets: AvgPool2D: %dx%d window on input %v", k, k, s)
+	}
+	g := newGeom(s[0], s[1], s[2], s[3], k, k, stride, 0)
+	return G.ApplyOp(&avgPoolOp{opBase: newOpBase("avgpool%d/s%d", k, stride), g: g}, x)
+}
+
+func (op *avgPoolOp) Arity() int    { return 1 }
+func (op *avgPoolOp) Type() hm.Type { return fnType(tt(4), tt(4)) }
+func (op *avgPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.g.C, op.g.N, op.g.OH, op.g.OW}, nil
+}
+
+func (op *avgPoolOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	g := op.g
+	out := op.out.get(g.C, g.N, g.OH, g.OW)
+	y := f32(out)
+	scale := 1 / float32(g.KH*g.KW)
+	plane := g.H * g.W
+	parallel(g.C*g.N, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src, dst := x[p*plane:(p+1)*plane], y[p*g.Pix:(p+1)*g.Pix]
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					var s float32
+					for ky := 0; ky < g.KH; ky++ {
+						row := src[(oy*g.Stride+ky)*g.W+ox*g.Stride:]
+						for kx := 0; kx < g.KW; kx++ {
+							s += row[kx]
+						}
+					}
+					dst[oy*g.OW+ox] = s * scale
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *avgPoolOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *avgPoolOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&avgPoolGradOp{opBase: newOpBase("∂ %v", op), g: op.g}, grad)
+	return G.Nodes{d}, err
+}
+
+type avgPoolGradOp struct {
+	opBase
+	g   geom
+	out buffer
+}
+
+func (op *avgPoolGradOp) Arity() int    { return 1 }
+func (op *avgPoolGradOp) Type() hm.Type { return fnType(tt(4), tt(4)) }
+func (op *avgPoolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.g.C, op.g.N, op.g.H, op.g.W}, nil
+}
+
+func (op *avgPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
+	dy := f32(vs[0])
+	g := op.g
+	out := op.out.get(g.C, g.N, g.H, g.W)
+	dx := f32(out)
+	scale := 1 / float32(g.KH*g.KW)
+	plane := g.H * g.W
+	parallel(g.C*g.N, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src, dst := dy[p*g.Pix:(p+1)*g.Pix], dx[p*plane:(p+1)*plane]
+			zero(dst)
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					v := src[oy*g.OW+ox] * scale
+					for ky := 0; ky < g.KH; ky++ {
+						row := dst[(oy*g.Stride+ky)*g.W+ox*g.Stride:]
+						for kx := 0; kx < g.KW; kx++ {
+							row[kx] += v
+						}
+					}
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *avgPoolGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *avgPoolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// gapOp averages each channel of each image: (C, N, H, W) → (N, C), the
+// feature matrix the classifier heads read. (Stock GlobalAveragePool2D has
+// no gradient.)
+type gapOp struct {
+	opBase
+	in  tensor.Shape
+	out buffer
+}
+
+// GlobalAvgPool turns x (C, N, H, W) into features (N, C).
+func GlobalAvgPool(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if s.Dims() != 4 {
+		return nil, fmt.Errorf("nets: GlobalAvgPool wants (C,N,H,W), got %v", s)
+	}
+	return G.ApplyOp(&gapOp{opBase: newOpBase("gap"), in: s.Clone()}, x)
+}
+
+func (op *gapOp) Arity() int    { return 1 }
+func (op *gapOp) Type() hm.Type { return fnType(tt(4), tt(2)) }
+func (op *gapOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.in[1], op.in[0]}, nil
+}
+
+func (op *gapOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	c, n, plane := op.in[0], op.in[1], op.in[2]*op.in[3]
+	out := op.out.get(n, c)
+	y := f32(out)
+	scale := 1 / float32(plane)
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			for i := 0; i < n; i++ {
+				var s float32
+				for _, v := range x[(ch*n+i)*plane : (ch*n+i+1)*plane] {
+					s += v
+				}
+				y[i*c+ch] = s * scale
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *gapOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *gapOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&gapGradOp{opBase: newOpBase("∂ %v", op), in: op.in}, grad)
+	return G.Nodes{d}, err
+}
+
+type gapGradOp struct {
+	opBase
+	in  tensor.Shape
+	out buffer
+}
+
+func (op *gapGradOp) Arity() int    { return 1 }
+func (op *gapGradOp) Type() hm.Type { return fnType(tt(2), tt(4)) }
+func (op *gapGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.in.Clone(), nil
+}
+
+func (op *gapGradOp) Do(vs ...G.Value) (G.Value, error) {
+	dy := f32(vs[0])
+	c, n, plane := op.in[0], op.in[1], op.in[2]*op.in[3]
+	out := op.out.get(op.in...)
+	dx := f32(out)
+	scale := 1 / float32(plane)
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			for i := 0; i < n; i++ {
+				v := dy[i*c+ch] * scale
+				row := dx[(ch*n+i)*plane : (ch*n+i+1)*plane]
+				for k := range row {
+					row[k] = v
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *gapGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *gapGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
