@@ -59,7 +59,7 @@ func (op *dotGradOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
-func (op *dotGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *dotGradOp) DiffWRT(int) []bool                                 { return []bool{false} }
 func (op *dotGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) { return nil, nil }
 
 func randTensor(rng *rand.Rand, scale float64, shape ...int) *tensor.Dense {

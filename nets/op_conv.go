@@ -47,8 +47,8 @@ func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	return G.ApplyOp(op, x, w)
 }
 
-func (op *convOp) Arity() int     { return 2 }
-func (op *convOp) Type() hm.Type  { return fnType(tt(4), tt(4), tt(4)) }
+func (op *convOp) Arity() int      { return 2 }
+func (op *convOp) Type() hm.Type   { return fnType(tt(4), tt(4), tt(4)) }
 func (op *convOp) outShape() []int { return []int{op.cout, op.g.N, op.g.OH, op.g.OW} }
 func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape(op.outShape()), nil
