@@ -10,13 +10,11 @@ package nets
 void gotoblas_dynamic_init(void);
 void gotoblas_dynamic_quit(void);
 
-// Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to its
-// AVX2 (Haswell) kernels; its AVX-512 (SkylakeX) kernels are about 1.5x faster
-// there. Re-select the core the documented way (OPENBLAS_CORETYPE) unless the
-// user chose one.
-static void mcdood_openblas_setup(int avx512) {
-	if (avx512 && getenv("OPENBLAS_CORETYPE") == NULL) {
-		setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+// mcdood_openblas_setup re-selects OpenBLAS's kernels (core) by name, the
+// documented OPENBLAS_CORETYPE way, and holds OpenBLAS to one thread.
+static void mcdood_openblas_setup(const char *core) {
+	if (core != NULL) {
+		setenv("OPENBLAS_CORETYPE", core, 1);
 		gotoblas_dynamic_quit();
 		gotoblas_dynamic_init();
 	}
@@ -26,17 +24,35 @@ static void mcdood_openblas_setup(int avx512) {
 import "C"
 
 import (
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
 
+// CoreEnv names the variable that chooses OpenBLAS's kernels: "auto" (the
+// default), "openblas" (OpenBLAS's own choice, which honours
+// OPENBLAS_CORETYPE), or a core name such as "Haswell" or "SkylakeX".
+//
+// Auto picks SkylakeX (AVX-512) kernels on CPUs with AVX-512, and otherwise
+// leaves the choice to OpenBLAS. Debian's OpenBLAS 0.3.21 does not know AMD
+// Zen 4/5 and falls back to its AVX2 (Haswell) kernels — some images even set
+// OPENBLAS_CORETYPE=Haswell — while its AVX-512 kernels run about 1.5× faster
+// there (measured on this project's 2-core Zen 5 machines).
+const CoreEnv = "MCDOOD_BLAS_CORE"
+
 func init() {
-	avx512 := 0
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
-		avx512 = 1
+	var core *C.char
+	switch want := os.Getenv(CoreEnv); want {
+	case "", "auto":
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+			core = C.CString("SkylakeX")
+		}
+	case "openblas":
+	default:
+		core = C.CString(want)
 	}
-	C.mcdood_openblas_setup(C.int(avx512))
+	C.mcdood_openblas_setup(core)
 	sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 		if m == 0 || n == 0 {
 			return

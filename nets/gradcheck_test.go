@@ -160,6 +160,9 @@ func TestGradients(t *testing.T) {
 			[]*tensor.Dense{randTensor(rng, 1, 3, 4, 7, 7), randTensor(rng, 0.3, 5, 3, c.k, c.k)}, []int{0, 1},
 			func(in []*G.Node) (*G.Node, error) { return Conv2D(in[0], in[1], c.s, c.p) }, nil, 1e-2, atol, rtol)
 	}
+	checkGrad(t, "conv k3 s2 p1 keeping columns",
+		[]*tensor.Dense{randTensor(rng, 1, 3, 4, 7, 7), randTensor(rng, 0.3, 5, 3, 3, 3)}, []int{0, 1},
+		func(in []*G.Node) (*G.Node, error) { return conv2D(in[0], in[1], 2, 1, &colCache{left: 1 << 20}) }, nil, 1e-2, atol, rtol)
 	for _, relu := range []bool{false, true} {
 		for _, training := range []bool{true, false} {
 			st := newBNState(3)
@@ -183,6 +186,8 @@ func TestGradients(t *testing.T) {
 		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 2, 2) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "avgpool 3/2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 7, 7)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 3, 2) }, nil, 1e-2, atol, rtol)
+	checkGrad(t, "maxpool 2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 6, 4)}, []int{0},
+		func(in []*G.Node) (*G.Node, error) { return MaxPool2(in[0]) }, nil, 1e-3, atol, rtol)
 	checkGrad(t, "global avg pool", []*tensor.Dense{randTensor(rng, 1, 4, 3, 5, 5)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return GlobalAvgPool(in[0]) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "linear", []*tensor.Dense{randTensor(rng, 1, 5, 7), randTensor(rng, 0.5, 4, 7), randTensor(rng, 1, 4)}, []int{0, 1, 2},

@@ -30,11 +30,32 @@ type convOp struct {
 	cout int
 	out  buffer
 	cols []scratch // one per worker
+	// keep makes the forward pass build the column matrix of the whole batch
+	// at once and keep it for the weight gradient, which then skips its own
+	// im2col (training graphs, when it fits the budget).
+	keep  bool
+	whole scratch
 }
 
 // Conv2D convolves x (C, N, H, W) with w (Cout, C, KH, KW) at the given stride
 // and zero padding.
 func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	return conv2D(x, w, stride, pad, nil)
+}
+
+// colCache hands out the budget (in floats) for convolutions that keep their
+// column matrix between the forward pass and the weight gradient.
+type colCache struct{ left int }
+
+func (c *colCache) take(n int) bool {
+	if c == nil || n > c.left {
+		return false
+	}
+	c.left -= n
+	return true
+}
+
+func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 4 || ws.Dims() != 4 || ws[1] != xs[0] {
 		return nil, fmt.Errorf("nets: Conv2D: input %v (C,N,H,W) and weight %v (Cout,C,KH,KW) do not match", xs, ws)
@@ -44,6 +65,7 @@ func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
 		return nil, fmt.Errorf("nets: Conv2D: kernel %dx%d stride %d pad %d leaves no output on %dx%d", ws[2], ws[3], stride, pad, xs[2], xs[3])
 	}
 	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0]}
+	op.keep = !g.pointwise() && cache.take(g.K*g.N*g.Pix)
 	return G.ApplyOp(op, x, w)
 }
 
@@ -63,6 +85,15 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	if g.pointwise() {
 		parallel(g.N, func(_, lo, hi int) {
 			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, x[lo*g.Pix:], ldy, 0, y[lo*g.Pix:], ldy)
+		})
+		return out, nil
+	}
+	if op.keep {
+		whole := op.whole.get(g.K * g.N * g.Pix)
+		parallel(g.N, func(_, lo, hi int) {
+			col := whole[g.K*lo*g.Pix : g.K*hi*g.Pix]
+			im2col(x, g, lo, hi, col)
+			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, col, (hi-lo)*g.Pix, 0, y[lo*g.Pix:], ldy)
 		})
 		return out, nil
 	}
@@ -87,7 +118,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&convGradWeightOp{opBase: newOpBase("∂w %v", op), g: op.g, cout: op.cout}, x, grad)
+	dw, err := G.ApplyOp(&convGradWeightOp{opBase: newOpBase("∂w %v", op), fwd: op, g: op.g, cout: op.cout}, x, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +187,7 @@ func (op *convGradInputOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 // worker sums its images' contribution, then the partial sums are added.
 type convGradWeightOp struct {
 	opBase
+	fwd      *convOp
 	g        geom
 	cout     int
 	out      buffer
@@ -187,6 +219,12 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 		var beta float32
 		if g.pointwise() {
 			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, x[lo*g.Pix:], ldy, 0, acc, g.K)
+			return
+		}
+		if op.fwd.keep {
+			// The forward pass of this run left the columns of [lo, hi) here.
+			col := op.fwd.whole[g.K*lo*g.Pix : g.K*hi*g.Pix]
+			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, col, (hi-lo)*g.Pix, 0, acc, g.K)
 			return
 		}
 		for n0 := lo; n0 < hi; n0 += step {

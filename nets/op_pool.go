@@ -196,3 +196,100 @@ func (op *gapGradOp) DiffWRT(int) []bool { return []bool{false} }
 func (op *gapGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }
+
+// maxPoolOp takes the maximum of 2×2 windows at stride 2 on (C, N, H, W),
+// remembering where each maximum came from for the gradient.
+type maxPoolOp struct {
+	opBase
+	g     geom
+	out   buffer
+	argma []int32 // index into the input plane of each output's maximum
+}
+
+// MaxPool2 halves H and W of x (C, N, H, W) with 2×2 max pooling (H, W even).
+func MaxPool2(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if s.Dims() != 4 || s[2]%2 != 0 || s[3]%2 != 0 {
+		return nil, fmt.Errorf("nets: MaxPool2 wants (C,N,H,W) with even H, W; got %v", s)
+	}
+	return G.ApplyOp(&maxPoolOp{opBase: newOpBase("maxpool2"), g: newGeom(s[0], s[1], s[2], s[3], 2, 2, 2, 0)}, x)
+}
+
+func (op *maxPoolOp) Arity() int    { return 1 }
+func (op *maxPoolOp) Type() hm.Type { return fnType(tt(4), tt(4)) }
+func (op *maxPoolOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.g.C, op.g.N, op.g.OH, op.g.OW}, nil
+}
+
+func (op *maxPoolOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	g := op.g
+	out := op.out.get(g.C, g.N, g.OH, g.OW)
+	y := f32(out)
+	if len(op.argma) != len(y) {
+		op.argma = make([]int32, len(y))
+	}
+	plane := g.H * g.W
+	parallel(g.C*g.N, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := x[p*plane : (p+1)*plane]
+			for oy := 0; oy < g.OH; oy++ {
+				for ox := 0; ox < g.OW; ox++ {
+					i0 := 2*oy*g.W + 2*ox
+					best, bi := src[i0], i0
+					for _, i := range [3]int{i0 + 1, i0 + g.W, i0 + g.W + 1} {
+						if src[i] > best {
+							best, bi = src[i], i
+						}
+					}
+					o := p*g.Pix + oy*g.OW + ox
+					y[o], op.argma[o] = best, int32(bi)
+				}
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *maxPoolOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	// The input is passed along only to keep the forward run's argmax in order.
+	d, err := G.ApplyOp(&maxPoolGradOp{opBase: newOpBase("∂ %v", op), fwd: op}, inputs[0], grad)
+	return G.Nodes{d}, err
+}
+
+type maxPoolGradOp struct {
+	opBase
+	fwd *maxPoolOp
+	out buffer
+}
+
+func (op *maxPoolGradOp) Arity() int    { return 2 }
+func (op *maxPoolGradOp) Type() hm.Type { return fnType(tt(4), tt(4), tt(4)) }
+func (op *maxPoolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	g := op.fwd.g
+	return tensor.Shape{g.C, g.N, g.H, g.W}, nil
+}
+
+func (op *maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
+	dy := f32(vs[1])
+	g := op.fwd.g
+	out := op.out.get(g.C, g.N, g.H, g.W)
+	dx := f32(out)
+	plane := g.H * g.W
+	parallel(g.C*g.N, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			dst := dx[p*plane : (p+1)*plane]
+			zero(dst)
+			for o := p * g.Pix; o < (p+1)*g.Pix; o++ {
+				dst[op.fwd.argma[o]] += dy[o]
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *maxPoolGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *maxPoolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

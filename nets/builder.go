@@ -1,0 +1,172 @@
+package nets
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// builder emits layers of a model into one gorgonia graph. Architectures are
+// written against it; the first error sticks and later calls do nothing, so
+// architecture code reads as a plain list of layers.
+type builder struct {
+	g        *G.ExprGraph
+	m        *Model
+	training bool
+	dropout  *rand.Rand // nil outside training
+	nodes    map[string]*G.Node
+	cols     *colCache // training graphs: memory convolutions may keep for their backward pass
+	err      error
+}
+
+// ColumnCacheFloats bounds, per training graph, the column matrices that
+// convolutions keep from the forward pass for the weight gradient (saving one
+// im2col each): 64M floats, 256 MB.
+const ColumnCacheFloats = 64 << 20
+
+func newBuilder(m *Model, training bool, dropout *rand.Rand) *builder {
+	b := &builder{g: G.NewGraph(), m: m, training: training, dropout: dropout, nodes: map[string]*G.Node{}}
+	if training {
+		b.cols = &colCache{left: ColumnCacheFloats}
+	}
+	return b
+}
+
+func (b *builder) fail(err error) *G.Node {
+	if b.err == nil {
+		b.err = err
+	}
+	return nil
+}
+
+// input declares a float32 input tensor bound to a fresh value of the shape.
+func (b *builder) input(name string, shape ...int) (*G.Node, *tensor.Dense) {
+	v := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	return G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithValue(v), G.WithName(name)), v
+}
+
+// param returns this graph's node for a model parameter (one node per graph).
+func (b *builder) param(name string, shape []int, init func(*rand.Rand, []float32)) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	if n, ok := b.nodes[name]; ok {
+		return n
+	}
+	p, err := b.m.param(name, shape, init)
+	if err != nil {
+		return b.fail(err)
+	}
+	n := G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithValue(p.Value), G.WithName(name))
+	b.nodes[name] = n
+	return n
+}
+
+func (b *builder) wrap(n *G.Node, err error) *G.Node {
+	if err != nil {
+		return b.fail(err)
+	}
+	return n
+}
+
+// conv is a bias-free k×k convolution to cout channels.
+func (b *builder) conv(name string, x *G.Node, cout, k, stride, pad int) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	cin := x.Shape()[0]
+	w := b.param(name+".w", []int{cout, cin, k, k}, heNormal(k*k*cout))
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(conv2D(x, w, stride, pad, b.cols))
+}
+
+// bn is batch normalisation, followed by ReLU when relu is set.
+func (b *builder) bn(name string, x *G.Node, relu bool) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	c := x.Shape()[0]
+	gamma := b.param(name+".gamma", []int{c}, constInit(1))
+	beta := b.param(name+".beta", []int{c}, constInit(0))
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(BatchNormReLU(x, gamma, beta, b.m.bnState(name, c), b.training, relu))
+}
+
+func (b *builder) bnReLU(name string, x *G.Node) *G.Node { return b.bn(name, x, true) }
+
+// linear is a fully connected layer with PyTorch's default initialisation.
+func (b *builder) linear(name string, x *G.Node, out int) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	in := x.Shape()[1]
+	bound := 1 / math.Sqrt(float64(in))
+	w := b.param(name+".w", []int{out, in}, uniformInit(bound))
+	bias := b.param(name+".b", []int{out}, uniformInit(bound))
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(Linear(x, w, bias))
+}
+
+func (b *builder) concat(xs ...*G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(ConcatChannels(xs...))
+}
+
+func (b *builder) avgPool(x *G.Node, k, stride int) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(AvgPool2D(x, k, stride))
+}
+
+func (b *builder) globalPool(x *G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(GlobalAvgPool(x))
+}
+
+func (b *builder) add(x, y *G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(AddTensors(x, y))
+}
+
+// drop applies dropout in training graphs and nothing otherwise.
+func (b *builder) drop(x *G.Node, p float64) *G.Node {
+	if b.err != nil || p == 0 || !b.training {
+		return x
+	}
+	return b.wrap(Dropout(x, p, b.dropout))
+}
+
+// heads applies the two classifier heads (C1, C2) to features (N, F).
+func (b *builder) heads(feat *G.Node) (z1, z2 *G.Node) {
+	return b.linear("head1", feat, b.m.Classes), b.linear("head2", feat, b.m.Classes)
+}
+
+func (b *builder) check(what string) error {
+	if b.err != nil {
+		return fmt.Errorf("nets: building %s graph of %s: %w", what, b.m.Spec.Name, b.err)
+	}
+	return nil
+}
+
+func (b *builder) maxPool(x *G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(MaxPool2(x))
+}

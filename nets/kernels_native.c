@@ -1,0 +1,147 @@
+//go:build openblas && cgo
+
+#include "kernels_native.h"
+#include <string.h>
+
+// Reassociating float sums lets the compiler vectorise the reductions; the
+// sums are blocked (BLOCK floats, then a double) to keep them accurate. The
+// flags are set here because cgo does not accept them in #cgo CFLAGS.
+#pragma GCC optimize("O3", "no-math-errno", "no-trapping-math", "associative-math", "no-signed-zeros")
+
+// Each kernel is compiled for AVX-512, AVX2 and baseline x86-64; the loader
+// picks the best the CPU has.
+#if defined(__x86_64__)
+#define VEC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VEC
+#endif
+
+#define BLOCK 2048 // floats summed in single precision before adding into a double
+
+VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
+	if (relu) {
+		for (long i = 0; i < n; i++) {
+			float v = a * x[i] + b;
+			y[i] = v > 0 ? v : 0;
+		}
+	} else {
+		for (long i = 0; i < n; i++) y[i] = a * x[i] + b;
+	}
+}
+
+VEC void mcd_moments(const float *restrict x, long n, double *mean, double *var) {
+	double s = 0;
+	for (long i0 = 0; i0 < n; i0 += BLOCK) {
+		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
+		float bs = 0;
+		for (long i = i0; i < i1; i++) bs += x[i];
+		s += bs;
+	}
+	double m = s / (double)n;
+	float mf = (float)m;
+	double q = 0;
+	for (long i0 = 0; i0 < n; i0 += BLOCK) {
+		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
+		float bq = 0;
+		for (long i = i0; i < i1; i++) {
+			float d = x[i] - mf;
+			bq += d * d;
+		}
+		q += bq;
+	}
+	*mean = m;
+	*var = q / (double)n;
+}
+
+VEC void mcd_bn_grad_sums(const float *restrict x, const float *restrict dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx) {
+	double sg = 0, sgx = 0;
+	for (long i0 = 0; i0 < n; i0 += BLOCK) {
+		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
+		float bg = 0, bgx = 0;
+		if (relu) {
+			for (long i = i0; i < i1; i++) {
+				float g = a * x[i] + b > 0 ? dy[i] : 0;
+				bg += g;
+				bgx += g * (x[i] - mean);
+			}
+		} else {
+			for (long i = i0; i < i1; i++) {
+				bg += dy[i];
+				bgx += dy[i] * (x[i] - mean);
+			}
+		}
+		sg += bg;
+		sgx += bgx;
+	}
+	*sum_g = sg;
+	*sum_gx = sgx * invstd;
+}
+
+VEC void mcd_bn_grad_input(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu) {
+	float s = invstd * c2;
+	if (relu) {
+		for (long i = 0; i < n; i++) {
+			float g = a * x[i] + b > 0 ? dy[i] : 0;
+			dx[i] = k * (g - c1 - (x[i] - mean) * s);
+		}
+	} else {
+		for (long i = 0; i < n; i++) dx[i] = k * (dy[i] - c1 - (x[i] - mean) * s);
+	}
+}
+
+// Row (c, ky, kx) of the column matrix, for images n0..n1.
+VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+	const long cols = (n1 - n0) * g->OH * g->OW, plane = g->H * g->W;
+	for (long c = 0; c < g->C; c++)
+		for (long ky = 0; ky < g->KH; ky++)
+			for (long kx = 0; kx < g->KW; kx++) {
+				float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols;
+				// Output columns whose input column is inside the image.
+				long ox0 = 0, ox1 = g->OW;
+				while (ox0 < g->OW && ox0 * g->Stride - g->Pad + kx < 0) ox0++;
+				while (ox1 > ox0 && (ox1 - 1) * g->Stride - g->Pad + kx >= g->W) ox1--;
+				for (long n = n0; n < n1; n++) {
+					const float *img = x + (c * g->N + n) * plane;
+					for (long oy = 0; oy < g->OH; oy++, row += g->OW) {
+						long iy = oy * g->Stride - g->Pad + ky;
+						if (iy < 0 || iy >= g->H) {
+							memset(row, 0, g->OW * sizeof(float));
+							continue;
+						}
+						const float *src = img + iy * g->W - g->Pad + kx;
+						for (long ox = 0; ox < ox0; ox++) row[ox] = 0;
+						if (g->Stride == 1) {
+							memcpy(row + ox0, src + ox0, (ox1 - ox0) * sizeof(float));
+						} else {
+							for (long ox = ox0; ox < ox1; ox++) row[ox] = src[ox * g->Stride];
+						}
+						for (long ox = ox1; ox < g->OW; ox++) row[ox] = 0;
+					}
+				}
+			}
+}
+
+VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long n1, float *restrict dx) {
+	const long cols = (n1 - n0) * g->OH * g->OW, plane = g->H * g->W;
+	for (long c = 0; c < g->C; c++)
+		for (long ky = 0; ky < g->KH; ky++)
+			for (long kx = 0; kx < g->KW; kx++) {
+				const float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols;
+				long ox0 = 0, ox1 = g->OW;
+				while (ox0 < g->OW && ox0 * g->Stride - g->Pad + kx < 0) ox0++;
+				while (ox1 > ox0 && (ox1 - 1) * g->Stride - g->Pad + kx >= g->W) ox1--;
+				for (long n = n0; n < n1; n++) {
+					float *img = dx + (c * g->N + n) * plane;
+					for (long oy = 0; oy < g->OH; oy++, row += g->OW) {
+						long iy = oy * g->Stride - g->Pad + ky;
+						if (iy < 0 || iy >= g->H) continue;
+						float *dst = img + iy * g->W - g->Pad + kx;
+						if (g->Stride == 1) {
+							for (long ox = ox0; ox < ox1; ox++) dst[ox] += row[ox];
+						} else {
+							for (long ox = ox0; ox < ox1; ox++) dst[ox * g->Stride] += row[ox];
+						}
+					}
+				}
+			}
+}

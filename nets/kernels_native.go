@@ -1,0 +1,72 @@
+//go:build openblas && cgo
+
+package nets
+
+/*
+#cgo CFLAGS: -O3
+#include "kernels_native.h"
+*/
+import "C"
+
+import "unsafe"
+
+func init() {
+	im2col = nativeIm2col
+	col2im = nativeCol2im
+	moments = nativeMoments
+	scaleShift = nativeScaleShift
+	bnGradSums = nativeBNGradSums
+	bnGradInput = nativeBNGradInput
+}
+
+func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cgeom(g geom) C.mcd_geom {
+	return C.mcd_geom{C: C.long(g.C), N: C.long(g.N), H: C.long(g.H), W: C.long(g.W), KH: C.long(g.KH), KW: C.long(g.KW),
+		Stride: C.long(g.Stride), Pad: C.long(g.Pad), OH: C.long(g.OH), OW: C.long(g.OW)}
+}
+
+func nativeIm2col(x []float32, g geom, n0, n1 int, col []float32) {
+	_ = col[g.K*(n1-n0)*g.Pix-1]
+	_ = x[g.C*g.N*g.H*g.W-1]
+	cg := cgeom(g)
+	C.mcd_im2col(fp(x), &cg, C.long(n0), C.long(n1), fp(col))
+}
+
+func nativeCol2im(col []float32, g geom, n0, n1 int, dx []float32) {
+	_ = col[g.K*(n1-n0)*g.Pix-1]
+	_ = dx[g.C*g.N*g.H*g.W-1]
+	cg := cgeom(g)
+	C.mcd_col2im(fp(col), &cg, C.long(n0), C.long(n1), fp(dx))
+}
+
+func nativeMoments(row []float32) (mean, variance float64) {
+	var m, v C.double
+	C.mcd_moments(fp(row), C.long(len(row)), &m, &v)
+	return float64(m), float64(v)
+}
+
+func nativeScaleShift(x, out []float32, a, b float32, relu bool) {
+	_ = out[len(x)-1]
+	C.mcd_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+}
+
+func nativeBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG, sumGX float64) {
+	_ = dy[len(x)-1]
+	var sg, sgx C.double
+	C.mcd_bn_grad_sums(fp(x), fp(dy), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), cbool(relu), &sg, &sgx)
+	return float64(sg), float64(sgx)
+}
+
+func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, relu bool) {
+	_ = dy[len(x)-1]
+	_ = dx[len(x)-1]
+	C.mcd_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), cbool(relu))
+}

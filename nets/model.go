@@ -1,0 +1,130 @@
+package nets
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"gorgonia.org/tensor"
+)
+
+// Param is one trainable tensor of a model, shared by all its graphs.
+type Param struct {
+	Name  string
+	Value *tensor.Dense
+}
+
+// Data returns the parameter's values.
+func (p *Param) Data() []float32 { return f32(p.Value) }
+
+// Model is a feature extractor with two linear classifier heads, the network
+// of Yu & Aizawa (ICCV 2019): G, C1 and C2 in the authors' code. It owns the
+// parameters and batch-norm statistics; graphs built from it (Programs) share
+// them, so an update is seen by every graph.
+type Model struct {
+	Spec    Spec
+	Classes int
+
+	params  []*Param
+	byName  map[string]*Param
+	bn      map[string]*bnState
+	bnNames []string
+	init    *rand.Rand // draws initial weights while the first graph is built
+	feature int        // feature width F, known after the first build
+}
+
+// New makes a model of the given architecture for a number of classes, with
+// weights initialised from seed as the authors' PyTorch code does (He-normal
+// convolutions with fan-out, unit BN, PyTorch-default linear heads).
+func New(spec Spec, classes int, seed uint64) (*Model, error) {
+	if classes < 2 {
+		return nil, fmt.Errorf("nets: %d classes; need at least 2", classes)
+	}
+	m := &Model{Spec: spec, Classes: classes, byName: map[string]*Param{}, bn: map[string]*bnState{},
+		init: rand.New(rand.NewPCG(seed, 0x6d6364))}
+	// Build once on a one-image batch to create every parameter in a fixed order.
+	if _, err := m.buildEval(1); err != nil {
+		return nil, err
+	}
+	m.init = nil
+	return m, nil
+}
+
+// Params returns the trainable parameters in creation order.
+func (m *Model) Params() []*Param { return m.params }
+
+// NumParams counts trainable scalars.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.params {
+		n += p.Value.Shape().TotalSize()
+	}
+	return n
+}
+
+// FeatureDim is the width of the extractor's output (the heads' input).
+func (m *Model) FeatureDim() int { return m.feature }
+
+// param returns the named parameter, creating it with init on first use.
+func (m *Model) param(name string, shape []int, init func(rng *rand.Rand, v []float32)) (*Param, error) {
+	if p, ok := m.byName[name]; ok {
+		if !p.Value.Shape().Eq(tensor.Shape(shape)) {
+			return nil, fmt.Errorf("nets: parameter %s has shape %v, graph wants %v", name, p.Value.Shape(), shape)
+		}
+		return p, nil
+	}
+	if m.init == nil {
+		return nil, fmt.Errorf("nets: parameter %s does not exist in model %s", name, m.Spec.Name)
+	}
+	p := &Param{Name: name, Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))}
+	init(m.init, p.Data())
+	m.params = append(m.params, p)
+	m.byName[name] = p
+	return p, nil
+}
+
+func (m *Model) bnState(name string, c int) *bnState {
+	if s, ok := m.bn[name]; ok {
+		return s
+	}
+	s := newBNState(c)
+	m.bn[name] = s
+	m.bnNames = append(m.bnNames, name)
+	return s
+}
+
+// heNormal is the authors' convolution init: N(0, sqrt(2 / (k·k·Cout))).
+func heNormal(fanOut int) func(*rand.Rand, []float32) {
+	std := math.Sqrt(2 / float64(fanOut))
+	return func(rng *rand.Rand, v []float32) {
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+}
+
+// uniformInit draws U(−b, b): PyTorch's default nn.Linear init has b = 1/sqrt(fan_in)
+// for weights and bias alike.
+func uniformInit(b float64) func(*rand.Rand, []float32) {
+	return func(rng *rand.Rand, v []float32) {
+		for i := range v {
+			v[i] = float32((2*rng.Float64() - 1) * b)
+		}
+	}
+}
+
+func constInit(c float32) func(*rand.Rand, []float32) {
+	return func(_ *rand.Rand, v []float32) {
+		for i := range v {
+			v[i] = c
+		}
+	}
+}
+
+// sortedBN lists batch-norm layer names in a stable order (for checkpoints).
+func (m *Model) sortedBN() []string {
+	names := append([]string(nil), m.bnNames...)
+	sort.Strings(names)
+	return names
+}
