@@ -1,0 +1,154 @@
+package nets
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcdood/mcdood/loaders"
+)
+
+// toyData is a tiny labelled data set whose class is visible in the pixels.
+func toyData(n, classes int, seed uint64) *loaders.Dataset {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	d := &loaders.Dataset{Name: "toy", Pixels: make([]byte, n*loaders.ImageBytes), Labels: make([]int, n), Classes: classes}
+	for i := 0; i < n; i++ {
+		l := rng.IntN(classes)
+		d.Labels[i] = l
+		img := d.Image(i)
+		for j := range img {
+			img[j] = byte(rng.IntN(64) + 48*l)
+		}
+	}
+	return d
+}
+
+func toyRecipe(epochs int) TrainConfig {
+	return TrainConfig{Epochs: epochs, Batch: 8, Momentum: 0.9, WeightDecay: 5e-4, Schedule: Constant(0.05),
+		Augment: &loaders.StandardAugmentation, Norm: loaders.CIFARNormalization, Seed: 42}
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	spec, _ := ParseSpec("small")
+	m, opt, _, err := resumeOrNew(spec, 3, toyRecipe(1), TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.velocity["conv1.w"] = make([]float32, len(m.byName["conv1.w"].Data()))
+	opt.velocity["conv1.w"][5] = 0.25
+	m.bn["bn2"].Mean[3] = 1.5
+	path := filepath.Join(t.TempDir(), "m.ckpt")
+	if err := SaveCheckpoint(path, m, State{Epoch: 7, Meta: map[string]string{"recipe": "r1"}, SGD: opt}); err != nil {
+		t.Fatal(err)
+	}
+	m2, st, err := LoadCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Epoch != 7 || st.Meta["recipe"] != "r1" || st.SGD.velocity["conv1.w"][5] != 0.25 || m2.bn["bn2"].Mean[3] != 1.5 {
+		t.Fatalf("state not restored: epoch %d meta %v", st.Epoch, st.Meta)
+	}
+	for i, p := range m.Params() {
+		q := m2.Params()[i]
+		if p.Name != q.Name {
+			t.Fatalf("parameter order %s vs %s", p.Name, q.Name)
+		}
+		for j := range p.Data() {
+			if p.Data()[j] != q.Data()[j] {
+				t.Fatalf("%s[%d] = %v after load, want %v", p.Name, j, q.Data()[j], p.Data()[j])
+			}
+		}
+	}
+}
+
+func TestCorruptCheckpointIsRefused(t *testing.T) {
+	spec, _ := ParseSpec("small")
+	m, err := New(spec, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ckpt")
+	if err := SaveCheckpoint(good, m, State{Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(good)
+	cases := map[string][]byte{
+		"flipped byte": func() []byte { b := append([]byte(nil), raw...); b[len(b)/2] ^= 0x40; return b }(),
+		"truncated":    raw[:len(raw)-100],
+		"empty":        {},
+		"foreign":      []byte("PK\x03\x04 this is a zip file, not a checkpoint at all......................"),
+	}
+	for name, data := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		os.WriteFile(path, data, 0o644)
+		_, _, err := LoadCheckpoint(path)
+		if !errors.Is(err, ErrCheckpoint) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want ErrCheckpoint naming the file", name, err)
+		}
+	}
+}
+
+// TestResumeMatchesUninterruptedRun trains 2 epochs straight, and 1 epoch then
+// a resumed second one; the weights must agree bit for bit.
+func TestResumeMatchesUninterruptedRun(t *testing.T) {
+	spec, _ := ParseSpec("small")
+	data := toyData(40, 3, 9)
+	ctx := context.Background()
+	straight, _, err := Train(ctx, spec, data, toyRecipe(2), TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "run.ckpt")
+	opts := TrainOptions{Checkpoint: path, Meta: map[string]string{"recipe": "toy"}}
+	if _, _, err := Train(ctx, spec, data, toyRecipe(1), opts); err != nil {
+		t.Fatal(err)
+	}
+	resumed, hist, err := Train(ctx, spec, data, toyRecipe(2), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 1 || hist[0].Epoch != 2 {
+		t.Fatalf("resumed run trained epochs %+v, want only epoch 2", hist)
+	}
+	for i, p := range straight.Params() {
+		for j, v := range p.Data() {
+			if resumed.Params()[i].Data()[j] != v {
+				t.Fatalf("%s[%d]: resumed %v, uninterrupted %v", p.Name, j, resumed.Params()[i].Data()[j], v)
+			}
+		}
+	}
+	for name, s := range straight.bn {
+		for j, v := range s.Var {
+			if resumed.bn[name].Var[j] != v {
+				t.Fatalf("BN %s running variance differs after resume", name)
+			}
+		}
+	}
+	// A checkpoint of another recipe is refused, not silently continued.
+	opts.Meta = map[string]string{"recipe": "other"}
+	if _, _, err := Train(ctx, spec, data, toyRecipe(3), opts); !errors.Is(err, ErrCheckpoint) {
+		t.Fatalf("resuming with another recipe: %v", err)
+	}
+}
+
+func TestTrainingLearnsToyTask(t *testing.T) {
+	spec, _ := ParseSpec("small")
+	data := toyData(96, 3, 1)
+	test := toyData(48, 3, 2)
+	cfg := toyRecipe(6)
+	cfg.Augment = nil
+	m, hist, err := Train(context.Background(), spec, data, cfg, TrainOptions{Test: test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := hist[len(hist)-1]
+	if last.Accuracy[0] < 0.9 || last.Loss >= hist[0].Loss {
+		t.Fatalf("after %d epochs: loss %v (first %v), test accuracy %v", len(hist), last.Loss, hist[0].Loss, last.Accuracy)
+	}
+	_ = m
+}
