@@ -1,0 +1,253 @@
+package loaders
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mcdood/mcdood/internal/progress"
+)
+
+// The catalog maps the kebab-case names used in configuration and on the
+// command line to data on disk under one data root:
+//
+//	cifar10              cifar-10-batches-bin/ or cifar-10-binary.tar.gz
+//	cifar100             cifar-100-binary/ or cifar-100-binary.tar.gz
+//	tinyimagenet-crop    ODIN's Imagenet/ or Imagenet.tar.gz; else derived from tiny-imagenet-200
+//	tinyimagenet-resize  ODIN's Imagenet_resize/ or .tar.gz; else derived from tiny-imagenet-200
+//	lsun-crop            ODIN's LSUN/ or LSUN.tar.gz
+//	lsun-resize          ODIN's LSUN_resize/ or LSUN_resize.tar.gz
+//	isun                 ODIN's iSUN/ or iSUN.tar.gz
+//	gaussian, uniform    generated (seeded), nothing on disk
+//
+// plus custom OOD sets a caller declares (Custom). A folder wins over an
+// archive of the same set; ODIN's archives win over the Tiny ImageNet
+// derivations, since they are the images the paper used.
+
+// DataEnv names the environment variable that sets the data root.
+const DataEnv = "MCDOOD_DATA"
+
+// DefaultRoot is the data root when neither a flag nor DataEnv sets one.
+const DefaultRoot = "data"
+
+// ResolveRoot picks the data root: flagValue when non-empty, else
+// $MCDOOD_DATA (read through getenv, which may be nil), else DefaultRoot.
+// A configuration file's value, when there is one, belongs between the flag
+// and the environment; callers pass it as flagValue when the flag is unset.
+func ResolveRoot(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if getenv != nil {
+		if v := getenv(DataEnv); v != "" {
+			return v
+		}
+	}
+	return DefaultRoot
+}
+
+// Options configures Open and Check.
+type Options struct {
+	// Seed seeds random crops (FitCrop sets, including the
+	// tinyimagenet-crop derivation) and the noise sets.
+	Seed uint64
+	// NoiseImages is the size of gaussian and uniform; 0 means
+	// DefaultNoiseImages.
+	NoiseImages int
+	// Custom declares OOD sets beyond the built-in ones.
+	Custom []Custom
+	// Progress draws decoding progress; nil draws nothing.
+	Progress *progress.Reporter
+}
+
+// Custom is an OOD set a caller declares: any folder or archive of images
+// (read as ReadImages does), made 32×32 by Fit.
+type Custom struct {
+	Name string // kebab-case, distinct from the built-in names
+	Path string // a folder or .tar/.tar.gz/.zip; relative paths are under the data root
+	Fit  Fit    // FitResize or FitCrop (seeded by Options.Seed)
+}
+
+var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Validate checks the name, path and fit.
+func (c Custom) Validate() error {
+	switch {
+	case !kebab.MatchString(c.Name):
+		return fmt.Errorf("custom OOD set %q: name must be lower-case kebab-case (like %q)", c.Name, "my-images")
+	case slices.Contains(IDNames(), c.Name) || findOOD(c.Name) != nil:
+		return fmt.Errorf("custom OOD set %q: the name is a built-in data set", c.Name)
+	case c.Path == "":
+		return fmt.Errorf("custom OOD set %q: no path (want a folder or .tar/.tar.gz/.zip of images)", c.Name)
+	}
+	if _, err := ParseFit(string(c.Fit)); err != nil {
+		return fmt.Errorf("custom OOD set %q: %w", c.Name, err)
+	}
+	return nil
+}
+
+func (c Custom) path(root string) string {
+	if filepath.IsAbs(c.Path) {
+		return c.Path
+	}
+	return filepath.Join(root, c.Path)
+}
+
+// oodSet is a built-in OOD set.
+type oodSet struct {
+	name     string
+	title    string // as in the paper's tables
+	odin     string // base name of ODIN's folder/archive; "" for noise
+	tinyFit  Fit    // the Tiny ImageNet derivation used when ODIN's is absent
+	noise    func(n int, seed uint64) (*Dataset, error)
+	official int // images in ODIN's release (Liang et al., 2018, Sec. 4.1)
+}
+
+// ODIN's archives hold 10,000 images each, except iSUN with 8,925.
+var oodSets = []oodSet{
+	{name: "tinyimagenet-crop", title: "TinyImageNet (crop)", odin: "Imagenet", tinyFit: FitCrop, official: 10000},
+	{name: "tinyimagenet-resize", title: "TinyImageNet (resize)", odin: "Imagenet_resize", tinyFit: FitResize, official: 10000},
+	{name: "lsun-crop", title: "LSUN (crop)", odin: "LSUN", official: 10000},
+	{name: "lsun-resize", title: "LSUN (resize)", odin: "LSUN_resize", official: 10000},
+	{name: "isun", title: "iSUN", odin: "iSUN", official: 8925},
+	{name: "gaussian", title: "Gaussian", noise: Gaussian},
+	{name: "uniform", title: "Uniform", noise: Uniform},
+}
+
+func findOOD(name string) *oodSet {
+	for i := range oodSets {
+		if oodSets[i].name == name {
+			return &oodSets[i]
+		}
+	}
+	return nil
+}
+
+// Names lists the built-in OOD sets in the order of the paper's tables.
+func Names() []string {
+	out := make([]string, len(oodSets))
+	for i, s := range oodSets {
+		out[i] = s.name
+	}
+	return out
+}
+
+// IDNames lists the in-distribution sets.
+func IDNames() []string { return []string{"cifar10", "cifar100"} }
+
+// Title is the name of a built-in set as the paper's tables print it
+// ("TinyImageNet (crop)"); other names come back unchanged.
+func Title(name string) string {
+	if s := findOOD(name); s != nil {
+		return s.title
+	}
+	switch name {
+	case "cifar10":
+		return "CIFAR-10"
+	case "cifar100":
+		return "CIFAR-100"
+	}
+	return name
+}
+
+// OpenID reads an in-distribution set by name: "cifar10" or "cifar100".
+func OpenID(name, root string) (train, test *Dataset, err error) {
+	switch name {
+	case "cifar10":
+		return CIFAR10(root)
+	case "cifar100":
+		return CIFAR100(root)
+	}
+	return nil, nil, fmt.Errorf("unknown in-distribution data set %q (known: %s)", name, strings.Join(IDNames(), ", "))
+}
+
+// Source says where an OOD set comes from.
+type Source struct {
+	Name    string
+	Path    string // the folder or archive read; "" for generated sets
+	Fit     Fit    // how images become 32×32; "" for generated sets
+	Derived bool   // built from Tiny ImageNet's test images, not ODIN's archive
+	Custom  bool
+}
+
+// odinCandidates are the paths tried for ODIN's set base under root.
+func odinCandidates(root, base string) []string {
+	return []string{filepath.Join(root, base), filepath.Join(root, base+".tar.gz"), filepath.Join(root, base+".tar")}
+}
+
+// Locate finds an OOD set without reading it: a *NotFoundError when its data
+// is missing, an error listing the known names when name is unknown.
+func Locate(name, root string, opts Options) (Source, error) {
+	for _, c := range opts.Custom {
+		if c.Name != name {
+			continue
+		}
+		if err := c.Validate(); err != nil {
+			return Source{}, err
+		}
+		p := c.path(root)
+		if _, err := os.Stat(p); err != nil {
+			return Source{}, &NotFoundError{Name: name, Root: root, Looked: []string{p}}
+		}
+		return Source{Name: name, Path: p, Fit: c.Fit, Custom: true}, nil
+	}
+	s := findOOD(name)
+	if s == nil {
+		known := Names()
+		for _, c := range opts.Custom {
+			known = append(known, c.Name)
+		}
+		return Source{}, fmt.Errorf("unknown OOD data set %q (known: %s)", name, strings.Join(known, ", "))
+	}
+	if s.noise != nil {
+		return Source{Name: name}, nil
+	}
+	looked := odinCandidates(root, s.odin)
+	for _, p := range looked {
+		if st, err := os.Stat(p); err == nil && (st.IsDir() || st.Mode().IsRegular()) {
+			// The MCD authors apply Resize(32) to every OOD image.
+			return Source{Name: name, Path: p, Fit: FitResize}, nil
+		}
+	}
+	if s.tinyFit != "" {
+		p, err := tinyLocate(root, name)
+		if err == nil {
+			return Source{Name: name, Path: p, Fit: s.tinyFit, Derived: true}, nil
+		}
+		looked = append(looked, err.(*NotFoundError).Looked...)
+	}
+	return Source{}, &NotFoundError{Name: name, Root: root, Looked: looked, Fetch: name}
+}
+
+// Open reads an OOD set by name (a built-in name or a Custom one) from root.
+// The returned set is named name and records where each image came from in
+// Sources (nil for generated sets).
+func Open(name, root string, opts Options) (*Dataset, error) {
+	src, err := Locate(name, root, opts)
+	if err != nil {
+		return nil, err
+	}
+	return src.open(opts)
+}
+
+func (src Source) open(opts Options) (*Dataset, error) {
+	if s := findOOD(src.Name); s != nil && s.noise != nil {
+		n := opts.NoiseImages
+		if n == 0 {
+			n = DefaultNoiseImages
+		}
+		return s.noise(n, opts.Seed)
+	}
+	if src.Derived {
+		ds, err := TinyImageNet(src.Path, []Fit{src.Fit}, opts.Seed, opts.Progress)
+		if err != nil {
+			return nil, err
+		}
+		ds[0].Name = src.Name
+		return ds[0], nil
+	}
+	return ReadImages(src.Name, src.Path, ImageOptions{Fit: src.Fit, Seed: opts.Seed, Progress: opts.Progress})
+}
