@@ -10,7 +10,7 @@ import (
 
 // colBudget bounds the column matrix a worker builds at once (floats), so
 // that im2col + GEMM stream through cache instead of memory.
-const colBudget = 1 << 20
+const colBudget = 1 << 17
 
 // chunkImages is how many images of g fit in one column-matrix chunk.
 func chunkImages(g geom) int {
@@ -88,21 +88,23 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
-	if op.keep {
-		whole := op.whole.get(g.K * g.N * g.Pix)
-		parallel(g.N, func(_, lo, hi int) {
-			col := whole[g.K*lo*g.Pix : g.K*hi*g.Pix]
-			im2col(x, g, lo, hi, col)
-			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, col, (hi-lo)*g.Pix, 0, y[lo*g.Pix:], ldy)
-		})
-		return out, nil
-	}
 	op.cols = growScratch(op.cols)
+	var whole []float32
+	if op.keep {
+		whole = op.whole.get(g.K * g.N * g.Pix)
+	}
 	step := chunkImages(g)
 	parallel(g.N, func(wk, lo, hi int) {
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
-			col := op.cols[wk].get(g.K * (n1 - n0) * g.Pix)
+			var col []float32
+			if op.keep {
+				// The chunk's columns stay at whole[K·n0·Pix:] for the weight
+				// gradient; chunks keep them cache-sized while the GEMM reads them.
+				col = whole[g.K*n0*g.Pix : g.K*n1*g.Pix]
+			} else {
+				col = op.cols[wk].get(g.K * (n1 - n0) * g.Pix)
+			}
 			im2col(x, g, n0, n1, col)
 			sgemm(false, false, op.cout, (n1-n0)*g.Pix, g.K, 1, w, g.K, col, (n1-n0)*g.Pix, 0, y[n0*g.Pix:], ldy)
 		}
@@ -221,17 +223,17 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, x[lo*g.Pix:], ldy, 0, acc, g.K)
 			return
 		}
-		if op.fwd.keep {
-			// The forward pass of this run left the columns of [lo, hi) here.
-			col := op.fwd.whole[g.K*lo*g.Pix : g.K*hi*g.Pix]
-			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, col, (hi-lo)*g.Pix, 0, acc, g.K)
-			return
-		}
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
 			cols := (n1 - n0) * g.Pix
-			col := op.cols[wk].get(g.K * cols)
-			im2col(x, g, n0, n1, col)
+			var col []float32
+			if op.fwd.keep {
+				// The forward pass of this run left these columns here.
+				col = op.fwd.whole[g.K*n0*g.Pix : g.K*n1*g.Pix]
+			} else {
+				col = op.cols[wk].get(g.K * cols)
+				im2col(x, g, n0, n1, col)
+			}
 			sgemm(false, true, op.cout, g.K, cols, 1, dy[n0*g.Pix:], ldy, col, cols, beta, acc, g.K)
 			beta = 1
 		}

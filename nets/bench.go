@@ -1,0 +1,121 @@
+package nets
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// BenchConfig sets up a throughput measurement in the way the PyTorch peer
+// (shared/bench/torch_peer.py) does: random inputs, SGD with momentum 0.9 and
+// weight decay 1e-4, one warm-up call, then at least MinIters calls and at
+// least MinTime per phase.
+type BenchConfig struct {
+	Batch    int
+	MinIters int
+	MinTime  time.Duration
+	Classes  int
+}
+
+// BenchResult is one measurement.
+type BenchResult struct {
+	TrainRate, InferRate float64 // images per second
+	// Training-step memory: heap bytes allocated per step, and resident set
+	// size after the warm-up and at the end of the training phase.
+	AllocPerStep       float64
+	RSSStart, RSSEnd   int64
+	TrainSteps, Params int
+}
+
+// Bench measures training and inference throughput of spec.
+func Bench(spec Spec, cfg BenchConfig) (BenchResult, error) {
+	if cfg.Classes == 0 {
+		cfg.Classes = 10
+	}
+	m, err := New(spec, cfg.Classes, 1)
+	if err != nil {
+		return BenchResult{}, err
+	}
+	res := BenchResult{Params: m.NumParams()}
+	tp, err := m.TrainProgram(Supervised, cfg.Batch, 0, 0)
+	if err != nil {
+		return res, err
+	}
+	defer tp.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range tp.Input() {
+		tp.Input()[i] = float32(rng.NormFloat64())
+	}
+	for i := range tp.Labels() {
+		tp.Labels()[i] = float32(rng.IntN(cfg.Classes))
+	}
+	opt := NewSGD(0.9, 1e-4, false)
+	step := func() error {
+		if err := tp.Run(); err != nil {
+			return err
+		}
+		return opt.Step(0.01, tp.Params(), tp.Grads())
+	}
+	measure := func(fn func() error) (rate float64, n int, err error) {
+		if err := fn(); err != nil {
+			return 0, 0, err
+		}
+		t0 := time.Now()
+		for n < cfg.MinIters || time.Since(t0) < cfg.MinTime {
+			if err := fn(); err != nil {
+				return 0, 0, err
+			}
+			n++
+		}
+		return float64(cfg.Batch*n) / time.Since(t0).Seconds(), n, nil
+	}
+	// Warm up (first runs allocate every buffer), then watch memory.
+	if err := step(); err != nil {
+		return res, err
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	res.RSSStart = rss()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	if res.TrainRate, res.TrainSteps, err = measure(step); err != nil {
+		return res, err
+	}
+	runtime.ReadMemStats(&ms)
+	res.AllocPerStep = float64(ms.TotalAlloc-before) / float64(res.TrainSteps+1)
+	res.RSSEnd = rss()
+	ep, err := m.EvalProgram(cfg.Batch)
+	if err != nil {
+		return res, err
+	}
+	defer ep.Close()
+	copy(ep.Input(), tp.Input())
+	res.InferRate, _, err = measure(ep.Run)
+	return res, err
+}
+
+// rss reads this process's resident set size in bytes (Linux), or -1.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return -1
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+// Describe summarises a model for logs: name, parameters, feature width.
+func (m *Model) Describe() string {
+	return fmt.Sprintf("%s: %.2fM parameters, %d features, %d classes", m.Spec.Name, float64(m.NumParams())/1e6, m.FeatureDim(), m.Classes)
+}
