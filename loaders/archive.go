@@ -209,7 +209,9 @@ func cleanMemberName(name string) string {
 // readMember reads a whole member, checking that it holds as many bytes as
 // its header says.
 func readMember(m *member) ([]byte, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, min(m.Size, maxMemberBytes)+bytes.MinRead))
+	// The header's size is not trusted for the first allocation: a corrupt
+	// one must not make us allocate a gigabyte before the data runs out.
+	buf := bytes.NewBuffer(make([]byte, 0, min(m.Size, 1<<20)+bytes.MinRead))
 	n, err := io.Copy(buf, io.LimitReader(m, maxMemberBytes))
 	if err != nil {
 		return nil, err

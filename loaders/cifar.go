@@ -193,7 +193,9 @@ func (l *cifarLayout) readArchive(file string) (train, test *Dataset, err error)
 		if m.Size%int64(l.recordBytes()) != 0 {
 			return fmt.Errorf("%s:%s: tar header gives %d bytes, not a whole number of %d-byte records", file, m.Name, m.Size, l.recordBytes())
 		}
-		n := int(min(m.Size, maxMemberBytes) / int64(l.recordBytes()))
+		// Preallocate from the header, but no more than the official
+		// release's largest file (a corrupt header must not allocate more).
+		n := int(min(m.Size/int64(l.recordBytes()), cifarTrainImages))
 		tr := &trackingReader{r: m}
 		px, lb, err := l.readRecords(tr, file+":"+m.Name, make([]byte, 0, n*ImageBytes), make([]int, 0, n))
 		if tr.err != nil {

@@ -196,10 +196,10 @@ func Fetch(ctx context.Context, name, root string, opts FetchOptions) error {
 	// ODIN's Tiny ImageNet set is unavailable: derive it instead.
 	tiny := findDownload("tinyimagenet")
 	if p, ok := present(tiny, root); ok {
-		opts.logf("%s: %v; using the derivation from %s (%s)", name, err, p, fitNote(s.tinyFit))
+		opts.logf("%v; using the derivation from %s (%s)", err, p, fitNote(s.tinyFit))
 		return nil
 	}
-	opts.logf("%s: %v; fetching Tiny ImageNet to derive it (%s)", name, err, fitNote(s.tinyFit))
+	opts.logf("%v; fetching Tiny ImageNet to derive it (%s)", err, fitNote(s.tinyFit))
 	if terr := fetchOne(ctx, tiny, root, &opts); terr != nil {
 		return fmt.Errorf("%w; and for the derivation: %w", err, terr)
 	}
@@ -236,7 +236,7 @@ func fetchFromMirror(d *download, root string, o *FetchOptions) error {
 		if err != nil {
 			return fmt.Errorf("%s: copy from mirror: %w", d.name, err)
 		}
-		o.logf("%s: the mirror's files are not the official release's bytes, so its md5 does not apply; checked the structure instead: %s", d.name, summary)
+		o.logf("%s: a mirror folder is not the official archive (and the project's mirror is not byte-identical to it), so the published md5 does not apply; checked the structure instead: %s", d.name, summary)
 		for _, w := range warnings {
 			o.logf("%s: warning: %s", d.name, w)
 		}

@@ -63,7 +63,11 @@ func isImageName(name string) bool {
 // bytes) into 8-bit RGB as PIL's convert('RGB') would: grey is replicated
 // into the three channels, alpha is dropped without compositing, 16-bit
 // samples keep their high byte.
-func decodeRGB(data []byte) (rgbImage, error) {
+func decodeRGB(data []byte) (rgbImage, error) { return decodeRGBLimit(data, maxDecodePixels) }
+
+// decodeRGBLimit is decodeRGB refusing images of more than maxPixels pixels
+// before allocating them.
+func decodeRGBLimit(data []byte, maxPixels int64) (rgbImage, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
@@ -74,8 +78,8 @@ func decodeRGB(data []byte) (rgbImage, error) {
 		}
 		return rgbImage{}, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxDecodePixels {
-		return rgbImage{}, fmt.Errorf("%s header gives %d×%d pixels, want 1..%d pixels", format, cfg.Width, cfg.Height, maxDecodePixels)
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return rgbImage{}, fmt.Errorf("%s header gives %d×%d pixels, want 1..%d pixels", format, cfg.Width, cfg.Height, maxPixels)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -3,6 +3,7 @@ package loaders
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -124,8 +125,21 @@ func listFolder(root string) ([]imageEntry, error) {
 }
 
 func listArchive(file string) ([]imageEntry, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return listArchiveReader(file, f, st.Size())
+}
+
+func listArchiveReader(file string, ra io.ReaderAt, size int64) ([]imageEntry, error) {
 	var entries []imageEntry
-	err := walkArchive(file, func(m *member) error {
+	err := walkArchiveReader(file, ra, size, func(m *member) error {
 		base := path.Base(m.Name)
 		if skipName(base) {
 			return nil
