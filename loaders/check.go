@@ -11,7 +11,7 @@ type Report struct {
 	Name    string // catalog name
 	Kind    string // "ID" or "OOD"
 	Source  string // the folder or archive read; "" when missing
-	Note    string // e.g. "derived from Tiny ImageNet test images"
+	Note    string // "derived: seeded 32×32 crops" for a set built from Tiny ImageNet's test images (ODIN's archive absent); "custom (…)"
 	Missing bool   // nothing on disk; Fetch says how to get it
 	Fetch   string // the command that gets it, when Missing
 	// Image counts. ID sets: Train and Test. OOD sets: Images. Both: the
@@ -54,7 +54,7 @@ func Check(root string, opts Options) ([]Report, error) {
 		}
 		r.Source = src.Path
 		if src.Derived {
-			r.Note = fmt.Sprintf("derived from Tiny ImageNet test images (%s); ODIN's %s archive not present", fitNote(src.Fit), s.odin)
+			r.Note = "derived: " + fitNote(src.Fit)
 			derived[src.Path] = append(derived[src.Path], len(reports))
 			reports = append(reports, r)
 			continue

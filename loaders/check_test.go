@@ -59,7 +59,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-resize"} {
 		r := m[name]
-		if r.Images != 5 || !strings.Contains(r.Note, "derived from Tiny ImageNet") || r.Err != nil {
+		if r.Images != 5 || !strings.HasPrefix(r.Note, "derived: ") || r.Err != nil {
 			t.Errorf("%s %+v", name, r)
 		}
 	}
