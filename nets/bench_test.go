@@ -68,3 +68,5 @@ func BenchmarkTrainSmall(b *testing.B)    { benchTrain(b, "small", 128) }
 func BenchmarkInferSmall(b *testing.B)    { benchInfer(b, "small", 128) }
 func BenchmarkTrainDenseNet(b *testing.B) { benchTrain(b, "densenet-bc-100", 64) }
 func BenchmarkInferDenseNet(b *testing.B) { benchInfer(b, "densenet-bc-100", 64) }
+
+func BenchmarkTrainResNet9x16(b *testing.B) { benchTrain(b, "resnet9-16", 128) }

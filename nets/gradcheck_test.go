@@ -192,6 +192,8 @@ func TestGradients(t *testing.T) {
 		func(in []*G.Node) (*G.Node, error) { return GlobalAvgPool(in[0]) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "linear", []*tensor.Dense{randTensor(rng, 1, 5, 7), randTensor(rng, 0.5, 4, 7), randTensor(rng, 1, 4)}, []int{0, 1, 2},
 		func(in []*G.Node) (*G.Node, error) { return Linear(in[0], in[1], in[2]) }, nil, 1e-2, atol, rtol)
+	checkGrad(t, "relu", []*tensor.Dense{randTensor(rng, 1, 5, 7)}, []int{0},
+		func(in []*G.Node) (*G.Node, error) { return ReLU(in[0]) }, nil, 1e-3, atol, rtol)
 	checkGrad(t, "add", []*tensor.Dense{randTensor(rng, 1, 2, 3, 4, 4), randTensor(rng, 1, 2, 3, 4, 4)}, []int{0, 1},
 		func(in []*G.Node) (*G.Node, error) { return AddTensors(in[0], in[1]) }, nil, 1e-2, atol, rtol)
 	pcg := rand.NewPCG(3, 4)

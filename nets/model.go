@@ -128,3 +128,20 @@ func (m *Model) sortedBN() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Clone returns an independent copy of the model: parameters and batch-norm
+// statistics are copied, so fine-tuning the clone leaves m untouched.
+func (m *Model) Clone() *Model {
+	c := &Model{Spec: m.Spec, Classes: m.Classes, byName: map[string]*Param{}, bn: map[string]*bnState{}, feature: m.feature}
+	for _, p := range m.params {
+		q := &Param{Name: p.Name, Value: p.Value.Clone().(*tensor.Dense)}
+		c.params = append(c.params, q)
+		c.byName[q.Name] = q
+	}
+	for _, name := range m.bnNames {
+		s := m.bn[name]
+		c.bn[name] = &bnState{Mean: append([]float32(nil), s.Mean...), Var: append([]float32(nil), s.Var...), Momentum: s.Momentum, Eps: s.Eps}
+		c.bnNames = append(c.bnNames, name)
+	}
+	return c
+}

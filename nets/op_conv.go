@@ -9,16 +9,16 @@ import (
 )
 
 // colBudget bounds the column matrix a worker builds at once (floats), so
-// that im2col + GEMM stream through cache instead of memory.
-const colBudget = 1 << 17
+// that im2col + GEMM stay in the L2 cache (512 KB here); minCols keeps each
+// GEMM wide enough to amortise OpenBLAS's per-call overhead.
+const (
+	colBudget = 1 << 17
+	minCols   = 2048
+)
 
-// chunkImages is how many images of g fit in one column-matrix chunk.
+// chunkImages is how many images of g go into one column-matrix chunk.
 func chunkImages(g geom) int {
-	n := colBudget / (g.K * g.Pix)
-	if n < 1 {
-		n = 1
-	}
-	return n
+	return max(colBudget/(g.K*g.Pix), (minCols+g.Pix-1)/g.Pix, 1)
 }
 
 // convOp is a 2-D convolution without bias on (C, N, H, W) activations with

@@ -213,3 +213,69 @@ func (op *dropoutGradOp) DiffWRT(int) []bool { return []bool{false} }
 func (op *dropoutGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }
+
+// reluOp is max(0, x) on a tensor of any shape (the MLP's hidden layers;
+// convolutional nets use the ReLU fused into batch norm).
+type reluOp struct {
+	opBase
+	shape tensor.Shape
+	out   buffer
+}
+
+// ReLU returns max(0, x).
+func ReLU(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	return G.ApplyOp(&reluOp{opBase: newOpBase("relu"), shape: s.Clone()}, x)
+}
+
+func (op *reluOp) Arity() int { return 1 }
+func (op *reluOp) Type() hm.Type {
+	t := tt(op.shape.Dims())
+	return fnType(t, t)
+}
+func (op *reluOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *reluOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	out := op.out.get(op.shape...)
+	y := f32(out)
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
+	return out, nil
+}
+func (op *reluOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *reluOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&reluGradOp{opBase: newOpBase("∂ %v", op), shape: op.shape}, in[0], grad)
+	return G.Nodes{d}, err
+}
+
+// reluGradOp passes the gradient where the input (its first input) was positive.
+type reluGradOp struct {
+	opBase
+	shape tensor.Shape
+	out   buffer
+}
+
+func (op *reluGradOp) Arity() int { return 2 }
+func (op *reluGradOp) Type() hm.Type {
+	t := tt(op.shape.Dims())
+	return fnType(t, t, t)
+}
+func (op *reluGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *reluGradOp) Do(vs ...G.Value) (G.Value, error) {
+	x, dy := f32(vs[0]), f32(vs[1])
+	out := op.out.get(op.shape...)
+	dx := f32(out)
+	for i, v := range x {
+		if v > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+	return out, nil
+}
+func (op *reluGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *reluGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}

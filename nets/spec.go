@@ -15,6 +15,9 @@ import (
 //	                  (Huang et al., CVPR 2017); densenet-bc-100 is the paper's
 //	wrn-D-W           Wide ResNet of depth D, width W (Zagoruyko & Komodakis,
 //	                  BMVC 2016); wrn-28-10 is the paper's
+//	mlp-H             a two-hidden-layer MLP of width H on the per-channel
+//	                  means of the image: a toy network for tests on 2-D data
+//	                  written into the first two channels
 //	resnet9-C         the CPU default: the DAWNBench ResNet-9 of Page (2018) whose
 //	                  first stage has C channels (see resnet.go)
 type Spec struct {
@@ -33,7 +36,7 @@ type extractor func(b *builder, x *G.Node) *G.Node
 // ParseSpec reads an architecture name (see Spec).
 func ParseSpec(name string) (Spec, error) {
 	bad := func(format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C)", name, fmt.Sprintf(format, args...))
+		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, mlp-H)", name, fmt.Sprintf(format, args...))
 	}
 	nums := func(s string) ([]int, error) {
 		var out []int
@@ -71,6 +74,12 @@ func ParseSpec(name string) (Spec, error) {
 			return bad("WRN depth must be 6n+4 with n ≥ 1, got %d", n[0])
 		}
 		return Spec{Name: name, Family: "wrn", Depth: n[0], Width: n[1]}, nil
+	case strings.HasPrefix(name, "mlp-"):
+		n, err := nums(strings.TrimPrefix(name, "mlp-"))
+		if err != nil || len(n) != 1 {
+			return bad("want mlp-WIDTH")
+		}
+		return Spec{Name: name, Family: "mlp", Width: n[0]}, nil
 	case strings.HasPrefix(name, "resnet9-"):
 		n, err := nums(strings.TrimPrefix(name, "resnet9-"))
 		if err != nil || len(n) != 1 {
@@ -91,6 +100,8 @@ func (s Spec) extractor() (extractor, error) {
 		return wideResNet(s.Depth, s.Width, s.Dropout), nil
 	case "resnet9":
 		return resNet9(s.Width), nil
+	case "mlp":
+		return mlp(s.Width), nil
 	}
 	return nil, fmt.Errorf("nets: unknown architecture family %q", s.Family)
 }
@@ -175,5 +186,21 @@ func wideResNet(depth, width int, dropout float64) extractor {
 		}
 		x = b.bnReLU("bn", x)
 		return b.globalPool(x)
+	}
+}
+
+// mlp averages each channel over the image (so a 2-D point written as two
+// constant planes comes back as its coordinates) and applies two hidden
+// layers of width h with ReLU: the toy network of the detector tests.
+func mlp(h int) extractor {
+	return func(b *builder, x *G.Node) *G.Node {
+		f := b.globalPool(x)
+		for i := 1; i <= 2; i++ {
+			f = b.linear(fmt.Sprintf("fc%d", i), f, h)
+			if b.err == nil {
+				f = b.wrap(ReLU(f))
+			}
+		}
+		return f
 	}
 }

@@ -1,0 +1,155 @@
+// Package ood is the contract between out-of-distribution detectors and the
+// code that runs them: the Detector interface, a registry filled from init
+// functions (in the manner of database/sql drivers and image.RegisterFormat),
+// and the optional abilities a detector may have.
+//
+// Every detector returns scores where higher means "more in-distribution";
+// methods defined by a distance (MCD's discrepancy, Mahalanobis) return it
+// negated. Adding a detector is one file: implement Detector, call Register
+// from init, and import the package for its side effect.
+package ood
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/mcdood/mcdood/internal/progress"
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/nets"
+)
+
+// Detector scores images: one finite score per image, higher meaning more
+// in-distribution, deterministic for a given Env.Seed.
+type Detector interface {
+	Score(ctx context.Context, env *Env, images *loaders.Dataset) ([]float64, error)
+}
+
+// Env is what a detector works with.
+type Env struct {
+	// Model is the pre-trained two-head network. Detectors must not change it
+	// (it is shared between detectors); one that trains works on a Clone.
+	Model    *nets.Model
+	Norm     loaders.Normalization
+	Batch    int    // images per forward pass
+	Seed     uint64 // the cell's seed, for anything random
+	Progress *progress.Reporter
+	Log      *slog.Logger
+}
+
+// Logger returns env.Log or a logger that discards.
+func (env *Env) Logger() *slog.Logger {
+	if env.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Log
+}
+
+// Data is what a detector may learn from before scoring.
+type Data struct {
+	Train  *loaders.Dataset // labelled in-distribution training set
+	IDVal  *loaders.Dataset // in-distribution validation images (the paper's 1,000)
+	OODVal *loaders.Dataset // OOD validation images (1,000), labelled as OOD
+	// Unlabelled is the unlabelled pool MCD fine-tunes on (ID and OOD
+	// mixed); which images it holds depends on the Setting.
+	Unlabelled *loaders.Dataset
+	Setting    Setting
+}
+
+// Preparer is a detector that must learn something before it scores: fit
+// statistics (Mahalanobis), tune hyper-parameters on validation data (ODIN),
+// or fine-tune the network (MCD). The runner calls Prepare once per cell.
+type Preparer interface {
+	Prepare(ctx context.Context, env *Env, data *Data) error
+}
+
+// Reporter is a detector that reports what it chose or learned (ODIN's T and
+// ε, MCD's best epoch), as key/value notes stored with the result.
+type Reporter interface {
+	Notes() []Note
+}
+
+// Note is one reported fact.
+type Note struct {
+	Key, Value string
+}
+
+// Registration describes a registered detector. Use Register to make one.
+type Registration struct {
+	Name string // lower-case kebab, as in TOML ("msp", "odin", "mcd")
+	Doc  string // one line, citing the method's paper
+	// NewConfig returns a pointer to the detector's configuration struct,
+	// filled with its defaults; configuration decoders fill it further.
+	NewConfig func() any
+	// Build makes a detector from a configuration made by NewConfig.
+	Build func(cfg any) (Detector, error)
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Registration{}
+)
+
+// Register adds a detector whose configuration is C (a struct with toml
+// tags; defaults gives its default values). It panics on a duplicate name:
+// that is a programming error.
+func Register[C any](name, doc string, defaults C, build func(C) (Detector, error)) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("ood: detector registered twice: " + name)
+	}
+	registry[name] = Registration{
+		Name: name,
+		Doc:  doc,
+		NewConfig: func() any {
+			c := defaults
+			return &c
+		},
+		Build: func(cfg any) (Detector, error) {
+			c, ok := cfg.(*C)
+			if !ok {
+				return nil, fmt.Errorf("ood: detector %s wants configuration %T, got %T", name, (*C)(nil), cfg)
+			}
+			return build(*c)
+		},
+	}
+}
+
+// Lookup finds a registered detector.
+func Lookup(name string) (Registration, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	r, ok := registry[name]
+	if !ok {
+		return Registration{}, fmt.Errorf("unknown detector %q (is its package imported?); registered: %v", name, namesLocked())
+	}
+	return r, nil
+}
+
+// New builds a registered detector with its default configuration.
+func New(name string) (Detector, error) {
+	r, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return r.Build(r.NewConfig())
+}
+
+// Names lists the registered detectors, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return namesLocked()
+}
+
+func namesLocked() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
