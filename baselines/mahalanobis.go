@@ -36,7 +36,7 @@ func init() {
 // its input pre-processing and its ensemble over layers.
 type Mahalanobis struct {
 	Ridge float64
-	means *mat.Dense   // classes × F
+	means *mat.Dense    // classes × F
 	prec  *mat.SymDense // inverse shared covariance, F × F
 }
 
