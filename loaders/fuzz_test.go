@@ -5,6 +5,8 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -54,6 +56,13 @@ func FuzzDecodeImage(f *testing.F) {
 	gif.Encode(&g, image.NewPaletted(image.Rect(0, 0, 4, 4), color.Palette{color.Black, color.White}), nil)
 	f.Add(g.Bytes())
 	f.Add([]byte("P6\n1 1\n255\nabc"))
+	// Pillow-written JPEGs with 4:4:4, 4:2:2 and 4:2:0 chroma.
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "pil", "*.jpg"))
+	for _, p := range seeds {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		im, err := decodeRGBLimit(data, fuzzMaxPixels)
 		if err != nil {

@@ -29,10 +29,12 @@ import (
 // TestResizeMatchesPillow). golang.org/x/image/draw's kernels are close but
 // not identical, hence the port.
 //
-// JPEG decoding uses Go's image/jpeg, not libjpeg: its IDCT and its chroma
-// upsampling (nearest, where libjpeg's default is "fancy" triangular
-// upsampling) differ from PIL's by a few grey levels on some pixels. This is
-// the one place where our pixels are not the authors' pixels.
+// JPEG decoding uses Go's image/jpeg for the entropy decoding and IDCT, then
+// libjpeg's fancy chroma upsampling and colour conversion (jpegcolor.go).
+// Only the IDCTs differ from PIL's libjpeg-turbo: on Tiny ImageNet's test
+// images about 3% of the decoded values differ, by at most 3 levels (mean
+// absolute difference 0.035). This is the one place where our pixels are not
+// exactly the authors' pixels.
 
 // rgbImage is an 8-bit RGB image, pixels interleaved (R, G, B) row-major.
 type rgbImage struct {
@@ -103,16 +105,8 @@ func toRGB(img image.Image) rgbImage {
 	out := rgbImage{w: w, h: h, pix: make([]byte, 3*w*h)}
 	p := out.pix
 	switch m := img.(type) {
-	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				o := 3 * (y*w + x)
-				p[o], p[o+1], p[o+2] = r, g, bl
-			}
-		}
+	case *image.YCbCr: // JPEG: upsample and convert as libjpeg (jpegcolor.go)
+		ycbcrToRGBLibjpeg(m, out)
 	case *image.Gray:
 		for y := 0; y < h; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+w]
