@@ -2,10 +2,38 @@
 // from their official formats into one in-memory type, Dataset: 32×32 RGB
 // images as bytes with optional labels.
 //
-// One file per data source: CIFAR-10/100 binary batches (folder or the
-// official .tar.gz), image folders and archives (ODIN's Imagenet, LSUN, iSUN
-// sets, or any folder), Tiny ImageNet derivations (crop and resize, as ODIN
-// built them), and seeded synthetic noise. Fetching checks the published
-// checksums and writes atomically. The seeded 1,000-image validation split of
-// the paper lives here too, with CIFAR normalisation and training augmentation.
+// One file per data source:
+//
+//	cifar.go         CIFAR-10/100 binary batches, the extracted folder or the official .tar.gz
+//	imagefolder.go   image folders and archives (ODIN's Imagenet, LSUN, iSUN sets, or any folder)
+//	tinyimagenet.go  the Tiny ImageNet derivations (crop and resize), as ODIN built them
+//	noise.go         seeded Gaussian and uniform noise
+//	image.go         decoding and the 32×32 fit (torchvision Resize(32) with Pillow's bilinear filter)
+//	jpegcolor.go     libjpeg's chroma upsampling and colour conversion, to match PIL
+//	archive.go       tar, tar.gz and zip read in place
+//	numpyrand.go     numpy's legacy MT19937 permutation, for the authors' split
+//	split.go         the paper's seeded 1,000-image validation split
+//	catalog.go       names → data on disk (Open, Locate, custom sets, the data root)
+//	fetch.go         downloads and mirror copies, checksums, atomic renames
+//	check.go         what is on disk, with counts and corruption
+//	dataset.go       Dataset, CIFAR normalisation and training augmentation
+//
+// Choices made here, and why:
+//
+//   - Archives are read in place and never extracted: a fetch is one rename,
+//     there is no half-extracted state, and a download can be checked under
+//     its temporary name before it becomes visible.
+//   - Every convention that changes pixels follows the MCD authors' code
+//     (YU1ut/UOOD-MCD utils/loader.py) and what it calls: PIL's
+//     convert('RGB'), torchvision 0.3's Resize(32) with PIL's bilinear
+//     filter, make_dataset's file order, np.random.seed(3) permutations.
+//     Where Go's standard library differs from PIL (resampling, JPEG chroma
+//     upsampling and colour conversion) the PIL/libjpeg algorithm is
+//     reimplemented and tested against Pillow's output; only the JPEG IDCT
+//     still differs (≤ 3 grey levels on a few percent of values).
+//   - Library code never prints: progress goes to a *progress.Reporter and
+//     messages to an io.Writer the caller gives.
+//   - Randomness (crops, noise) comes from math/rand/v2's PCG seeded
+//     explicitly; the split uses numpy's generator because the paper's split
+//     is defined by it.
 package loaders
