@@ -222,17 +222,17 @@ func fetchOne(ctx context.Context, d *download, root string, o *FetchOptions) er
 		return nil
 	}
 	if o.Mirror != "" {
-		return fetchFromMirror(d, root, o)
+		return fetchFromMirror(ctx, d, root, o)
 	}
 	return fetchURL(ctx, d, root, o)
 }
 
-func fetchFromMirror(d *download, root string, o *FetchOptions) error {
+func fetchFromMirror(ctx context.Context, d *download, root string, o *FetchOptions) error {
 	src := filepath.Join(o.Mirror, d.folder)
 	if st, err := os.Stat(src); err == nil && st.IsDir() {
 		dst := filepath.Join(root, d.folder)
 		o.logf("%s: copying %s → %s", d.name, src, dst)
-		summary, warnings, err := copyFolderAtomic(src, dst, d, o)
+		summary, warnings, err := copyFolderAtomic(ctx, src, dst, d, o)
 		if err != nil {
 			return fmt.Errorf("%s: copy from mirror: %w", d.name, err)
 		}
@@ -250,7 +250,7 @@ func fetchFromMirror(d *download, root string, o *FetchOptions) error {
 		}
 		defer f.Close()
 		o.logf("%s: copying %s → %s", d.name, src, filepath.Join(root, d.archive))
-		return saveVerified(f, st.Size(), src, d, root, o)
+		return saveVerified(ctxReader{ctx, f}, st.Size(), src, d, root, o)
 	}
 	return fmt.Errorf("%s: %w: not in mirror %s (looked for %s/ and %s)", d.name, ErrUnavailable, o.Mirror, d.folder, d.archive)
 }
@@ -308,6 +308,9 @@ func saveVerified(r io.Reader, n int64, from string, d *download, root string, o
 		return fmt.Errorf("%s: %s interrupted after %d bytes; nothing was kept: %w", d.name, from, got, err)
 	}
 	bar.Finish()
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp made it 0600
+		return fmt.Errorf("%s: %w", d.name, err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("%s: %w", d.name, err)
 	}
@@ -351,7 +354,7 @@ func removeLeftovers(root, name string) {
 
 // copyFolderAtomic copies the folder src to dst through a temporary folder
 // beside dst, checks it with d.check, and renames it into place.
-func copyFolderAtomic(src, dst string, d *download, o *FetchOptions) (summary string, warnings []string, err error) {
+func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *FetchOptions) (summary string, warnings []string, err error) {
 	root := filepath.Dir(dst)
 	removeLeftovers(root, filepath.Base(dst))
 	tmp, err := os.MkdirTemp(root, "."+filepath.Base(dst)+".part-*")
@@ -385,6 +388,9 @@ func copyFolderAtomic(src, dst string, d *download, o *FetchOptions) (summary st
 		if err != nil {
 			return err
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		rel, err := filepath.Rel(src, p)
 		if err != nil {
 			return err
@@ -408,6 +414,9 @@ func copyFolderAtomic(src, dst string, d *download, o *FetchOptions) (summary st
 	bar.Finish()
 	if summary, warnings, err = d.check(tmp); err != nil {
 		return "", nil, fmt.Errorf("the copy in %s is not a valid %s: %w", tmp, d.folder, err)
+	}
+	if err = os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700
+		return "", nil, err
 	}
 	if err = os.Rename(tmp, dst); err != nil {
 		return "", nil, err
@@ -435,6 +444,19 @@ func copyFile(src, dst string, bar *progress.Bar) error {
 		return err
 	}
 	return out.Close()
+}
+
+// ctxReader stops a copy when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // syncDir makes a rename in dir durable; errors are ignored (some file

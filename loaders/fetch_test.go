@@ -124,6 +124,9 @@ func TestFetchGoodMD5(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOnly(t, root, "cifar-10-binary.tar.gz")
+	if st, err := os.Stat(filepath.Join(root, "cifar-10-binary.tar.gz")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("download mode %v (%v), want 0644", st.Mode(), err)
+	}
 	train, test, err := CIFAR10(root)
 	if err != nil || train.Len() != 10 || test.Len() != 3 {
 		t.Fatalf("after fetch: %v", err)
@@ -270,6 +273,9 @@ func TestFetchMirrorFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOnly(t, root, "cifar-10-batches-bin")
+	if st, err := os.Stat(filepath.Join(root, "cifar-10-batches-bin")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("copied folder mode %v (%v), want 0755", st.Mode(), err)
+	}
 	for name, data := range files {
 		got, err := os.ReadFile(filepath.Join(root, "cifar-10-batches-bin", name))
 		if err != nil || !bytes.Equal(got, data) {
@@ -384,4 +390,18 @@ func TestFetchFromRealMirror(t *testing.T) {
 	if strings.Contains(log.String(), "warning") || !strings.Contains(log.String(), "50000 training + 10000 test images") {
 		t.Errorf("log:\n%s", log.String())
 	}
+}
+
+func TestFetchMirrorCancelled(t *testing.T) {
+	mirror, root := t.TempDir(), t.TempDir()
+	writeFiles(t, filepath.Join(mirror, "cifar-10-batches-bin"), cifar10Files(1, 1))
+	writeFile(t, filepath.Join(mirror, "iSUN.tar.gz"), odinTarGz(t, "iSUN", 2))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, name := range []string{"cifar10", "isun"} {
+		if err := Fetch(ctx, name, root, FetchOptions{Mirror: mirror}); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+	assertOnly(t, root)
 }
