@@ -27,7 +27,7 @@ func init() {
 		help: `fetch downloads data sets from their official locations (or copies them
 from a local --mirror) into the data root, checks them (the published md5
 where there is one, then every record or image) and moves them into place
-atomically. Names: ` + strings.Join(loaders.FetchNames(), ", ") + `, all.
+atomically. Names:
 
   cifar10, cifar100     CIFAR binary archives (Krizhevsky, 2009), cs.toronto.edu
   tinyimagenet          Tiny ImageNet (CS231n), whose 10,000 test images ODIN's
@@ -36,6 +36,7 @@ atomically. Names: ` + strings.Join(loaders.FetchNames(), ", ") + `, all.
   tinyimagenet-resize,  links in the MCD authors' README; the two TinyImageNet
   lsun-crop,            sets are derived from tinyimagenet when ODIN's archive
   lsun-resize, isun     cannot be had
+  all                   every name above
 
 check reads every data set under the data root and prints image counts per
 split (train/test for CIFAR; images and the paper's 1,000-image validation
