@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mcdood/mcdood/internal/testenv"
+	"github.com/mcdood/mcdood/loaders"
 )
 
 // writeCIFAR10 writes a CIFAR-10 folder with per records in each of the six
@@ -168,6 +169,18 @@ func TestDataCheckMirror(t *testing.T) {
 	for _, w := range []string{"50000", "tiny-imagenet-200 (derived: seeded 32×32 crops)", "9000"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("stdout does not mention %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestDataHelpListsFetchNames(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "help", "data")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, n := range append(loaders.FetchNames(), "all") {
+		if !strings.Contains(out, n) {
+			t.Errorf("help does not list %q", n)
 		}
 	}
 }
