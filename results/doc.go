@@ -1,0 +1,28 @@
+// Package results stores one record per finished cell of an experiment plan
+// and projects records into tables (the paper's layout as text, Markdown and
+// CSV), plots and regression comparisons. Records are the single source:
+// every table and plot is re-rendered from them.
+//
+// # Files
+//
+//   - store.go, filename.go, scores.go, merge.go: the record store (one
+//     atomically written JSON file per cell, a checksummed binary file of its
+//     test scores) and the merging of shards.
+//   - reference.go: the papers' published numbers (reference/, embedded).
+//   - table.go, render.go: tables as projections of records.
+//   - plot.go: score histograms (Yu & Aizawa, ICCV 2019, Figure 4) and ROC
+//     curves.
+//   - compare.go: regression tracking against a baseline file.
+//   - report.go: everything above written into a results directory.
+//
+// # Table layout
+//
+// The papers' tables (Liang et al., ICLR 2018, Table 2; Yu & Aizawa, ICCV
+// 2019, Table 2) have one row per OOD set and one column per metric, each
+// cell holding the methods' values separated by slashes ("34.7/4.3"). Ours
+// keep that layout and put the published numbers and the difference in rows
+// under ours ("ours", "paper", "Δ"), not in more columns: five metrics ×
+// three methods × three values side by side would be 45 columns, too wide
+// to read in a terminal. The CSV format has one row per record instead, with
+// the published numbers as paper_* columns.
+package results

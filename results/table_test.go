@@ -1,0 +1,98 @@
+package results
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/mcdood/mcdood/metrics"
+)
+
+// The hand-made records of the golden tables. Published numbers they sit
+// beside (reference/paper-results.csv): CIFAR-10, DenseNet-BC-100,
+// TinyImageNet (crop): msp 34.7/10.0/95.3/96.4/93.8 (Liang Table 2), odin
+// 3.6/4.2/99.2/99.2/99.2 and mcd 0.1/0.7/99.9/100.0/99.9 (Yu & Aizawa Table 2).
+var (
+	paperLayout = []cell{
+		{id: "cifar10", network: "densenet-bc-100", ood: "tinyimagenet-crop", method: "msp", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0.352, 0.1041, 0.9512, 0.9625, 0.9350}},
+		{id: "cifar10", network: "densenet-bc-100", ood: "tinyimagenet-crop", method: "odin", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0.048, 0.0492, 0.9890, 0.9901, 0.9880}},
+		{id: "cifar10", network: "densenet-bc-100", ood: "tinyimagenet-crop", method: "mcd", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0.0034, 0.0091, 0.9981, 0.9990, 0.9975}},
+		// Gaussian noise: only the ODIN paper has numbers (msp, odin); none for mcd.
+		{id: "cifar10", network: "densenet-bc-100", ood: "gaussian", method: "mcd", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0, 0.001, 1, 1, 1}},
+		{id: "cifar10", network: "densenet-bc-100", ood: "gaussian", method: "msp", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0.1312, 0.0488, 0.9741, 0.9822, 0.9577}},
+		{id: "cifar10", network: "densenet-bc-100", ood: "gaussian", method: "odin", seed: 1, accuracy: 0.9481,
+			m: [5]float64{0.0004, 0.0025, 0.9998, 0.9999, 0.9997}},
+	}
+	// Two seeds, one cell (mcd on lsun-resize, seed 2) missing.
+	twoSeeds = []cell{
+		{id: "cifar100", network: "densenet-bc-100", ood: "lsun-resize", method: "msp", seed: 1, accuracy: 0.7710,
+			m: [5]float64{0.80, 0.34, 0.72, 0.75, 0.68}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "lsun-resize", method: "msp", seed: 2, accuracy: 0.7690,
+			m: [5]float64{0.84, 0.36, 0.70, 0.73, 0.66}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "lsun-resize", method: "mcd", seed: 1, accuracy: 0.7710,
+			m: [5]float64{0.05, 0.03, 0.99, 0.99, 0.99}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "isun", method: "msp", seed: 1, accuracy: 0.7710,
+			m: [5]float64{0.85, 0.36, 0.69, 0.72, 0.66}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "isun", method: "msp", seed: 2, accuracy: 0.7690,
+			m: [5]float64{0.85, 0.37, 0.70, 0.72, 0.67}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "isun", method: "mcd", seed: 1, accuracy: 0.7710,
+			m: [5]float64{0.02, 0.02, 0.995, 0.994, 0.996}},
+		{id: "cifar100", network: "densenet-bc-100", ood: "isun", method: "mcd", seed: 2, accuracy: 0.7690,
+			m: [5]float64{0.04, 0.03, 0.990, 0.991, 0.992}},
+	}
+	// Our CPU network, which the papers do not report.
+	cpuNetwork = []cell{
+		{id: "cifar10", network: "resnet9-16", ood: "tinyimagenet-resize", method: "msp", seed: 7, accuracy: 0.8125,
+			m: [5]float64{0.61, 0.24, 0.84, 0.86, 0.81}},
+		{id: "cifar10", network: "resnet9-16", ood: "tinyimagenet-resize", method: "mcd", seed: 7, accuracy: 0.8125,
+			m: [5]float64{0.21, 0.11, 0.95, 0.95, 0.94}},
+		{id: "cifar10", network: "resnet9-16", ood: "tinyimagenet-resize", method: "energy", seed: 7, accuracy: 0.8125,
+			m: [5]float64{0.55, 0.22, 0.86, 0.88, 0.83}},
+	}
+)
+
+// withCI gives every record an interval of ±1 percentage point (±0.01),
+// clipped to [0, 1].
+func withCI(recs []*Record) []*Record {
+	for _, r := range recs {
+		iv := func(v float64) metrics.Interval { return metrics.Interval{Low: max(v-0.01, 0), High: min(v+0.01, 1)} }
+		r.CI = &metrics.Intervals{FPR95: iv(r.Metrics.FPR95), DetectionError: iv(r.Metrics.DetectionError),
+			AUROC: iv(r.Metrics.AUROC), AUPRIn: iv(r.Metrics.AUPRIn), AUPROut: iv(r.Metrics.AUPROut)}
+	}
+	return recs
+}
+
+func TestTableGolden(t *testing.T) {
+	cases := []struct {
+		name    string
+		records []*Record
+		opts    TableOptions
+	}{
+		{"paper-layout", records(paperLayout...), TableOptions{}},
+		{"two-seeds-ci", withCI(records(twoSeeds...)), TableOptions{CI: true}},
+		{"reference-network", records(cpuNetwork...), TableOptions{ReferenceNetwork: "densenet-bc-100"}},
+		{"no-reference", records(cpuNetwork...), TableOptions{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tab, err := BuildTable(c.records, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []struct {
+				format Format
+				ext    string
+			}{{Text, "txt"}, {Markdown, "md"}, {CSV, "csv"}} {
+				var b bytes.Buffer
+				if err := tab.Write(&b, f.format); err != nil {
+					t.Fatal(err)
+				}
+				golden(t, c.name+"."+f.ext+".golden", b.Bytes())
+			}
+		})
+	}
+}
