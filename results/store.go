@@ -59,6 +59,16 @@ func OpenStore(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
+// ReadRecords reads every record of the results directory dir (All),
+// without creating anything: a directory without a records folder is an
+// error, so that a mistyped path is not taken for an empty run.
+func ReadRecords(dir string) ([]*Record, error) {
+	if fi, err := os.Stat(filepath.Join(dir, recordsDir)); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s: not a results directory (no %s folder)", dir, recordsDir)
+	}
+	return (&Store{dir: dir}).All()
+}
+
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 

@@ -316,3 +316,22 @@ func FuzzDecodeScores(f *testing.F) {
 		}
 	})
 }
+
+func TestReadRecords(t *testing.T) {
+	s := openTemp(t)
+	r := records(paperLayout[0])[0]
+	if err := s.Put(r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecords(s.Dir())
+	if err != nil || len(got) != 1 || got[0].Key != r.Key {
+		t.Errorf("ReadRecords = %v, %v", got, err)
+	}
+	missing := filepath.Join(t.TempDir(), "typo")
+	if _, err := ReadRecords(missing); err == nil || !strings.Contains(err.Error(), "not a results directory") {
+		t.Errorf("ReadRecords(missing): %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("ReadRecords created the directory")
+	}
+}

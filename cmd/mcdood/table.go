@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mcdood/mcdood/internal/atomicfile"
+	"github.com/mcdood/mcdood/metrics"
+	"github.com/mcdood/mcdood/results"
+)
+
+func init() {
+	register(&command{
+		name:    "table",
+		order:   60,
+		summary: "print the paper's tables from stored records, our numbers beside the published ones",
+		usage:   "--results DIR [--format text|markdown|csv] [--ci] [--reference-network NAME] [--out FILE]",
+		help: `
+Re-renders the tables from the records in DIR/records (written by a run),
+one table per in-distribution set, network and setting, as in Yu & Aizawa
+(ICCV 2019), Table 2: a row per OOD set, a column per metric, each cell
+holding the methods' values as "msp / odin / mcd", in percent. Under our
+row, "paper" gives the published number and "Δ" ours − paper; the notes
+name each published number's source.
+
+Both papers publish an "odin" row for DenseNet-BC-100: by default the MCD
+paper's re-run on a two-head network is shown and the ODIN paper's own
+where the MCD paper has none; --prefer changes the order (sources:
+yu-aizawa-2019-table2, liang-2018-table2, yu-aizawa-2019-table1).
+
+Networks the papers do not report (resnet9-16, small) get no published
+numbers unless --reference-network names one the papers do
+(densenet-bc-100 or wrn-28-10); the title then says the comparison network
+differs.
+
+--format csv writes one row per record (cell and seed) with the columns
+id, network, ood, method, setting, seed, accuracy, fpr95, detection_error,
+auroc, aupr_in, aupr_out (percent), the interval bounds with --ci, and the
+published numbers as paper_* columns.`,
+		flags: func(fs *flag.FlagSet) runFunc {
+			dir := fs.String("results", "", "results `DIR` (holding records/)")
+			format := fs.String("format", "text", "output format: text, markdown or csv")
+			ci := fs.Bool("ci", false, "show the records' bootstrap intervals")
+			refNet := fs.String("reference-network", "", "compare networks the papers do not report with this `network`'s published numbers")
+			mode := fs.String("mode", "exact", "which metrics of the records: exact, or paper (the MCD authors' test.py)")
+			prefer := fs.String("prefer", "", "comma-separated order of the `sources` of published numbers (default yu-aizawa-2019-table2,liang-2018-table2,yu-aizawa-2019-table1)")
+			plan := fs.String("plan", "", "only the records of this plan `name`")
+			out := fs.String("out", "", "write to `FILE` (atomically) instead of standard output")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				if *dir == "" {
+					return usagef("--results is required")
+				}
+				f, err := results.ParseFormat(*format)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				opts := results.TableOptions{CI: *ci, ReferenceNetwork: *refNet}
+				if opts.Mode, err = metrics.ParseMode(*mode); err != nil {
+					return usagef("%v", err)
+				}
+				if *prefer != "" {
+					if opts.Prefer, err = results.ParseSources(*prefer); err != nil {
+						return usagef("--prefer: %v", err)
+					}
+				}
+				if *refNet != "" && !results.HasReferenceNetwork(*refNet) {
+					return usagef("--reference-network %q: the papers report densenet-bc-100 and wrn-28-10", *refNet)
+				}
+				recs, err := loadRecords(*dir, *plan)
+				if err != nil {
+					return err
+				}
+				tab, err := results.BuildTable(recs, opts)
+				if err != nil {
+					return err
+				}
+				var b bytes.Buffer
+				if err := tab.Write(&b, f); err != nil {
+					return err
+				}
+				if *out != "" {
+					return atomicfile.WriteFile(*out, b.Bytes(), 0o644)
+				}
+				_, err = e.stdout.Write(b.Bytes())
+				return err
+			}
+		},
+	})
+}
+
+// loadRecords reads the records of a results directory, only those of plan
+// when it is not empty. No records is an error.
+func loadRecords(dir, plan string) ([]*results.Record, error) {
+	all, err := results.ReadRecords(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%s: no records", dir)
+	}
+	if plan == "" {
+		return all, nil
+	}
+	var recs []*results.Record
+	var plans []string
+	for _, r := range all {
+		if r.Plan == plan {
+			recs = append(recs, r)
+		}
+		if !slices.Contains(plans, r.Plan) {
+			plans = append(plans, r.Plan)
+		}
+	}
+	if len(recs) == 0 {
+		slices.Sort(plans)
+		return nil, fmt.Errorf("%s: no records of plan %q (plans there: %s)", dir, plan, strings.Join(plans, ", "))
+	}
+	return recs, nil
+}
