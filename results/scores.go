@@ -11,22 +11,7 @@ import (
 	"github.com/mcdood/mcdood/internal/atomicfile"
 )
 
-// The scores file format, version 1. All integers are little-endian.
-//
-//	offset  size       field
-//	0       8          magic "MCDSCORE"
-//	8       4          format version (uint32) = 1
-//	12      4          key length K in bytes (uint32)
-//	16      K          the cell key (UTF-8)
-//	16+K    8          number of ID scores nID (uint64)
-//	24+K    8          number of OOD scores nOOD (uint64)
-//	32+K    8·nID      ID scores, IEEE 754 binary64
-//	...     8·nOOD     OOD scores, IEEE 754 binary64
-//	end−4   4          CRC-32 (Castagnoli) of every byte before it (uint32)
-//
-// Scores are kept as float64, not float32, so that metrics recomputed from
-// the file equal the record's to the last bit (rounding to float32 would
-// create ties). 10,000 + 10,000 scores take 160 kB.
+// The scores file format (see Store).
 const (
 	scoresMagic   = "MCDSCORE"
 	scoresVersion = 1
@@ -38,7 +23,7 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // PutScores writes the ID and OOD test scores of the cell key atomically
-// (format above), replacing any earlier ones. Scores must be finite and
+// (the format is in the Store documentation), replacing any earlier ones. Scores must be finite and
 // neither list empty.
 func (s *Store) PutScores(key string, id, ood []float64) error {
 	path, err := s.ScoresPath(key)

@@ -2,6 +2,8 @@ package results
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mcdood/mcdood/metrics"
@@ -94,5 +96,61 @@ func TestTableGolden(t *testing.T) {
 				golden(t, c.name+"."+f.ext+".golden", b.Bytes())
 			}
 		})
+	}
+}
+
+func TestBuildTableErrors(t *testing.T) {
+	dup := records(paperLayout[0], paperLayout[0])
+	dup[1].Key = "stale"
+	if _, err := BuildTable(dup, TableOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "records "+dup[0].Key+" and stale are both cifar10/densenet-bc-100/tinyimagenet-crop/msp/transductive/seed 1") {
+		t.Errorf("duplicate cell: %v", err)
+	}
+	if _, err := BuildTable(records(paperLayout[0]), TableOptions{Mode: metrics.Paper}); err == nil ||
+		!strings.Contains(err.Error(), "no paper-mode metrics") {
+		t.Errorf("paper mode without paper metrics: %v", err)
+	}
+	bad := records(paperLayout[0])
+	bad[0].OOD = ""
+	if _, err := BuildTable(bad, TableOptions{}); err == nil || !strings.Contains(err.Error(), "empty ood") {
+		t.Errorf("record without OOD set: %v", err)
+	}
+}
+
+// TestBuildTableChoices: the options choose the numbers, the order and the
+// published numbers beside ours.
+func TestBuildTableChoices(t *testing.T) {
+	recs := records(paperLayout...)
+	for _, r := range recs {
+		p := r.Metrics
+		p.AUROC = 0.5 // paper mode: a different AUROC
+		r.Paper = &p
+	}
+	recs[1].Method = "odin-t1000" // an alias of the odin detector
+	tab, err := BuildTable(recs, TableOptions{Mode: metrics.Paper, Methods: []string{"mcd"}, OODs: []string{"gaussian"},
+		Prefer: []Source{Liang2018Table2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := tab.Groups[0]
+	if got := strings.Join(g.Methods, ","); got != "mcd,msp,odin,odin-t1000" {
+		t.Errorf("methods %s, want mcd first, then the default order, then aliases alphabetically", got)
+	}
+	if g.Rows[0].OOD != "gaussian" || g.Rows[1].OOD != "tinyimagenet-crop" {
+		t.Errorf("rows %s, %s; want gaussian first", g.Rows[0].OOD, g.Rows[1].OOD)
+	}
+	tin := g.Rows[1]
+	if c := tin.Cells[0]; c.Ours[2].Mean != 50 {
+		t.Errorf("paper-mode AUROC %v, want 50", c.Ours[2].Mean)
+	}
+	// The alias gets its detector's published row, from the preferred source.
+	if c := tin.Cells[3]; c == nil || c.Paper == nil || c.Paper.Source != Liang2018Table2 || c.Paper.Method != "odin" {
+		t.Errorf("alias cell %+v", c)
+	}
+	if c := tin.Cells[0]; c.Paper != nil {
+		t.Errorf("mcd has no Liang et al. row, got %+v", c.Paper)
+	}
+	if !slices.Equal(g.Sources, []Source{Liang2018Table2}) {
+		t.Errorf("sources %v", g.Sources)
 	}
 }
