@@ -1,0 +1,372 @@
+package experiments
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/nets"
+	"github.com/mcdood/mcdood/ood"
+)
+
+// Defaults for keys a file leaves out.
+const (
+	// DefaultValidation is the paper's 1,000 validation images per set (the
+	// authors' utils/loader.py).
+	DefaultValidation = 1000
+	// DefaultSplitSeed is the authors' np.random.seed(3).
+	DefaultSplitSeed = 3
+	DefaultEvalBatch = 256
+	DefaultOut       = "out"
+)
+
+// document is the TOML file as decoded: the typed File plus the method
+// tables, which are decoded later into each detector's configuration.
+type document struct {
+	File
+	Method map[string]toml.Primitive `toml:"method"`
+}
+
+// Error is a configuration error located in the file.
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // dotted key, when there is one
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %s", e.Key)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// Load reads and validates a plan.
+func Load(path string) (*Plan, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, src)
+}
+
+// Parse validates a plan from TOML source; name is used in errors.
+func Parse(name string, src []byte) (*Plan, error) {
+	fail := func(key, format string, args ...any) error {
+		return &Error{File: name, Line: lineOf(src, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	var doc document
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&doc)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		var ppe *toml.ParseError
+		if errors.As(err, &ppe) {
+			return nil, &Error{File: name, Line: ppe.Position.Line, Key: ppe.LastKey, Msg: ppe.Message}
+		}
+		// Type mismatches come as plain errors: "toml: line N (last key "K"): ...".
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
+		}
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	f := doc.File
+	p := &Plan{Source: name}
+
+	// Scalars and defaults.
+	if f.Name == "" {
+		return nil, fail("name", "missing: give the plan a name (it prefixes records)")
+	}
+	if !kebab.MatchString(f.Name) {
+		return nil, fail("name", "%q must be lower-case kebab-case", f.Name)
+	}
+	if !md.IsDefined("validation") {
+		f.Validation = DefaultValidation
+	}
+	if !md.IsDefined("split_seed") {
+		f.SplitSeed = DefaultSplitSeed
+	}
+	if f.EvalBatch == 0 {
+		f.EvalBatch = DefaultEvalBatch
+	}
+	if f.Out == "" {
+		f.Out = DefaultOut
+	}
+	if f.NoiseImages == 0 {
+		f.NoiseImages = loaders.DefaultNoiseImages
+	}
+	if len(f.Seeds) == 0 {
+		f.Seeds = []uint64{1}
+	}
+	if len(f.Settings) == 0 {
+		f.Settings = []string{string(ood.Transductive)}
+	}
+	for key, v := range map[string]int{"validation": f.Validation, "noise_images": f.NoiseImages, "eval_batch": f.EvalBatch,
+		"train_images": f.TrainImages, "test_images": f.TestImages, "ood_images": f.OODImages, "bootstrap": f.Bootstrap} {
+		if v < 0 {
+			return nil, fail(key, "%d is negative", v)
+		}
+	}
+	if f.Validation < 1 {
+		return nil, fail("validation", "want at least 1 validation image")
+	}
+	if f.TestImages > 0 && f.TestImages <= f.Validation {
+		return nil, fail("test_images", "%d leaves no test images after %d for validation", f.TestImages, f.Validation)
+	}
+	if f.OODImages > 0 && f.OODImages <= f.Validation {
+		return nil, fail("ood_images", "%d leaves no test images after %d for validation", f.OODImages, f.Validation)
+	}
+	for _, list := range []struct {
+		key   string
+		names []string
+	}{{"id", f.ID}, {"networks", f.Networks}, {"ood", f.OOD}, {"methods", f.Methods}, {"settings", f.Settings}} {
+		if len(list.names) == 0 {
+			return nil, fail(list.key, "empty: list at least one")
+		}
+		for i, n := range list.names {
+			if slices.Contains(list.names[:i], n) {
+				return nil, fail(list.key, "%q is listed twice", n)
+			}
+		}
+	}
+	for i, s := range f.Seeds {
+		if slices.Contains(f.Seeds[:i], s) {
+			return nil, fail("seeds", "seed %d is listed twice", s)
+		}
+	}
+
+	// In-distribution sets.
+	for _, id := range f.ID {
+		if !slices.Contains(loaders.IDNames(), id) {
+			return nil, fail("id", "unknown in-distribution set %q (known: %s)", id, strings.Join(loaders.IDNames(), ", "))
+		}
+	}
+
+	// Custom OOD sets, then the OOD list.
+	for i, c := range f.CustomOOD {
+		fit, err := loaders.ParseFit(c.Fit)
+		if err != nil {
+			return nil, fail("custom_ood.fit", "entry %d (%s): %v", i+1, c.Name, err)
+		}
+		lc := loaders.Custom{Name: c.Name, Path: c.Path, Fit: fit}
+		if err := lc.Validate(); err != nil {
+			return nil, fail("custom_ood.name", "entry %d: %v", i+1, err)
+		}
+		if slices.Contains(loaders.Names(), c.Name) {
+			return nil, fail("custom_ood.name", "%q is a built-in set; choose another name", c.Name)
+		}
+		p.Custom = append(p.Custom, lc)
+	}
+	for _, o := range f.OOD {
+		if !slices.Contains(loaders.Names(), o) && !slices.ContainsFunc(p.Custom, func(c loaders.Custom) bool { return c.Name == o }) {
+			return nil, fail("ood", "unknown OOD set %q (built-in: %s; or declare it in [[custom_ood]])", o, strings.Join(loaders.Names(), ", "))
+		}
+		if slices.Contains(loaders.IDNames(), o) {
+			return nil, fail("ood", "%q is an in-distribution set", o)
+		}
+	}
+
+	// Settings.
+	for _, s := range f.Settings {
+		st, err := ood.ParseSetting(s)
+		if err != nil {
+			return nil, fail("settings", "%v", err)
+		}
+		if st == ood.Cross {
+			if f.CrossPool == "" {
+				return nil, fail("cross_pool", "setting cross needs cross_pool: the OOD set whose images form the unlabelled pool")
+			}
+			if !slices.Contains(f.OOD, f.CrossPool) {
+				return nil, fail("cross_pool", "%q is not in the ood list", f.CrossPool)
+			}
+			if len(f.OOD) < 2 {
+				return nil, fail("settings", "setting cross needs at least two OOD sets")
+			}
+		}
+	}
+
+	// Networks and their recipes.
+	for _, name := range f.Networks {
+		spec, err := nets.ParseSpec(name)
+		if err != nil {
+			return nil, fail("networks", "%v", err)
+		}
+		r, ok := f.Network[name]
+		if !ok {
+			return nil, fail("networks", "network %q has no [network.%s] recipe", name, name)
+		}
+		key := "network." + name
+		if field, err := r.validate(); err != nil {
+			return nil, fail(key+"."+field, "%v", err)
+		}
+		if r.Dropout > 0 && spec.Family != "wrn" {
+			return nil, fail(key+".dropout", "dropout applies to wrn networks only")
+		}
+		spec.Dropout = r.Dropout
+		p.Networks = append(p.Networks, Network{Name: name, Spec: spec, Recipe: r})
+	}
+	for name := range f.Network {
+		if !slices.Contains(f.Networks, name) {
+			return nil, fail("network."+name, "recipe for a network that is not in the networks list")
+		}
+	}
+
+	// Methods: each a registered detector, or an alias with detector = "...".
+	for _, name := range f.Methods {
+		m := Method{Name: name, Detector: name}
+		prim, hasTable := doc.Method[name]
+		if hasTable {
+			var alias struct {
+				Detector string `toml:"detector"`
+			}
+			if err := md.PrimitiveDecode(prim, &alias); err != nil {
+				return nil, fail("method."+name, "%v", err)
+			}
+			if alias.Detector != "" {
+				m.Detector = alias.Detector
+			}
+		}
+		reg, err := ood.Lookup(m.Detector)
+		if err != nil {
+			key := "methods"
+			if hasTable {
+				key = "method." + name + ".detector"
+			}
+			return nil, fail(key, "%v", err)
+		}
+		m.Config = reg.NewConfig()
+		if hasTable {
+			if err := md.PrimitiveDecode(prim, m.Config); err != nil {
+				return nil, fail("method."+name, "%v", err)
+			}
+		}
+		if _, err := reg.Build(m.Config); err != nil {
+			return nil, fail("method."+name, "%v", err)
+		}
+		p.Methods = append(p.Methods, m)
+	}
+	for name := range doc.Method {
+		if !slices.Contains(f.Methods, name) {
+			return nil, fail("method."+name, "parameters for a method that is not in the methods list")
+		}
+	}
+
+	// Anything not decoded by now is a key nobody reads: a typo.
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0].String()
+		return nil, fail(k, "unknown key (check its spelling and the table it is in)")
+	}
+
+	p.Name, p.File = f.Name, f
+	for _, id := range f.ID {
+		for _, net := range f.Networks {
+			for _, seed := range f.Seeds {
+				for _, setting := range f.Settings {
+					for _, o := range f.OOD {
+						for _, m := range f.Methods {
+							c := Cell{ID: id, Network: net, OOD: o, Method: m, Setting: setting, Seed: seed}
+							c.Key = p.cellKey(c)
+							p.Cells = append(p.Cells, c)
+						}
+					}
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+var (
+	kebab   = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+)
+
+// validate returns the offending field's key with the error.
+func (r Recipe) validate() (string, error) {
+	switch {
+	case r.Epochs < 1:
+		return "epochs", fmt.Errorf("%d, want ≥ 1", r.Epochs)
+	case r.Batch < 1:
+		return "batch", fmt.Errorf("%d, want ≥ 1", r.Batch)
+	case r.LR <= 0:
+		return "lr", fmt.Errorf("%v, want > 0", r.LR)
+	case r.Momentum < 0 || r.Momentum >= 1:
+		return "momentum", fmt.Errorf("%v, want in [0, 1)", r.Momentum)
+	case r.WeightDecay < 0:
+		return "weight_decay", fmt.Errorf("%v, want ≥ 0", r.WeightDecay)
+	case r.Dropout < 0 || r.Dropout >= 1:
+		return "dropout", fmt.Errorf("%v, want in [0, 1)", r.Dropout)
+	}
+	switch r.Schedule {
+	case "step":
+		if len(r.Milestones) == 0 || r.Gamma <= 0 {
+			return "schedule", fmt.Errorf("step needs milestones (epochs) and gamma > 0")
+		}
+	case "onecycle":
+		if r.Warmup <= 0 || r.Warmup >= float64(r.Epochs) {
+			return "warmup", fmt.Errorf("schedule onecycle needs warmup (the peak epoch) in (0, epochs)")
+		}
+	case "cosine", "constant":
+	default:
+		return "schedule", fmt.Errorf("%q, want step, cosine, onecycle or constant", r.Schedule)
+	}
+	return "", nil
+}
+
+// lineOf finds the line defining a dotted key ("network.small.lr",
+// "validation", "method.odin") by following table headers; 0 when not found.
+func lineOf(src []byte, key string) int {
+	if key == "" {
+		return 0
+	}
+	parts := strings.Split(key, ".")
+	table := ""
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	best := 0
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(line, "[] ")
+			if table == key && best == 0 {
+				best = n
+			}
+			continue
+		}
+		eq := strings.Index(line, "=")
+		if eq < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k := strings.Trim(strings.TrimSpace(line[:eq]), `"`)
+		full := k
+		if table != "" {
+			full = table + "." + k
+		}
+		if full == key {
+			return n
+		}
+		// A key of a table of arrays ("custom_ood.fit" under [[custom_ood]]).
+		if best == 0 && len(parts) > 1 && table == strings.Join(parts[:len(parts)-1], ".") && k == parts[len(parts)-1] {
+			best = n
+		}
+	}
+	return best
+}

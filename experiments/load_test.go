@@ -1,0 +1,132 @@
+package experiments
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	_ "github.com/mcdood/mcdood/baselines"
+	_ "github.com/mcdood/mcdood/mcd"
+)
+
+const good = `
+name = "t"
+seeds = [1, 2]
+id = ["cifar10"]
+networks = ["small"]
+ood = ["gaussian", "tinyimagenet-crop"]
+methods = ["msp", "odin-fixed", "mcd"]
+
+[network.small]
+epochs = 2
+batch = 64
+lr = 0.1
+schedule = "cosine"
+momentum = 0.9
+weight_decay = 5e-4
+augment = true
+
+[method.odin-fixed]
+detector = "odin"
+temperatures = [1000]
+epsilons = [0.0014]
+
+[method.mcd]
+epochs = 2
+steps_per_epoch = 10
+`
+
+func TestParseGoodPlan(t *testing.T) {
+	p, err := Parse("good.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Cells) != 1*1*2*1*2*3 {
+		t.Fatalf("%d cells", len(p.Cells))
+	}
+	c := p.Cells[0]
+	if c.ID != "cifar10" || c.Network != "small" || c.Seed != 1 || c.Setting != "transductive" || c.OOD != "gaussian" || c.Method != "msp" {
+		t.Fatalf("first cell %+v", c)
+	}
+	if p.File.Validation != 1000 || p.File.SplitSeed != 3 {
+		t.Fatalf("defaults not applied: %+v", p.File)
+	}
+	keys := map[string]bool{}
+	for _, c := range p.Cells {
+		if keys[c.Key] {
+			t.Fatalf("duplicate key %s", c.Key)
+		}
+		keys[c.Key] = true
+	}
+	if m := p.Method("odin-fixed"); m.Detector != "odin" || !strings.Contains(m.Canonical(), "1000") {
+		t.Fatalf("alias: %+v %s", m, m.Canonical())
+	}
+	// Keys are stable, and change when a result-changing number changes.
+	p2, _ := Parse("good.toml", []byte(good))
+	if p2.Cells[5].Key != p.Cells[5].Key {
+		t.Fatal("keys differ between two parses")
+	}
+	p3, err := Parse("good.toml", []byte(strings.Replace(good, "lr = 0.1", "lr = 0.2", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.Cells[0].Key == p.Cells[0].Key {
+		t.Fatal("changing the recipe kept the cell key")
+	}
+	if _, err := p.Network("small").TrainConfig(1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadPlans(t *testing.T) {
+	cases := []struct {
+		name, from, to string
+		want           string // substring of the error, which must also carry a line
+		line           int
+	}{
+		{"unknown top-level key", `seeds = [1, 2]`, "seeds = [1, 2]\nsedes = [3]", "sedes: unknown key", 4},
+		{"typo in recipe", `momentum = 0.9`, "momentun = 0.9", "network.small.momentun: unknown key", 14},
+		{"typo in method params", `epsilons = [0.0014]`, "epsilon = [0.0014]", "method.odin-fixed.epsilon: unknown key", 21},
+		{"unknown network", `networks = ["small"]`, `networks = ["resnet-50"]`, `networks: network "resnet-50"`, 5},
+		{"unknown ood", `"tinyimagenet-crop"]`, `"imagenet"]`, `unknown OOD set "imagenet"`, 6},
+		{"unknown method", `"msp", "odin-fixed"`, `"msq", "odin-fixed"`, `unknown detector "msq"`, 7},
+		{"bad schedule", `schedule = "cosine"`, `schedule = "linear"`, `network.small.schedule: "linear"`, 13},
+		{"bad value type", `batch = 64`, `batch = "64"`, "batch", 11},
+		{"negative validation", `seeds = [1, 2]`, "seeds = [1, 2]\nvalidation = -5", "validation: -5 is negative", 4},
+		{"bad method value", `epochs = 2
+steps_per_epoch`, `epochs = 0
+steps_per_epoch`, "method.mcd: mcd: epochs = 0", 23},
+		{"syntax", `lr = 0.1`, `lr = = 0.1`, "", 12},
+		{"missing recipe", "[network.small]", "[network.other]", `no [network.small] recipe`, 5},
+		{"cross without pool", `seeds = [1, 2]`, "seeds = [1, 2]\nsettings = [\"cross\"]", "cross_pool", 0},
+	}
+	for _, c := range cases {
+		src := strings.Replace(good, c.from, c.to, 1)
+		if src == good {
+			t.Fatalf("%s: replacement did not apply", c.name)
+		}
+		_, err := Parse("bad.toml", []byte(src))
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Errorf("%s: error %v, want *Error", c.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "bad.toml") {
+			t.Errorf("%s: error %q, want it to contain %q", c.name, err, c.want)
+		}
+		if c.line > 0 && e.Line != c.line {
+			t.Errorf("%s: line %d, want %d (%v)", c.name, e.Line, c.line, err)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte("name = \"x\"\n[network.a]\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		p, err := Parse("fuzz.toml", src)
+		if err == nil && len(p.Cells) == 0 {
+			t.Fatal("a valid plan with no cells")
+		}
+	})
+}

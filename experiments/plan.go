@@ -1,0 +1,153 @@
+package experiments
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/nets"
+	"github.com/mcdood/mcdood/ood"
+)
+
+// Plan is a validated experiment matrix, expanded into cells.
+type Plan struct {
+	Name     string
+	Source   string // the TOML file it came from
+	File     File   // with defaults filled in
+	Networks []Network
+	Methods  []Method
+	Custom   []loaders.Custom
+	Cells    []Cell
+}
+
+// Network is a network of the plan with its training recipe.
+type Network struct {
+	Name   string
+	Spec   nets.Spec
+	Recipe Recipe
+}
+
+// Method is a method of the plan: a registered detector and its
+// configuration (a pointer made by the detector's Registration.NewConfig).
+type Method struct {
+	Name     string
+	Detector string
+	Config   any
+}
+
+// Build makes the method's detector.
+func (m Method) Build() (ood.Detector, error) {
+	r, err := ood.Lookup(m.Detector)
+	if err != nil {
+		return nil, err
+	}
+	return r.Build(m.Config)
+}
+
+// Canonical is the method's configuration as JSON (for keys and records).
+func (m Method) Canonical() string {
+	b, _ := json.Marshal(struct {
+		Detector string `json:"detector"`
+		Config   any    `json:"config"`
+	}{m.Detector, m.Config})
+	return string(b)
+}
+
+// Cell is one unit of work: one method on one (ID set, network, OOD set,
+// setting, seed).
+type Cell struct {
+	ID, Network, OOD, Method, Setting string
+	Seed                              uint64
+	// Key identifies the cell and everything that changes its result (a hash
+	// of the recipe, the method's parameters and the data choices), so that
+	// results of a changed configuration are never mistaken for current ones.
+	Key string
+}
+
+// Network returns the plan's network of that name.
+func (p *Plan) Network(name string) Network {
+	for _, n := range p.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	panic("experiments: no network " + name)
+}
+
+// Method returns the plan's method of that name.
+func (p *Plan) Method(name string) Method {
+	for _, m := range p.Methods {
+		if m.Name == name {
+			return m
+		}
+	}
+	panic("experiments: no method " + name)
+}
+
+// TrainConfig turns a recipe into the training configuration for a seed.
+func (n Network) TrainConfig(seed uint64) (nets.TrainConfig, error) {
+	r := n.Recipe
+	var sched nets.Schedule
+	switch r.Schedule {
+	case "step":
+		sched = nets.StepDecay{Base: r.LR, Gamma: r.Gamma, Milestones: r.Milestones}
+	case "cosine":
+		sched = nets.Cosine{Base: r.LR, Epochs: float64(r.Epochs), Warmup: r.Warmup}
+	case "onecycle":
+		sched = nets.OneCycle{Peak: r.LR, PeakAt: r.Warmup, Epochs: float64(r.Epochs)}
+	case "constant":
+		sched = nets.Constant(r.LR)
+	default:
+		return nets.TrainConfig{}, fmt.Errorf("network %s: unknown schedule %q", n.Name, r.Schedule)
+	}
+	cfg := nets.TrainConfig{Epochs: r.Epochs, Batch: r.Batch, Momentum: r.Momentum, WeightDecay: r.WeightDecay,
+		Nesterov: r.Nesterov, Schedule: sched, Norm: loaders.CIFARNormalization, Seed: seed}
+	if r.Augment {
+		cfg.Augment = &loaders.StandardAugmentation
+	}
+	return cfg, nil
+}
+
+// ModelKey identifies a pre-trained network: everything that changes it.
+func (p *Plan) ModelKey(id, network string, seed uint64) string {
+	n := p.Network(network)
+	return fmt.Sprintf("%s_%s_s%d_%s", network, id, seed, shortHash(struct {
+		Spec        nets.Spec
+		Recipe      Recipe
+		TrainImages int
+	}{n.Spec, n.Recipe, p.File.TrainImages}))
+}
+
+func shortHash(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:4])
+}
+
+// cellKey names a cell and hashes what changes its result.
+func (p *Plan) cellKey(c Cell) string {
+	m := p.Method(c.Method)
+	var custom *loaders.Custom
+	for i := range p.Custom {
+		if p.Custom[i].Name == c.OOD {
+			custom = &p.Custom[i]
+		}
+	}
+	f := p.File
+	h := shortHash(struct {
+		Model                  string
+		Method                 string
+		Validation             int
+		SplitSeed              uint32
+		Noise, Test, OODImages int
+		Custom                 *loaders.Custom
+		CrossPool              string
+	}{p.ModelKey(c.ID, c.Network, c.Seed), m.Canonical(), f.Validation, f.SplitSeed, f.NoiseImages, f.TestImages, f.OODImages, custom,
+		map[bool]string{true: f.CrossPool}[c.Setting == string(ood.Cross)]})
+	return fmt.Sprintf("%s_%s_%s_%s_%s_s%d_%s", c.ID, c.Network, c.OOD, c.Method, c.Setting, c.Seed, h)
+}
