@@ -22,9 +22,9 @@ import (
 const (
 	// DefaultValidation is the paper's 1,000 validation images per set (the
 	// authors' utils/loader.py).
-	DefaultValidation = 1000
+	DefaultValidation = loaders.PaperValImages
 	// DefaultSplitSeed is the authors' np.random.seed(3).
-	DefaultSplitSeed = 3
+	DefaultSplitSeed = loaders.PaperSplitSeed
 	DefaultEvalBatch = 256
 	DefaultOut       = "out"
 )

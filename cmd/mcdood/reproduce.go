@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mcdood/mcdood/benchmarks"
+	"github.com/mcdood/mcdood/experiments"
+	"github.com/mcdood/mcdood/internal/progress"
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/nets"
+	"github.com/mcdood/mcdood/results"
+
+	// Detectors register themselves.
+	_ "github.com/mcdood/mcdood/baselines"
+	_ "github.com/mcdood/mcdood/mcd"
+)
+
+func init() {
+	register(&command{
+		name:    "reproduce",
+		order:   50,
+		summary: "run an experiment plan (TOML) and print the tables beside the paper's",
+		usage:   "-c FILE [--data DIR] [--out DIR] [--shard i/n]",
+		help: `Runs every cell of the plan that has no record yet: pre-trains each
+network once (cached under OUT/models by a hash of its recipe), prepares each
+detector (ODIN tuning, MCD fine-tuning), scores the test images and stores
+one record per cell under OUT/records. A killed run resumes where it stopped;
+a second run of a finished plan only re-renders the tables. Tables (text,
+Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots.
+
+--shard i/n runs cells i, i+n, i+2n, ... (0-based), for SLURM arrays or
+Kubernetes indexed jobs; merge the shards' OUT folders afterwards (copy the
+records/ and scores/ files into one folder, or results.Merge) and run
+"mcdood table --results DIR".`,
+		flags: func(fs *flag.FlagSet) runFunc {
+			config := fs.String("c", "experiments.toml", "experiment plan `file`")
+			data := fs.String("data", "", "data root (default: the plan's data, else $"+loaders.DataEnv+", else ./data)")
+			out := fs.String("out", "", "output folder (default: the plan's out)")
+			shard := fs.String("shard", "", "run only shard `i/n` of the cells")
+			threads := fs.Int("threads", 0, "worker threads (default all cores)")
+			refNet := fs.String("reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
+			quiet := fs.Bool("quiet", false, "no progress bars")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				plan, err := experiments.Load(*config)
+				if err != nil {
+					return err
+				}
+				var sh, shards int
+				if *shard != "" {
+					if sh, shards, err = parseShard(*shard); err != nil {
+						return usagef("--shard: %v", err)
+					}
+				}
+				if *threads > 0 {
+					runtime.GOMAXPROCS(*threads)
+					nets.SetThreads(*threads)
+				}
+				root := *data
+				if root == "" && e.getenv(loaders.DataEnv) == "" {
+					root = plan.File.Data
+				}
+				root = loaders.ResolveRoot(root, e.getenv)
+				outDir := *out
+				if outDir == "" {
+					outDir = plan.File.Out
+				}
+				var rep *progress.Reporter
+				if !*quiet {
+					rep = progress.New(e.stderr)
+				}
+				log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, %d threads\n",
+					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Threads())
+				t0 := time.Now()
+				sum, err := benchmarks.Run(ctx, plan, benchmarks.Options{DataRoot: root, Out: outDir, Shard: sh, Shards: shards,
+					Commit: commit(), Machine: machine(), Progress: rep, Log: log})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%d cells run, %d already recorded, %.1f minutes\n", sum.Done, sum.Skipped, time.Since(t0).Minutes())
+				for _, m := range sum.Missing {
+					fmt.Fprintf(e.stdout, "missing data %s: %d cells skipped; get it with: %s\n", m.Name, m.Cells, m.Fetch)
+				}
+				if len(sum.Records) == 0 {
+					return fmt.Errorf("no records: nothing to tabulate")
+				}
+				opts := results.ReportOptions{Log: log, Table: results.TableOptions{CI: plan.File.Bootstrap > 0,
+					ReferenceNetwork: *refNet, Methods: plan.File.Methods, OODs: plan.File.OOD}}
+				if err := results.WriteReport(outDir, sum.Records, opts); err != nil {
+					return err
+				}
+				table, err := results.BuildTable(sum.Records, opts.Table)
+				if err != nil {
+					return err
+				}
+				if err := table.Write(e.stdout, results.Text); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "tables: %s; plots: %s\n", filepath.Join(outDir, "tables"), filepath.Join(outDir, "plots"))
+				return nil
+			}
+		},
+	})
+}
+
+func parseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		i, err = strconv.Atoi(a)
+		if err == nil {
+			n, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("%q: want i/n with 0 ≤ i < n", s)
+	}
+	return i, n, nil
+}
+
+// commit is the source version: git's HEAD (with +dirty), or "unknown".
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		c += "+dirty"
+	}
+	return c
+}
+
+// machine describes this computer: host, CPU model, cores.
+func machine() string {
+	host, _ := os.Hostname()
+	cpu := runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %s, %d cores", host, cpu, runtime.NumCPU())
+}
