@@ -46,7 +46,30 @@ var (
 	bnGradSums = refBNGradSums
 	// bnGradInput writes dx = k·(g − c1 − x̂·c2) with g and x̂ as in bnGradSums.
 	bnGradInput = refBNGradInput
+	// maxPool2 pools 2×2 windows of h×w planes at stride 2, recording in
+	// argmax each maximum's index within its plane (the first on ties).
+	maxPool2 = refMaxPool2
 )
+
+func refMaxPool2(x, y []float32, argmax []int32, h, w int) {
+	oh, ow := h/2, w/2
+	for p := 0; p < len(x)/(h*w); p++ {
+		src := x[p*h*w : (p+1)*h*w]
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				i0 := 2*oy*w + 2*ox
+				best, bi := src[i0], i0
+				for _, i := range [3]int{i0 + 1, i0 + w, i0 + w + 1} {
+					if src[i] > best {
+						best, bi = src[i], i
+					}
+				}
+				o := p*oh*ow + oy*ow + ox
+				y[o], argmax[o] = best, int32(bi)
+			}
+		}
+	}
+}
 
 func refIm2col(x []float32, g geom, n0, n1 int, col []float32) {
 	cols := (n1 - n0) * g.Pix

@@ -145,3 +145,28 @@ VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long 
 				}
 			}
 }
+
+// 2×2, stride-2 max pooling of planes h×w; argmax holds each maximum's index
+// within its input plane (first maximum in row-major window order on ties).
+VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict argmax, long planes, long h, long w) {
+	const long oh = h / 2, ow = w / 2;
+	for (long p = 0; p < planes; p++) {
+		const float *src = x + p * h * w;
+		float *dst = y + p * oh * ow;
+		int *arg = argmax + p * oh * ow;
+		for (long oy = 0; oy < oh; oy++) {
+			const float *r0 = src + 2 * oy * w, *r1 = r0 + w;
+			for (long ox = 0; ox < ow; ox++) {
+				float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+				int i = (int)(2 * oy * w + 2 * ox);
+				float best = a;
+				int bi = i;
+				if (b > best) { best = b; bi = i + 1; }
+				if (c > best) { best = c; bi = i + (int)w; }
+				if (d > best) { best = d; bi = i + (int)w + 1; }
+				dst[oy * ow + ox] = best;
+				arg[oy * ow + ox] = bi;
+			}
+		}
+	}
+}

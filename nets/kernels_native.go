@@ -17,6 +17,17 @@ func init() {
 	scaleShift = nativeScaleShift
 	bnGradSums = nativeBNGradSums
 	bnGradInput = nativeBNGradInput
+	maxPool2 = nativeMaxPool2
+}
+
+func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {
+	planes := len(x) / (h * w)
+	if planes == 0 {
+		return
+	}
+	_ = y[planes*(h/2)*(w/2)-1]
+	_ = argmax[planes*(h/2)*(w/2)-1]
+	C.mcd_maxpool2(fp(x), fp(y), (*C.int)(unsafe.Pointer(&argmax[0])), C.long(planes), C.long(h), C.long(w))
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }

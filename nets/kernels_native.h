@@ -12,3 +12,4 @@ void mcd_bn_grad_sums(const float *x, const float *dy, long n, float mean, float
 void mcd_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu);
 void mcd_im2col(const float *x, const mcd_geom *g, long n0, long n1, float *col);
 void mcd_col2im(const float *col, const mcd_geom *g, long n0, long n1, float *dx);
+void mcd_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);

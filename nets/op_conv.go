@@ -13,7 +13,7 @@ import (
 // GEMM wide enough to amortise OpenBLAS's per-call overhead.
 const (
 	colBudget = 1 << 17
-	minCols   = 2048
+	minCols   = 512
 )
 
 // chunkImages is how many images of g go into one column-matrix chunk.

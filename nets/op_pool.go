@@ -229,24 +229,8 @@ func (op *maxPoolOp) Do(vs ...G.Value) (G.Value, error) {
 	if len(op.argma) != len(y) {
 		op.argma = make([]int32, len(y))
 	}
-	plane := g.H * g.W
 	parallel(g.C*g.N, func(_, lo, hi int) {
-		for p := lo; p < hi; p++ {
-			src := x[p*plane : (p+1)*plane]
-			for oy := 0; oy < g.OH; oy++ {
-				for ox := 0; ox < g.OW; ox++ {
-					i0 := 2*oy*g.W + 2*ox
-					best, bi := src[i0], i0
-					for _, i := range [3]int{i0 + 1, i0 + g.W, i0 + g.W + 1} {
-						if src[i] > best {
-							best, bi = src[i], i
-						}
-					}
-					o := p*g.Pix + oy*g.OW + ox
-					y[o], op.argma[o] = best, int32(bi)
-				}
-			}
-		}
+		maxPool2(x[lo*g.H*g.W:hi*g.H*g.W], y[lo*g.Pix:hi*g.Pix], op.argma[lo*g.Pix:hi*g.Pix], g.H, g.W)
 	})
 	return out, nil
 }

@@ -1,0 +1,87 @@
+package nets
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > tol*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("%s[%d] = %v, reference %v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// TestKernelsMatchReference checks the kernels in use (vectorised C in the
+// cgo build) against the portable Go reference versions.
+func TestKernelsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, g := range []geom{
+		newGeom(3, 5, 9, 7, 3, 3, 1, 1), newGeom(4, 3, 8, 8, 3, 3, 2, 1), newGeom(2, 4, 6, 6, 1, 1, 2, 0),
+		newGeom(3, 2, 7, 5, 5, 5, 1, 2), newGeom(5, 3, 4, 4, 3, 3, 1, 1), newGeom(2, 2, 9, 9, 3, 3, 3, 0),
+	} {
+		x := randSlice(rng, g.C*g.N*g.H*g.W)
+		n0, n1 := 1, g.N
+		got, want := make([]float32, g.K*(n1-n0)*g.Pix), make([]float32, g.K*(n1-n0)*g.Pix)
+		for i := range got {
+			got[i], want[i] = 99, 99 // every element must be written
+		}
+		im2col(x, g, n0, n1, got)
+		refIm2col(x, g, n0, n1, want)
+		closeSlices(t, "im2col", got, want, 0)
+		dxGot, dxWant := randSlice(rng, len(x)), make([]float32, len(x))
+		copy(dxWant, dxGot)
+		col2im(want, g, n0, n1, dxGot)
+		refCol2im(want, g, n0, n1, dxWant)
+		closeSlices(t, "col2im", dxGot, dxWant, 1e-6)
+	}
+	for _, n := range []int{1, 7, 2048, 5000, 70001} {
+		x, dy := randSlice(rng, n), randSlice(rng, n)
+		for i := range x {
+			x[i] = 3*x[i] + 1.5
+		}
+		m, v := moments(x)
+		rm, rv := refMoments(x)
+		if math.Abs(m-rm) > 1e-5 || math.Abs(v-rv) > 1e-4*rv {
+			t.Fatalf("moments(n=%d) = %v, %v; reference %v, %v", n, m, v, rm, rv)
+		}
+		for _, relu := range []bool{false, true} {
+			a, b, mean, inv := float32(0.7), float32(-0.3), float32(1.5), float32(0.33)
+			got, want := make([]float32, n), make([]float32, n)
+			scaleShift(x, got, a, b, relu)
+			refScaleShift(x, want, a, b, relu)
+			closeSlices(t, "scaleShift", got, want, 1e-6)
+			sg, sgx := bnGradSums(x, dy, mean, inv, a, b, relu)
+			rg, rgx := refBNGradSums(x, dy, mean, inv, a, b, relu)
+			if math.Abs(sg-rg) > 1e-3*(1+math.Abs(rg)) || math.Abs(sgx-rgx) > 1e-3*(1+math.Abs(rgx)) {
+				t.Fatalf("bnGradSums(n=%d relu=%v) = %v, %v; reference %v, %v", n, relu, sg, sgx, rg, rgx)
+			}
+			bnGradInput(x, dy, got, mean, inv, a, b, 0.9, 0.1, 0.2, relu)
+			refBNGradInput(x, dy, want, mean, inv, a, b, 0.9, 0.1, 0.2, relu)
+			closeSlices(t, "bnGradInput", got, want, 1e-5)
+		}
+	}
+	x := randSlice(rng, 3*6*8)
+	x[1] = x[0] // a tie: the first maximum wins in both
+	y, yr := make([]float32, 3*3*4), make([]float32, 3*3*4)
+	a, ar := make([]int32, len(y)), make([]int32, len(y))
+	maxPool2(x, y, a, 6, 8)
+	refMaxPool2(x, yr, ar, 6, 8)
+	closeSlices(t, "maxPool2", y, yr, 0)
+	for i := range a {
+		if a[i] != ar[i] {
+			t.Fatalf("maxPool2 argmax[%d] = %d, reference %d", i, a[i], ar[i])
+		}
+	}
+}
