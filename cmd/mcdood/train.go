@@ -80,7 +80,7 @@ refused.`,
 				t0 := time.Now()
 				m, hist, err := nets.Train(ctx, spec, trainSet, cfg, nets.TrainOptions{
 					Checkpoint: path, Meta: map[string]string{"recipe": recipe}, Test: testSet,
-					Progress: progress.New(e.stderr), Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+					Progress: progress.New(e.stderr), Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 				})
 				if err != nil {
 					return err
