@@ -25,10 +25,16 @@ type BenchConfig struct {
 type BenchResult struct {
 	TrainRate, InferRate float64 // images per second
 	// Training-step memory: heap bytes allocated per step, and resident set
-	// size after the warm-up and at the end of the training phase.
-	AllocPerStep       float64
-	RSSStart, RSSEnd   int64
-	TrainSteps, Params int
+	// size after the warm-up, at the end of the training phase, and the
+	// lowest and highest RSS sampled every 50 steps from step 50 on (after
+	// the heap has reached its working size). HeapStart and HeapEnd are the
+	// live Go heap (after a collection) before and after the training
+	// phase: equal when nothing leaks.
+	AllocPerStep               float64
+	RSSStart, RSSEnd           int64
+	RSSSteadyMin, RSSSteadyMax int64
+	HeapStart, HeapEnd         int64
+	TrainSteps, Params         int
 }
 
 // Bench measures training and inference throughput of spec.
@@ -82,12 +88,30 @@ func Bench(spec Spec, cfg BenchConfig) (BenchResult, error) {
 	res.RSSStart = rss()
 	runtime.ReadMemStats(&ms)
 	before := ms.TotalAlloc
-	if res.TrainRate, res.TrainSteps, err = measure(step); err != nil {
+	res.HeapStart = int64(ms.HeapAlloc)
+	steps := 0
+	sampled := func() error {
+		if err := step(); err != nil {
+			return err
+		}
+		if steps++; steps%50 == 0 {
+			r := rss()
+			if res.RSSSteadyMin == 0 || r < res.RSSSteadyMin {
+				res.RSSSteadyMin = r
+			}
+			res.RSSSteadyMax = max(res.RSSSteadyMax, r)
+		}
+		return nil
+	}
+	if res.TrainRate, res.TrainSteps, err = measure(sampled); err != nil {
 		return res, err
 	}
 	runtime.ReadMemStats(&ms)
 	res.AllocPerStep = float64(ms.TotalAlloc-before) / float64(res.TrainSteps+1)
 	res.RSSEnd = rss()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	res.HeapEnd = int64(ms.HeapAlloc)
 	ep, err := m.EvalProgram(cfg.Batch)
 	if err != nil {
 		return res, err

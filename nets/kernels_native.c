@@ -1,6 +1,7 @@
 //go:build openblas && cgo
 
 #include "kernels_native.h"
+#include <stdlib.h>
 #include <string.h>
 
 // Reassociating float sums lets the compiler vectorise the reductions; the
@@ -89,36 +90,67 @@ VEC void mcd_bn_grad_input(const float *restrict x, const float *restrict dy, fl
 	}
 }
 
-// Row (c, ky, kx) of the column matrix, for images n0..n1.
+// copy_rows copies rows of ow floats, src rows sstride apart, into
+// consecutive dst rows; the common widths get constant-size loops that
+// compile to a few vector moves.
+static inline void copy_rows(float *restrict dst, const float *restrict src, long rows, long sstride, long ow) {
+#define COPY_FIXED(OWC)                                                    \
+	for (long r = 0; r < rows; r++, dst += OWC, src += sstride)        \
+		for (long i = 0; i < OWC; i++) dst[i] = src[i];            \
+	return;
+	switch (ow) {
+	case 8: COPY_FIXED(8)
+	case 16: COPY_FIXED(16)
+	case 32: COPY_FIXED(32)
+	}
+#undef COPY_FIXED
+	for (long r = 0; r < rows; r++, dst += ow, src += sstride)
+		for (long i = 0; i < ow; i++) dst[i] = src[i];
+}
+
+// Row (c, ky, kx) of the column matrix, for images n0..n1. Each input plane
+// is first copied, zero-padded, into Stride phase planes (phase r holds the
+// padded columns r, r+Stride, ...), so that every row segment of the column
+// matrix is a contiguous copy: input (oy·S + ky, ox·S + kx) is phase kx mod S,
+// row oy·S + ky, column ox + kx div S.
 VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
-	const long cols = (n1 - n0) * g->OH * g->OW, plane = g->H * g->W;
+	const long S = g->Stride, P = g->Pad, OH = g->OH, OW = g->OW;
+	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
+	const long qh = g->H + 2 * P, qw = (g->W + 2 * P + S - 1) / S, qplane = qh * qw;
+	float *q = calloc(S * qplane, sizeof(float)); // padding stays zero
+	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
-		for (long ky = 0; ky < g->KH; ky++)
-			for (long kx = 0; kx < g->KW; kx++) {
-				float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols;
-				// Output columns whose input column is inside the image.
-				long ox0 = 0, ox1 = g->OW;
-				while (ox0 < g->OW && ox0 * g->Stride - g->Pad + kx < 0) ox0++;
-				while (ox1 > ox0 && (ox1 - 1) * g->Stride - g->Pad + kx >= g->W) ox1--;
-				for (long n = n0; n < n1; n++) {
-					const float *img = x + (c * g->N + n) * plane;
-					for (long oy = 0; oy < g->OH; oy++, row += g->OW) {
-						long iy = oy * g->Stride - g->Pad + ky;
-						if (iy < 0 || iy >= g->H) {
-							memset(row, 0, g->OW * sizeof(float));
-							continue;
-						}
-						const float *src = img + iy * g->W - g->Pad + kx;
-						for (long ox = 0; ox < ox0; ox++) row[ox] = 0;
-						if (g->Stride == 1) {
-							memcpy(row + ox0, src + ox0, (ox1 - ox0) * sizeof(float));
-						} else {
-							for (long ox = ox0; ox < ox1; ox++) row[ox] = src[ox * g->Stride];
-						}
-						for (long ox = ox1; ox < g->OW; ox++) row[ox] = 0;
+		for (long n = n0; n < n1; n++) {
+			const float *src = x + (c * g->N + n) * plane;
+			for (long iy = 0; iy < g->H; iy++) {
+				float *qrow = q + (iy + P) * qw;
+				const float *xrow = src + iy * g->W;
+				if (S == 1) {
+					memcpy(qrow + P, xrow, g->W * sizeof(float));
+				} else if (S == 2) {
+					// Even and odd padded columns; P decides which phase input
+					// column 0 lands in.
+					float *e = qrow + (P & 1) * qplane + P / 2, *o = qrow + ((P + 1) & 1) * qplane + (P + 1) / 2;
+					long half = g->W / 2;
+					for (long j = 0; j < half; j++) {
+						e[j] = xrow[2 * j];
+						o[j] = xrow[2 * j + 1];
+					}
+					if (g->W & 1) e[half] = xrow[g->W - 1];
+				} else {
+					for (long ix = 0; ix < g->W; ix++) {
+						long cc = ix + P;
+						qrow[(cc % S) * qplane + cc / S] = xrow[ix];
 					}
 				}
 			}
+			for (long ky = 0; ky < g->KH; ky++)
+				for (long kx = 0; kx < g->KW; kx++) {
+					float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols + (n - n0) * img;
+					copy_rows(row, q + (kx % S) * qplane + ky * qw + kx / S, OH, S * qw, OW);
+				}
+		}
+	free(q);
 }
 
 VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long n1, float *restrict dx) {

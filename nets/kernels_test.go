@@ -30,6 +30,9 @@ func TestKernelsMatchReference(t *testing.T) {
 	for _, g := range []geom{
 		newGeom(3, 5, 9, 7, 3, 3, 1, 1), newGeom(4, 3, 8, 8, 3, 3, 2, 1), newGeom(2, 4, 6, 6, 1, 1, 2, 0),
 		newGeom(3, 2, 7, 5, 5, 5, 1, 2), newGeom(5, 3, 4, 4, 3, 3, 1, 1), newGeom(2, 2, 9, 9, 3, 3, 3, 0),
+		// The widths the native im2col copies with fixed-size loops (32, 16, 8).
+		newGeom(3, 3, 32, 32, 3, 3, 1, 1), newGeom(4, 3, 32, 32, 3, 3, 2, 1), newGeom(2, 3, 16, 16, 3, 3, 2, 1),
+		newGeom(2, 3, 8, 8, 3, 3, 1, 1), newGeom(2, 3, 10, 11, 3, 3, 2, 0),
 	} {
 		x := randSlice(rng, g.C*g.N*g.H*g.W)
 		n0, n1 := 1, g.N

@@ -125,7 +125,11 @@ func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfi
 		}
 		st.Seconds = time.Since(t0).Seconds()
 		history = append(history, st)
-		log.Info("epoch done", "net", spec.Name, "epoch", st.Epoch, "loss", st.Loss, "test_accuracy", st.Accuracy, "seconds", st.Seconds)
+		attrs := []any{"net", spec.Name, "epoch", st.Epoch, "lr", st.LR, "loss", st.Loss, "seconds", st.Seconds}
+		if st.Accuracy != nil {
+			attrs = append(attrs, "test_accuracy", st.Accuracy)
+		}
+		log.Info("epoch done", attrs...)
 		if opts.Checkpoint != "" {
 			if err := SaveCheckpoint(opts.Checkpoint, m, State{Epoch: epoch + 1, Meta: opts.Meta, SGD: opt}); err != nil {
 				return nil, nil, fmt.Errorf("saving checkpoint: %w", err)

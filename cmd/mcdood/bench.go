@@ -88,8 +88,13 @@ measured in one run on the same machine:
 					}
 					fmt.Fprintln(e.stdout, line)
 				}
-				fmt.Fprintf(e.stdout, "parameters %d; training step: %.2f MB allocated, RSS %.0f MB → %.0f MB over %d steps\n",
+				fmt.Fprintf(e.stdout, "parameters %d; training step: %.2f MB allocated, RSS %.0f MB → %.0f MB over %d steps",
 					last.Params, last.AllocPerStep/1e6, float64(last.RSSStart)/1e6, float64(last.RSSEnd)/1e6, last.TrainSteps)
+				if last.RSSSteadyMax > 0 {
+					fmt.Fprintf(e.stdout, " (%.0f–%.0f MB from step 50 on)", float64(last.RSSSteadyMin)/1e6, float64(last.RSSSteadyMax)/1e6)
+				}
+				fmt.Fprintf(e.stdout, "; live heap %.1f MB → %.1f MB", float64(last.HeapStart)/1e6, float64(last.HeapEnd)/1e6)
+				fmt.Fprintln(e.stdout)
 				if *peer != "" {
 					fmt.Fprintf(e.stdout, "ratio ours/peer (medians of %d rounds): train %.2f×, infer %.2f×\n",
 						n, median(ours[0])/median(theirs[0]), median(ours[1])/median(theirs[1]))

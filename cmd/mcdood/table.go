@@ -32,10 +32,10 @@ paper's re-run on a two-head network is shown and the ODIN paper's own
 where the MCD paper has none; --prefer changes the order (sources:
 yu-aizawa-2019-table2, liang-2018-table2, yu-aizawa-2019-table1).
 
-Networks the papers do not report (resnet9-16, small) get no published
-numbers unless --reference-network names one the papers do
-(densenet-bc-100 or wrn-28-10); the title then says the comparison network
-differs.
+Networks the papers do not report (resnet9-16, small) are shown beside the
+published numbers of --reference-network (densenet-bc-100, as reproduce
+does, or wrn-28-10; "" for none); the title then says the comparison
+network differs.
 
 --format csv writes one row per record (cell and seed) with the columns
 id, network, ood, method, setting, seed, accuracy, fpr95, detection_error,
@@ -45,7 +45,7 @@ published numbers as paper_* columns.`,
 			dir := fs.String("results", "", "results `DIR` (holding records/)")
 			format := fs.String("format", "text", "output format: text, markdown or csv")
 			ci := fs.Bool("ci", false, "show the records' bootstrap intervals")
-			refNet := fs.String("reference-network", "", "compare networks the papers do not report with this `network`'s published numbers")
+			refNet := fs.String("reference-network", "densenet-bc-100", "compare networks the papers do not report with this `network`'s published numbers (\"\" for none)")
 			mode := fs.String("mode", "exact", "which metrics of the records: exact, or paper (the MCD authors' test.py)")
 			prefer := fs.String("prefer", "", "comma-separated order of the `sources` of published numbers (default yu-aizawa-2019-table2,liang-2018-table2,yu-aizawa-2019-table1)")
 			plan := fs.String("plan", "", "only the records of this plan `name`")

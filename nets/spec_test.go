@@ -1,0 +1,93 @@
+package nets
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The paper's networks have the published sizes. The reference counts are
+// those of the single-head PyTorch implementations the papers used for 10
+// classes (DenseNet-BC-100, k = 12: 769,162, "0.8M" in Huang et al., CVPR
+// 2017, Table 2; WRN-28-10: 36,479,194, "36.5M" in Zagoruyko & Komodakis,
+// BMVC 2016, Table 3); our second head adds FeatureDim·10 + 10.
+func TestPaperParameterCounts(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		singleHead int
+	}{
+		{"densenet-bc-100", 769162},
+		{"wrn-28-10", 36479194},
+	} {
+		spec, err := ParseSpec(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(spec, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secondHead := m.FeatureDim()*10 + 10
+		if got := m.NumParams() - secondHead; got != c.singleHead {
+			t.Errorf("%s: %d parameters with one head, want %d (the published implementation's)", c.name, got, c.singleHead)
+		}
+	}
+}
+
+// A few SGD steps of each paper network run and keep the loss finite. Under
+// -short only DenseNet-BC-100 runs (WRN-28-10 takes about 15 GFLOP per
+// training image).
+func TestPaperNetworksTrain(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		batch, steps int
+		long         bool
+	}{
+		{"densenet-bc-100", 8, 3, false},
+		{"wrn-28-10", 2, 2, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.long && testing.Short() {
+				t.Skip("-short")
+			}
+			spec, err := ParseSpec(c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := New(spec, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := m.TrainProgram(Supervised, c.batch, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			rng := rand.New(rand.NewPCG(2, 2))
+			for i := range p.Input() {
+				p.Input()[i] = float32(rng.NormFloat64())
+			}
+			for i := range p.Labels() {
+				p.Labels()[i] = float32(i % 10)
+			}
+			opt := NewSGD(0.9, 1e-4, false)
+			var losses []float64
+			for range c.steps {
+				if err := p.Run(); err != nil {
+					t.Fatal(err)
+				}
+				if l := p.Loss(); math.IsNaN(l) || math.IsInf(l, 0) || l <= 0 {
+					t.Fatalf("loss %v", l)
+				}
+				losses = append(losses, p.Loss())
+				if err := opt.Step(0.01, p.Params(), p.Grads()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The same batch again and again: the loss must go down.
+			if losses[len(losses)-1] >= losses[0] {
+				t.Errorf("loss did not fall on a repeated batch: %v", losses)
+			}
+		})
+	}
+}
