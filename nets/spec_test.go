@@ -19,14 +19,7 @@ func TestPaperParameterCounts(t *testing.T) {
 		{"densenet-bc-100", 769162},
 		{"wrn-28-10", 36479194},
 	} {
-		spec, err := ParseSpec(c.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := New(spec, 10, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := newModel(t, c.name)
 		secondHead := m.FeatureDim()*10 + 10
 		if got := m.NumParams() - secondHead; got != c.singleHead {
 			t.Errorf("%s: %d parameters with one head, want %d (the published implementation's)", c.name, got, c.singleHead)
@@ -50,15 +43,7 @@ func TestPaperNetworksTrain(t *testing.T) {
 			if c.long && testing.Short() {
 				t.Skip("-short")
 			}
-			spec, err := ParseSpec(c.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := New(spec, 10, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := m.TrainProgram(Supervised, c.batch, 0, 0)
+			p, err := newModel(t, c.name).TrainProgram(Supervised, c.batch, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,4 +75,18 @@ func TestPaperNetworksTrain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newModel builds a 10-class model of the named architecture, seed 1.
+func newModel(t *testing.T, name string) *Model {
+	t.Helper()
+	spec, err := ParseSpec(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(spec, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
