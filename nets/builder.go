@@ -19,8 +19,12 @@ type builder struct {
 	dropout  *rand.Rand // nil outside training
 	nodes    map[string]*G.Node
 	cols     *colCache // training graphs: memory convolutions may keep for their backward pass
+	bns      []bnUse   // every batch-norm layer, for fuseConvBN
 	err      error
 }
+
+// bnUse is a batch-norm node with its input and parameter nodes.
+type bnUse struct{ node, x, gamma, beta *G.Node }
 
 // ColumnCacheFloats bounds, per training graph, the column matrices that
 // convolutions keep from the forward pass for the weight gradient (saving one
@@ -96,7 +100,32 @@ func (b *builder) bn(name string, x *G.Node, relu bool) *G.Node {
 	if b.err != nil {
 		return nil
 	}
-	return b.wrap(BatchNormReLU(x, gamma, beta, b.m.bnState(name, c), b.training, relu))
+	n := b.wrap(BatchNormReLU(x, gamma, beta, b.m.bnState(name, c), b.training, relu))
+	if n != nil {
+		b.bns = append(b.bns, bnUse{node: n, x: x, gamma: gamma, beta: beta})
+	}
+	return n
+}
+
+// fuseConvBN lets each convolution whose only consumer is an
+// evaluation-mode batch norm apply that layer (and its ReLU) to every chunk
+// of its output right after the chunk's GEMM, while it is in cache, instead
+// of in a second pass over the whole tensor: the batch norm then passes its
+// input through. Only for graphs without gradients, which have no stock
+// gorgonia op that could overwrite the shared buffer.
+func (b *builder) fuseConvBN() {
+	if b.training || b.err != nil {
+		return
+	}
+	for _, u := range b.bns {
+		conv, ok := u.x.Op().(*convOp)
+		bn := u.node.Op().(*bnOp)
+		if !ok || conv.post != nil || b.g.To(u.x.ID()).Len() != 1 {
+			continue
+		}
+		conv.post = &convPost{bn: bn, gamma: u.gamma, beta: u.beta}
+		bn.fusedInto = conv
+	}
 }
 
 func (b *builder) bnReLU(name string, x *G.Node) *G.Node { return b.bn(name, x, true) }

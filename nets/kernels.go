@@ -39,7 +39,8 @@ var (
 	col2im = refCol2im
 	// moments returns the mean and the biased variance of row.
 	moments = refMoments
-	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu.
+	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu; out
+	// may be x itself.
 	scaleShift = refScaleShift
 	// bnGradSums returns Σg and Σg·x̂ with g = dy·[a·x+b > 0 or !relu] and
 	// x̂ = (x − mean)·invstd, where a = gamma·invstd, b = beta − a·mean.

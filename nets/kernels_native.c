@@ -30,6 +30,18 @@ VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, flo
 	}
 }
 
+// In place: y = x.
+VEC void mcd_scale_shift_inplace(float *x, long n, float a, float b, int relu) {
+	if (relu) {
+		for (long i = 0; i < n; i++) {
+			float v = a * x[i] + b;
+			x[i] = v > 0 ? v : 0;
+		}
+	} else {
+		for (long i = 0; i < n; i++) x[i] = a * x[i] + b;
+	}
+}
+
 VEC void mcd_moments(const float *restrict x, long n, double *mean, double *var) {
 	double s = 0;
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {

@@ -66,6 +66,10 @@ func nativeMoments(row []float32) (mean, variance float64) {
 
 func nativeScaleShift(x, out []float32, a, b float32, relu bool) {
 	_ = out[len(x)-1]
+	if len(x) > 0 && &x[0] == &out[0] {
+		C.mcd_scale_shift_inplace(fp(x), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+		return
+	}
 	C.mcd_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
 }
 

@@ -7,6 +7,7 @@ typedef struct {
 } mcd_geom;
 
 void mcd_scale_shift(const float *x, float *y, long n, float a, float b, int relu);
+void mcd_scale_shift_inplace(float *x, long n, float a, float b, int relu);
 void mcd_moments(const float *x, long n, double *mean, double *var);
 void mcd_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx);
 void mcd_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu);

@@ -44,7 +44,7 @@ func New(spec Spec, classes int, seed uint64) (*Model, error) {
 	m := &Model{Spec: spec, Classes: classes, byName: map[string]*Param{}, bn: map[string]*bnState{},
 		init: rand.New(rand.NewPCG(seed, 0x6d6364))}
 	// Build once on a one-image batch to create every parameter in a fixed order.
-	if _, err := m.buildEval(1); err != nil {
+	if _, err := m.buildEval(1, false); err != nil {
 		return nil, err
 	}
 	m.init = nil

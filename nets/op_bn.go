@@ -56,6 +56,10 @@ type bnOp struct {
 	// Per channel, from the last forward run: the statistics used to
 	// normalise, and the affine map y = a·x + b they give with gamma, beta.
 	mean, invstd, a, b []float32
+	// fusedInto is the convolution that applies this evaluation-mode layer
+	// to its output chunk by chunk (see fuseConvBN); Do then passes its
+	// input through.
+	fusedInto *convOp
 }
 
 func (op *bnOp) Arity() int    { return 3 }
@@ -64,7 +68,19 @@ func (op *bnOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 
+// bnAffine is the per-channel map y = a·x + b that normalising with mean
+// and variance and then scaling by gamma and shifting by beta amounts to.
+func bnAffine(mean, variance float64, eps, gamma, beta float32) (invstd, a, b float32) {
+	invstd = float32(1 / math.Sqrt(variance+float64(eps)))
+	a = gamma * invstd
+	return invstd, a, beta - a*float32(mean)
+}
+
 func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
+	if op.fusedInto != nil {
+		// The convolution before has already applied this layer.
+		return vs[0], nil
+	}
 	x, gamma, beta := f32(vs[0]), f32(vs[1]), f32(vs[2])
 	c := op.shape[0]
 	m := len(x) / c
@@ -90,10 +106,8 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 			} else {
 				mean, variance = float64(st.Mean[ch]), float64(st.Var[ch])
 			}
-			invstd := float32(1 / math.Sqrt(variance+float64(st.Eps)))
-			op.mean[ch], op.invstd[ch] = float32(mean), invstd
-			op.a[ch] = gamma[ch] * invstd
-			op.b[ch] = beta[ch] - op.a[ch]*float32(mean)
+			op.mean[ch] = float32(mean)
+			op.invstd[ch], op.a[ch], op.b[ch] = bnAffine(mean, variance, st.Eps, gamma[ch], beta[ch])
 			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.relu)
 		}
 	})

@@ -35,6 +35,36 @@ type convOp struct {
 	// im2col (training graphs, when it fits the budget).
 	keep  bool
 	whole scratch
+	// post, in evaluation graphs, is the batch norm (+ ReLU) fused into
+	// this convolution by fuseConvBN.
+	post *convPost
+}
+
+// convPost is an evaluation-mode batch norm applied by a convolution.
+type convPost struct {
+	bn          *bnOp
+	gamma, beta *G.Node
+	a, b        []float32
+}
+
+// affine computes the batch norm's per-channel map from its running
+// statistics, exactly as bnOp does.
+func (p *convPost) affine() {
+	gamma, beta, st := f32(p.gamma.Value()), f32(p.beta.Value()), p.bn.st
+	if p.a == nil {
+		p.a, p.b = make([]float32, len(gamma)), make([]float32, len(gamma))
+	}
+	for ch := range gamma {
+		_, p.a[ch], p.b[ch] = bnAffine(float64(st.Mean[ch]), float64(st.Var[ch]), st.Eps, gamma[ch], beta[ch])
+	}
+}
+
+// apply maps columns [c0, c1) of every output channel of y (rows ld apart).
+func (p *convPost) apply(y []float32, ld, c0, c1 int) {
+	for ch := range p.a {
+		row := y[ch*ld+c0 : ch*ld+c1]
+		scaleShift(row, row, p.a[ch], p.b[ch], p.bn.relu)
+	}
 }
 
 // Conv2D convolves x (C, N, H, W) with w (Cout, C, KH, KW) at the given stride
@@ -82,9 +112,15 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	y := f32(out)
 	g := op.g
 	ldy := g.N * g.Pix
+	if op.post != nil {
+		op.post.affine()
+	}
 	if g.pointwise() {
 		parallel(g.N, func(_, lo, hi int) {
 			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, x[lo*g.Pix:], ldy, 0, y[lo*g.Pix:], ldy)
+			if op.post != nil {
+				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
+			}
 		})
 		return out, nil
 	}
@@ -107,6 +143,9 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 			}
 			im2col(x, g, n0, n1, col)
 			sgemm(false, false, op.cout, (n1-n0)*g.Pix, g.K, 1, w, g.K, col, (n1-n0)*g.Pix, 0, y[n0*g.Pix:], ldy)
+			if op.post != nil {
+				op.post.apply(y, ldy, n0*g.Pix, n1*g.Pix)
+			}
 		}
 	})
 	return out, nil

@@ -120,7 +120,7 @@ func (m *Model) features(b *builder, x *G.Node) (*G.Node, error) {
 
 // buildEval builds (without compiling) the evaluation graph; New uses it to
 // create the parameters.
-func (m *Model) buildEval(batch int) (*Program, error) {
+func (m *Model) buildEval(batch int, fuse bool) (*Program, error) {
 	p, b, x, err := m.newProgram(batch, false)
 	if err != nil {
 		return nil, err
@@ -129,13 +129,20 @@ func (m *Model) buildEval(batch int) (*Program, error) {
 		return nil, b.check("evaluation")
 	}
 	p.z1, p.z2 = b.heads(p.feat)
+	if fuse {
+		b.fuseConvBN()
+	}
 	return p, b.check("evaluation")
 }
+
+// fuseEvalBN makes evaluation programs apply each batch norm inside the
+// convolution before it (builder.fuseConvBN); tests turn it off to compare.
+var fuseEvalBN = true
 
 // EvalProgram compiles a forward pass in evaluation mode (running BN
 // statistics, no dropout) giving both heads' logits and the features.
 func (m *Model) EvalProgram(batch int) (*Program, error) {
-	p, err := m.buildEval(batch)
+	p, err := m.buildEval(batch, fuseEvalBN)
 	if err != nil {
 		return nil, err
 	}

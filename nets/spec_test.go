@@ -90,3 +90,63 @@ func newModel(t *testing.T, name string) *Model {
 	}
 	return m
 }
+
+// Evaluation programs that fuse each batch norm into the convolution before
+// it give the same outputs as the unfused graph, for every family, with
+// running statistics and affine parameters away from their initial values.
+func TestFusedEvalMatchesUnfused(t *testing.T) {
+	for _, name := range []string{"small", "resnet9-8", "densenet-bc-40", "wrn-10-2"} {
+		t.Run(name, func(t *testing.T) {
+			m := newModel(t, name)
+			rng := rand.New(rand.NewPCG(5, 5))
+			for _, st := range m.bn {
+				for i := range st.Mean {
+					st.Mean[i] = float32(0.3 * rng.NormFloat64())
+					st.Var[i] = float32(0.5 + rng.Float64())
+				}
+			}
+			for _, p := range m.Params() {
+				if len(p.Value.Shape()) == 1 {
+					for i := range p.Data() {
+						p.Data()[i] += float32(0.2 * rng.NormFloat64())
+					}
+				}
+			}
+			run := func(fuse bool) (z1, z2, feat []float32) {
+				old := fuseEvalBN
+				fuseEvalBN = fuse
+				defer func() { fuseEvalBN = old }()
+				p, err := m.EvalProgram(6)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				in := rand.New(rand.NewPCG(6, 6))
+				for i := range p.Input() {
+					p.Input()[i] = float32(in.NormFloat64())
+				}
+				for range 2 { // a second run must not apply anything twice
+					if err := p.Run(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				fused := 0
+				for _, n := range p.g.AllNodes() {
+					if bn, ok := n.Op().(*bnOp); ok && bn.fusedInto != nil {
+						fused++
+					}
+				}
+				if fuse != (fused > 0) {
+					t.Fatalf("fuse %v: %d batch norms fused", fuse, fused)
+				}
+				a, b := p.Logits()
+				return append([]float32(nil), a...), append([]float32(nil), b...), append([]float32(nil), p.Features()...)
+			}
+			z1, z2, f := run(false)
+			fz1, fz2, ff := run(true)
+			closeSlices(t, "head 1", fz1, z1, 1e-5)
+			closeSlices(t, "head 2", fz2, z2, 1e-5)
+			closeSlices(t, "features", ff, f, 1e-5)
+		})
+	}
+}
