@@ -165,29 +165,63 @@ VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1
 	free(q);
 }
 
+// add_rows adds rows of ow floats from consecutive src rows into dst rows
+// dstride apart (the adjoint of copy_rows).
+static inline void add_rows(float *restrict dst, const float *restrict src, long rows, long dstride, long ow) {
+#define ADD_FIXED(OWC)                                                     \
+	for (long r = 0; r < rows; r++, dst += dstride, src += OWC)        \
+		for (long i = 0; i < OWC; i++) dst[i] += src[i];           \
+	return;
+	switch (ow) {
+	case 8: ADD_FIXED(8)
+	case 16: ADD_FIXED(16)
+	case 32: ADD_FIXED(32)
+	}
+#undef ADD_FIXED
+	for (long r = 0; r < rows; r++, dst += dstride, src += ow)
+		for (long i = 0; i < ow; i++) dst[i] += src[i];
+}
+
+// The adjoint of mcd_im2col: each image's rows are summed into zeroed
+// phase planes (in the same (ky, kx) order as a direct scatter), whose
+// interior is then added into dx.
 VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long n1, float *restrict dx) {
-	const long cols = (n1 - n0) * g->OH * g->OW, plane = g->H * g->W;
+	const long S = g->Stride, P = g->Pad, OH = g->OH, OW = g->OW;
+	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
+	const long qh = g->H + 2 * P, qw = (g->W + 2 * P + S - 1) / S, qplane = qh * qw;
+	float *q = malloc(S * qplane * sizeof(float));
+	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
-		for (long ky = 0; ky < g->KH; ky++)
-			for (long kx = 0; kx < g->KW; kx++) {
-				const float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols;
-				long ox0 = 0, ox1 = g->OW;
-				while (ox0 < g->OW && ox0 * g->Stride - g->Pad + kx < 0) ox0++;
-				while (ox1 > ox0 && (ox1 - 1) * g->Stride - g->Pad + kx >= g->W) ox1--;
-				for (long n = n0; n < n1; n++) {
-					float *img = dx + (c * g->N + n) * plane;
-					for (long oy = 0; oy < g->OH; oy++, row += g->OW) {
-						long iy = oy * g->Stride - g->Pad + ky;
-						if (iy < 0 || iy >= g->H) continue;
-						float *dst = img + iy * g->W - g->Pad + kx;
-						if (g->Stride == 1) {
-							for (long ox = ox0; ox < ox1; ox++) dst[ox] += row[ox];
-						} else {
-							for (long ox = ox0; ox < ox1; ox++) dst[ox * g->Stride] += row[ox];
-						}
+		for (long n = n0; n < n1; n++) {
+			memset(q, 0, S * qplane * sizeof(float));
+			for (long ky = 0; ky < g->KH; ky++)
+				for (long kx = 0; kx < g->KW; kx++) {
+					const float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols + (n - n0) * img;
+					add_rows(q + (kx % S) * qplane + ky * qw + kx / S, row, OH, S * qw, OW);
+				}
+			float *dst = dx + (c * g->N + n) * plane;
+			for (long iy = 0; iy < g->H; iy++) {
+				const float *qrow = q + (iy + P) * qw;
+				float *drow = dst + iy * g->W;
+				if (S == 1) {
+					for (long ix = 0; ix < g->W; ix++) drow[ix] += qrow[P + ix];
+				} else if (S == 2) {
+					const float *e = qrow + (P & 1) * qplane + P / 2, *o = qrow + ((P + 1) & 1) * qplane + (P + 1) / 2;
+					long half = g->W / 2;
+					for (long j = 0; j < half; j++) {
+						drow[2 * j] += e[j];
+						drow[2 * j + 1] += o[j];
+					}
+					if (g->W & 1) drow[g->W - 1] += e[half];
+				} else {
+					for (long ix = 0; ix < g->W; ix++) {
+						long cc = ix + P;
+						drow[ix] += qrow[(cc % S) * qplane + cc / S];
 					}
 				}
 			}
+		}
+	free(q);
 }
 
 // 2×2, stride-2 max pooling of planes h×w; argmax holds each maximum's index
