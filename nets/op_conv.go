@@ -9,16 +9,24 @@ import (
 )
 
 // colBudget bounds the column matrix a worker builds at once (floats), so
-// that im2col + GEMM stay in the L2 cache (512 KB here); minCols keeps each
-// GEMM wide enough to amortise OpenBLAS's per-call overhead.
+// that im2col + GEMM stay in the L2 cache (1 MB per core here); minCols
+// keeps each GEMM wide enough to amortise OpenBLAS's per-call overhead.
+// The weight gradient sums its chunks' GEMMs and shares the forward pass's
+// chunks (and kept columns), so in training graphs the chunk size is part
+// of the arithmetic: trainMinCols stays fixed so that training results do
+// not change with the tuning of evalMinCols (chunks of an evaluation pass
+// or of the input gradient are independent columns, the same floats at any
+// size).
 const (
-	colBudget = 1 << 17
-	minCols   = 512
+	colBudget    = 1 << 17
+	evalMinCols  = 256
+	trainMinCols = 512
 )
 
-// chunkImages is how many images of g go into one column-matrix chunk.
-func chunkImages(g geom) int {
-	return max(colBudget/(g.K*g.Pix), (minCols+g.Pix-1)/g.Pix, 1)
+// chunkImages is how many images of g go into one column-matrix chunk of at
+// least min columns.
+func chunkImages(g geom, min int) int {
+	return max(colBudget/(g.K*g.Pix), (min+g.Pix-1)/g.Pix, 1)
 }
 
 // convOp is a 2-D convolution without bias on (C, N, H, W) activations with
@@ -35,6 +43,8 @@ type convOp struct {
 	// im2col (training graphs, when it fits the budget).
 	keep  bool
 	whole scratch
+	// minCols is the chunk width: trainMinCols in training graphs.
+	minCols int
 	// post, in evaluation graphs, is the batch norm (+ ReLU) fused into
 	// this convolution by fuseConvBN.
 	post *convPost
@@ -94,7 +104,10 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	if g.OH < 1 || g.OW < 1 {
 		return nil, fmt.Errorf("nets: Conv2D: kernel %dx%d stride %d pad %d leaves no output on %dx%d", ws[2], ws[3], stride, pad, xs[2], xs[3])
 	}
-	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0]}
+	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0], minCols: evalMinCols}
+	if cache != nil {
+		op.minCols = trainMinCols
+	}
 	op.keep = !g.pointwise() && cache.take(g.K*g.N*g.Pix)
 	return G.ApplyOp(op, x, w)
 }
@@ -129,7 +142,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	if op.keep {
 		whole = op.whole.get(g.K * g.N * g.Pix)
 	}
-	step := chunkImages(g)
+	step := chunkImages(g, op.minCols)
 	parallel(g.N, func(wk, lo, hi int) {
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
@@ -202,7 +215,7 @@ func (op *convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	op.cols = growScratch(op.cols)
-	step := chunkImages(g)
+	step := chunkImages(g, evalMinCols)
 	plane := g.H * g.W
 	parallel(g.N, func(wk, lo, hi int) {
 		for c := 0; c < g.C; c++ {
@@ -250,7 +263,7 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 	ldy := g.N * g.Pix
 	op.cols = growScratch(op.cols)
 	op.partials = growScratch(op.partials)
-	step := chunkImages(g)
+	step := chunkImages(g, op.fwd.minCols) // the forward pass's chunks, which keep may have stored
 	workers := min(Threads(), g.N)
 	parallelN(workers, g.N, func(wk, lo, hi int) {
 		acc := dw
