@@ -180,10 +180,7 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 	for _, k := range todo {
 		out[k] = make([]float64, n)
 	}
-	// Per-channel step in normalised units: ε / std.
-	var step [nets.ImageChannels]float32
 	clean := make([]float32, batch*nets.ImageSize)
-	sign := make([]float32, batch*nets.ImageSize)
 	p, tmp := make([]float64, m.Classes), make([]float64, m.Classes)
 	outs := &nets.Outputs{Classes: m.Classes}
 	idx := make([]int, batch)
@@ -226,25 +223,11 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 		if err := grad.Run(); err != nil {
 			return nil, err
 		}
-		for i, g := range grad.InputGrad() {
-			if g >= 0 {
-				sign[i] = 1
-			} else {
-				sign[i] = -1
-			}
-		}
 		for _, k := range todo {
 			if epsilons[k] == 0 {
 				continue
 			}
-			for c := range step {
-				step[c] = float32(epsilons[k]) / env.Norm.Std[c]
-			}
-			x := eval.Input()
-			plane := nets.ImageSide * nets.ImageSide
-			for i := range x {
-				x[i] = clean[i] - step[(i/plane)%nets.ImageChannels]*sign[i]
-			}
+			odinPerturb(eval.Input(), clean, grad.InputGrad(), epsilons[k], env.Norm)
 			if err := eval.Run(); err != nil {
 				return nil, err
 			}
@@ -259,4 +242,26 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 		odinCache.Store(odinKey{env.Model, images, heads, t, epsilons[k]}, out[k])
 	}
 	return out, nil
+}
+
+// odinPerturb writes ODIN's perturbed batch into dst: x̃ = x − (ε/std_c)·s,
+// where s = +1 where grad (the gradient of −log S_ŷ(x; T) with respect to
+// the normalised input x) is ≥ 0 and −1 elsewhere, and std_c is the
+// normalisation std of the pixel's channel, so that ε is in pixel units
+// (Liang et al., ICLR 2018; the authors' code divides the signed gradient
+// by the std the same way).
+func odinPerturb(dst, x, grad []float32, eps float64, norm loaders.Normalization) {
+	var step [nets.ImageChannels]float32
+	for c := range step {
+		step[c] = float32(eps) / norm.Std[c]
+	}
+	const plane = nets.ImageSide * nets.ImageSide
+	for i, g := range grad[:len(x)] {
+		s := step[(i/plane)%nets.ImageChannels]
+		if g >= 0 {
+			dst[i] = x[i] - s
+		} else {
+			dst[i] = x[i] + s
+		}
+	}
 }
