@@ -39,6 +39,10 @@ var (
 	col2im = refCol2im
 	// moments returns the mean and the biased variance of row.
 	moments = refMoments
+	// conv3x3Direct, when not nil, convolves images [n0, n1) of x with w
+	// directly for geometries where useDirect holds, writing y's columns
+	// n0·Pix… of every output row (rows ldy apart).
+	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
 	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu; out
 	// may be x itself.
 	scaleShift = refScaleShift
@@ -186,4 +190,11 @@ func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, 
 		}
 		dx[i] = k * (g - c1 - (v-mean)*invstd*c2)
 	}
+}
+
+// useDirect reports whether conv3x3Direct handles g with cout output
+// channels: 3×3, stride 1, pad 1, at most four input channels, rows of 32,
+// a multiple of four output channels.
+func useDirect(g geom, cout int) bool {
+	return conv3x3Direct != nil && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad == 1 && g.C <= 4 && g.OW == 32 && cout%4 == 0
 }

@@ -248,3 +248,47 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 		}
 	}
 }
+
+// Direct 3×3, stride-1, pad-1 convolution of images n0..n1 for layers with
+// few input channels (the image layer, K = 27, where a GEMM runs at half its
+// usual rate): y[co, n, oy, ox] = Σ w[co, ci, ky, kx]·x[ci, n, oy+ky−1, ox+kx−1],
+// four output channels at a time sharing each input row; rows of 32 and
+// a multiple of four output channels only.
+#define DIRECT_OW 32
+VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+	const long C = g->C, H = g->H, W = g->W, pw = W + 2, pplane = (H + 2) * pw, plane = H * W;
+	float *q = calloc(C * pplane, sizeof(float));
+	if (!q) __builtin_trap();
+	for (long n = n0; n < n1; n++) {
+		for (long ci = 0; ci < C; ci++)
+			for (long iy = 0; iy < H; iy++)
+				memcpy(q + ci * pplane + (iy + 1) * pw + 1, x + (ci * g->N + n) * plane + iy * W, W * sizeof(float));
+		for (long co0 = 0; co0 < cout; co0 += 4) {
+			const float *w0 = w + co0 * C * 9, *w1 = w0 + C * 9, *w2 = w1 + C * 9, *w3 = w2 + C * 9;
+			for (long oy = 0; oy < H; oy++) {
+				float a0[DIRECT_OW] = {0}, a1[DIRECT_OW] = {0}, a2[DIRECT_OW] = {0}, a3[DIRECT_OW] = {0};
+				for (long ci = 0; ci < C; ci++)
+					for (long ky = 0; ky < 3; ky++) {
+						const float *src = q + ci * pplane + (oy + ky) * pw;
+						for (long kx = 0; kx < 3; kx++) {
+							const long t = ci * 9 + ky * 3 + kx;
+							const float b0 = w0[t], b1 = w1[t], b2 = w2[t], b3 = w3[t], *s = src + kx;
+							for (long ox = 0; ox < DIRECT_OW; ox++) {
+								const float v = s[ox];
+								a0[ox] += b0 * v;
+								a1[ox] += b1 * v;
+								a2[ox] += b2 * v;
+								a3[ox] += b3 * v;
+							}
+						}
+					}
+				float *dst = y + co0 * ldy + n * plane + oy * W;
+				memcpy(dst, a0, sizeof a0);
+				memcpy(dst + ldy, a1, sizeof a1);
+				memcpy(dst + 2 * ldy, a2, sizeof a2);
+				memcpy(dst + 3 * ldy, a3, sizeof a3);
+			}
+		}
+	}
+	free(q);
+}

@@ -18,6 +18,15 @@ func init() {
 	bnGradSums = nativeBNGradSums
 	bnGradInput = nativeBNGradInput
 	maxPool2 = nativeMaxPool2
+	conv3x3Direct = nativeConv3x3Direct
+}
+
+func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
+	_ = x[g.C*g.N*g.H*g.W-1]
+	_ = w[cout*g.K-1]
+	_ = y[(cout-1)*ldy+n1*g.Pix-1]
+	cg := cgeom(g)
+	C.mcd_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
 }
 
 func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {

@@ -88,3 +88,35 @@ func TestKernelsMatchReference(t *testing.T) {
 		}
 	}
 }
+
+// The direct convolution of the image layer (native builds) matches
+// im2col + GEMM.
+func TestDirectConvMatchesGEMM(t *testing.T) {
+	if conv3x3Direct == nil {
+		t.Skip("no direct convolution in this build")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}} {
+		g := newGeom(c.cin, c.n, 32, 32, 3, 3, 1, 1)
+		if !useDirect(g, c.cout) {
+			t.Fatalf("%+v: direct path not taken", c)
+		}
+		x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, c.cout*g.K)
+		ld := g.N * g.Pix
+		got, want := make([]float32, c.cout*ld), make([]float32, c.cout*ld)
+		for i := range got {
+			got[i] = 99 // every element must be written
+		}
+		conv3x3Direct(x, w, g, c.cout, 1, g.N, got, ld)
+		col := make([]float32, g.K*(g.N-1)*g.Pix)
+		refIm2col(x, g, 1, g.N, col)
+		sgemm(false, false, c.cout, (g.N-1)*g.Pix, g.K, 1, w, g.K, col, (g.N-1)*g.Pix, 0, want[g.Pix:], ld)
+		for co := range c.cout {
+			row := co*ld + g.Pix
+			closeSlices(t, "direct conv", got[row:row+(g.N-1)*g.Pix], want[row:row+(g.N-1)*g.Pix], 1e-5)
+		}
+	}
+	if useDirect(newGeom(3, 2, 32, 32, 3, 3, 2, 1), 32) || useDirect(newGeom(3, 2, 32, 32, 3, 3, 1, 1), 30) || useDirect(newGeom(8, 2, 32, 32, 3, 3, 1, 1), 32) {
+		t.Error("direct path taken for a geometry it does not handle")
+	}
+}

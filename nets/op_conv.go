@@ -137,6 +137,15 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
+	if !op.keep && useDirect(g, op.cout) {
+		parallel(g.N, func(_, lo, hi int) {
+			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy)
+			if op.post != nil {
+				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
+			}
+		})
+		return out, nil
+	}
 	op.cols = growScratch(op.cols)
 	var whole []float32
 	if op.keep {
