@@ -6,22 +6,12 @@ import (
 )
 
 func benchTrain(b *testing.B, name string, batch int) {
-	spec, err := ParseSpec(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := New(spec, 10, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := m.TrainProgram(Supervised, batch, 0, 0)
+	p, err := newModel(b, name).TrainProgram(Supervised, batch, 0, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 1))
-	for i := range p.Input() {
-		p.Input()[i] = float32(rng.NormFloat64())
-	}
+	copy(p.Input(), randSlice(rng, len(p.Input())))
 	for i := range p.Labels() {
 		p.Labels()[i] = float32(rng.IntN(10))
 	}
@@ -44,12 +34,7 @@ func benchTrain(b *testing.B, name string, batch int) {
 }
 
 func benchInfer(b *testing.B, name string, batch int) {
-	spec, _ := ParseSpec(name)
-	m, err := New(spec, 10, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := m.EvalProgram(batch)
+	p, err := newModel(b, name).EvalProgram(batch)
 	if err != nil {
 		b.Fatal(err)
 	}

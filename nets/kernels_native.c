@@ -120,46 +120,93 @@ static inline void copy_rows(float *restrict dst, const float *restrict src, lon
 		for (long i = 0; i < ow; i++) dst[i] = src[i];
 }
 
+// Phase planes: an H×W plane zero-padded by Pad and split by columns into
+// Stride planes (phase r holds the padded columns r, r+Stride, ...), each
+// qh × qw. With them every row segment of a strided window is contiguous.
+typedef struct {
+	long qw, qplane, size; // row width, one phase plane, all phases (floats)
+} mcd_phases;
+
+static inline mcd_phases phases_of(const mcd_geom *g) {
+	mcd_phases p;
+	p.qw = (g->W + 2 * g->Pad + g->Stride - 1) / g->Stride;
+	p.qplane = (g->H + 2 * g->Pad) * p.qw;
+	p.size = g->Stride * p.qplane;
+	return p;
+}
+
+// to_phases writes the H×W plane img into the interior of the phase planes
+// q (their padding is left as it is).
+static inline void to_phases(float *restrict q, const float *restrict img, const mcd_geom *g, mcd_phases ph) {
+	const long S = g->Stride, P = g->Pad;
+	for (long iy = 0; iy < g->H; iy++) {
+		float *qrow = q + (iy + P) * ph.qw;
+		const float *xrow = img + iy * g->W;
+		if (S == 1) {
+			memcpy(qrow + P, xrow, g->W * sizeof(float));
+		} else if (S == 2) {
+			// Even and odd padded columns; P decides which phase input
+			// column 0 lands in.
+			float *e = qrow + (P & 1) * ph.qplane + P / 2, *o = qrow + ((P + 1) & 1) * ph.qplane + (P + 1) / 2;
+			long half = g->W / 2;
+			for (long j = 0; j < half; j++) {
+				e[j] = xrow[2 * j];
+				o[j] = xrow[2 * j + 1];
+			}
+			if (g->W & 1) e[half] = xrow[g->W - 1];
+		} else {
+			for (long ix = 0; ix < g->W; ix++) {
+				long cc = ix + P;
+				qrow[(cc % S) * ph.qplane + cc / S] = xrow[ix];
+			}
+		}
+	}
+}
+
+// add_from_phases adds the interior of the phase planes q into the H×W
+// plane img (the adjoint of to_phases).
+static inline void add_from_phases(float *restrict img, const float *restrict q, const mcd_geom *g, mcd_phases ph) {
+	const long S = g->Stride, P = g->Pad;
+	for (long iy = 0; iy < g->H; iy++) {
+		const float *qrow = q + (iy + P) * ph.qw;
+		float *drow = img + iy * g->W;
+		if (S == 1) {
+			for (long ix = 0; ix < g->W; ix++) drow[ix] += qrow[P + ix];
+		} else if (S == 2) {
+			const float *e = qrow + (P & 1) * ph.qplane + P / 2, *o = qrow + ((P + 1) & 1) * ph.qplane + (P + 1) / 2;
+			long half = g->W / 2;
+			for (long j = 0; j < half; j++) {
+				drow[2 * j] += e[j];
+				drow[2 * j + 1] += o[j];
+			}
+			if (g->W & 1) drow[g->W - 1] += e[half];
+		} else {
+			for (long ix = 0; ix < g->W; ix++) {
+				long cc = ix + P;
+				drow[ix] += qrow[(cc % S) * ph.qplane + cc / S];
+			}
+		}
+	}
+}
+
 // Row (c, ky, kx) of the column matrix, for images n0..n1. Each input plane
 // is first copied, zero-padded, into Stride phase planes (phase r holds the
 // padded columns r, r+Stride, ...), so that every row segment of the column
 // matrix is a contiguous copy: input (oy·S + ky, ox·S + kx) is phase kx mod S,
 // row oy·S + ky, column ox + kx div S.
 VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
-	const long S = g->Stride, P = g->Pad, OH = g->OH, OW = g->OW;
+	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
-	const long qh = g->H + 2 * P, qw = (g->W + 2 * P + S - 1) / S, qplane = qh * qw;
-	float *q = calloc(S * qplane, sizeof(float)); // padding stays zero
+	const mcd_phases ph = phases_of(g);
+	float *q = calloc(ph.size, sizeof(float)); // padding stays zero
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
 		for (long n = n0; n < n1; n++) {
-			const float *src = x + (c * g->N + n) * plane;
-			for (long iy = 0; iy < g->H; iy++) {
-				float *qrow = q + (iy + P) * qw;
-				const float *xrow = src + iy * g->W;
-				if (S == 1) {
-					memcpy(qrow + P, xrow, g->W * sizeof(float));
-				} else if (S == 2) {
-					// Even and odd padded columns; P decides which phase input
-					// column 0 lands in.
-					float *e = qrow + (P & 1) * qplane + P / 2, *o = qrow + ((P + 1) & 1) * qplane + (P + 1) / 2;
-					long half = g->W / 2;
-					for (long j = 0; j < half; j++) {
-						e[j] = xrow[2 * j];
-						o[j] = xrow[2 * j + 1];
-					}
-					if (g->W & 1) e[half] = xrow[g->W - 1];
-				} else {
-					for (long ix = 0; ix < g->W; ix++) {
-						long cc = ix + P;
-						qrow[(cc % S) * qplane + cc / S] = xrow[ix];
-					}
-				}
-			}
+			to_phases(q, x + (c * g->N + n) * plane, g, ph);
 			for (long ky = 0; ky < g->KH; ky++)
 				for (long kx = 0; kx < g->KW; kx++) {
 					float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols + (n - n0) * img;
-					copy_rows(row, q + (kx % S) * qplane + ky * qw + kx / S, OH, S * qw, OW);
+					copy_rows(row, q + (kx % S) * ph.qplane + ky * ph.qw + kx / S, OH, S * ph.qw, OW);
 				}
 		}
 	free(q);
@@ -186,40 +233,20 @@ static inline void add_rows(float *restrict dst, const float *restrict src, long
 // phase planes (in the same (ky, kx) order as a direct scatter), whose
 // interior is then added into dx.
 VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long n1, float *restrict dx) {
-	const long S = g->Stride, P = g->Pad, OH = g->OH, OW = g->OW;
+	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
-	const long qh = g->H + 2 * P, qw = (g->W + 2 * P + S - 1) / S, qplane = qh * qw;
-	float *q = malloc(S * qplane * sizeof(float));
+	const mcd_phases ph = phases_of(g);
+	float *q = malloc(ph.size * sizeof(float));
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
 		for (long n = n0; n < n1; n++) {
-			memset(q, 0, S * qplane * sizeof(float));
+			memset(q, 0, ph.size * sizeof(float));
 			for (long ky = 0; ky < g->KH; ky++)
 				for (long kx = 0; kx < g->KW; kx++) {
 					const float *row = col + ((c * g->KH + ky) * g->KW + kx) * cols + (n - n0) * img;
-					add_rows(q + (kx % S) * qplane + ky * qw + kx / S, row, OH, S * qw, OW);
+					add_rows(q + (kx % S) * ph.qplane + ky * ph.qw + kx / S, row, OH, S * ph.qw, OW);
 				}
-			float *dst = dx + (c * g->N + n) * plane;
-			for (long iy = 0; iy < g->H; iy++) {
-				const float *qrow = q + (iy + P) * qw;
-				float *drow = dst + iy * g->W;
-				if (S == 1) {
-					for (long ix = 0; ix < g->W; ix++) drow[ix] += qrow[P + ix];
-				} else if (S == 2) {
-					const float *e = qrow + (P & 1) * qplane + P / 2, *o = qrow + ((P + 1) & 1) * qplane + (P + 1) / 2;
-					long half = g->W / 2;
-					for (long j = 0; j < half; j++) {
-						drow[2 * j] += e[j];
-						drow[2 * j + 1] += o[j];
-					}
-					if (g->W & 1) drow[g->W - 1] += e[half];
-				} else {
-					for (long ix = 0; ix < g->W; ix++) {
-						long cc = ix + P;
-						drow[ix] += qrow[(cc % S) * qplane + cc / S];
-					}
-				}
-			}
+			add_from_phases(dx + (c * g->N + n) * plane, q, g, ph);
 		}
 	free(q);
 }
@@ -256,13 +283,15 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 // a multiple of four output channels only.
 #define DIRECT_OW 32
 VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
-	const long C = g->C, H = g->H, W = g->W, pw = W + 2, pplane = (H + 2) * pw, plane = H * W;
+	// One padded plane per input channel (Stride 1: a single phase each).
+	const long C = g->C, H = g->H, W = g->W, plane = H * W;
+	const mcd_phases ph = phases_of(g);
+	const long pw = ph.qw, pplane = ph.qplane;
 	float *q = calloc(C * pplane, sizeof(float));
 	if (!q) __builtin_trap();
 	for (long n = n0; n < n1; n++) {
 		for (long ci = 0; ci < C; ci++)
-			for (long iy = 0; iy < H; iy++)
-				memcpy(q + ci * pplane + (iy + 1) * pw + 1, x + (ci * g->N + n) * plane + iy * W, W * sizeof(float));
+			to_phases(q + ci * pplane, x + (ci * g->N + n) * plane, g, ph);
 		for (long co0 = 0; co0 < cout; co0 += 4) {
 			const float *w0 = w + co0 * C * 9, *w1 = w0 + C * 9, *w2 = w1 + C * 9, *w3 = w2 + C * 9;
 			for (long oy = 0; oy < H; oy++) {

@@ -48,10 +48,7 @@ func TestPaperNetworksTrain(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close()
-			rng := rand.New(rand.NewPCG(2, 2))
-			for i := range p.Input() {
-				p.Input()[i] = float32(rng.NormFloat64())
-			}
+			copy(p.Input(), randSlice(rand.New(rand.NewPCG(2, 2)), len(p.Input())))
 			for i := range p.Labels() {
 				p.Labels()[i] = float32(i % 10)
 			}
@@ -78,7 +75,7 @@ func TestPaperNetworksTrain(t *testing.T) {
 }
 
 // newModel builds a 10-class model of the named architecture, seed 1.
-func newModel(t *testing.T, name string) *Model {
+func newModel(t testing.TB, name string) *Model {
 	t.Helper()
 	spec, err := ParseSpec(name)
 	if err != nil {
@@ -121,10 +118,7 @@ func TestFusedEvalMatchesUnfused(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer p.Close()
-				in := rand.New(rand.NewPCG(6, 6))
-				for i := range p.Input() {
-					p.Input()[i] = float32(in.NormFloat64())
-				}
+				copy(p.Input(), randSlice(rand.New(rand.NewPCG(6, 6)), len(p.Input())))
 				for range 2 { // a second run must not apply anything twice
 					if err := p.Run(); err != nil {
 						t.Fatal(err)
