@@ -124,7 +124,7 @@ func (b *builder) fuseConvBN() {
 			continue
 		}
 		conv.post = &convPost{bn: bn, gamma: u.gamma, beta: u.beta}
-		bn.fusedInto = conv
+		bn.fused = true
 	}
 }
 

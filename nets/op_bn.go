@@ -56,10 +56,10 @@ type bnOp struct {
 	// Per channel, from the last forward run: the statistics used to
 	// normalise, and the affine map y = a·x + b they give with gamma, beta.
 	mean, invstd, a, b []float32
-	// fusedInto is the convolution that applies this evaluation-mode layer
-	// to its output chunk by chunk (see fuseConvBN); Do then passes its
-	// input through.
-	fusedInto *convOp
+	// fused: the convolution before applies this evaluation-mode layer to
+	// its output chunk by chunk (see fuseConvBN); Do passes its input
+	// through.
+	fused bool
 }
 
 func (op *bnOp) Arity() int    { return 3 }
@@ -77,7 +77,7 @@ func bnAffine(mean, variance float64, eps, gamma, beta float32) (invstd, a, b fl
 }
 
 func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
-	if op.fusedInto != nil {
+	if op.fused {
 		// The convolution before has already applied this layer.
 		return vs[0], nil
 	}

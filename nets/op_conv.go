@@ -43,8 +43,9 @@ type convOp struct {
 	// im2col (training graphs, when it fits the budget).
 	keep  bool
 	whole scratch
-	// minCols is the chunk width: trainMinCols in training graphs.
-	minCols int
+	// training marks a convolution of a training graph: its chunks are
+	// trainMinCols wide (see minCols) and it never convolves directly.
+	training bool
 	// post, in evaluation graphs, is the batch norm (+ ReLU) fused into
 	// this convolution by fuseConvBN.
 	post *convPost
@@ -104,12 +105,17 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	if g.OH < 1 || g.OW < 1 {
 		return nil, fmt.Errorf("nets: Conv2D: kernel %dx%d stride %d pad %d leaves no output on %dx%d", ws[2], ws[3], stride, pad, xs[2], xs[3])
 	}
-	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0], minCols: evalMinCols}
-	if cache != nil {
-		op.minCols = trainMinCols
-	}
+	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0], training: cache != nil}
 	op.keep = !g.pointwise() && cache.take(g.K*g.N*g.Pix)
 	return G.ApplyOp(op, x, w)
+}
+
+// minCols is the least chunk width of the forward pass.
+func (op *convOp) minCols() int {
+	if op.training {
+		return trainMinCols
+	}
+	return evalMinCols
 }
 
 func (op *convOp) Arity() int      { return 2 }
@@ -137,7 +143,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
-	if !op.keep && useDirect(g, op.cout) {
+	if !op.training && useDirect(g, op.cout) {
 		parallel(g.N, func(_, lo, hi int) {
 			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy)
 			if op.post != nil {
@@ -151,7 +157,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 	if op.keep {
 		whole = op.whole.get(g.K * g.N * g.Pix)
 	}
-	step := chunkImages(g, op.minCols)
+	step := chunkImages(g, op.minCols())
 	parallel(g.N, func(wk, lo, hi int) {
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
@@ -272,7 +278,7 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 	ldy := g.N * g.Pix
 	op.cols = growScratch(op.cols)
 	op.partials = growScratch(op.partials)
-	step := chunkImages(g, op.fwd.minCols) // the forward pass's chunks, which keep may have stored
+	step := chunkImages(g, op.fwd.minCols()) // the forward pass's chunks, which keep may have stored
 	workers := min(Threads(), g.N)
 	parallelN(workers, g.N, func(wk, lo, hi int) {
 		acc := dw

@@ -126,7 +126,7 @@ func TestFusedEvalMatchesUnfused(t *testing.T) {
 				}
 				fused := 0
 				for _, n := range p.g.AllNodes() {
-					if bn, ok := n.Op().(*bnOp); ok && bn.fusedInto != nil {
+					if bn, ok := n.Op().(*bnOp); ok && bn.fused {
 						fused++
 					}
 				}
