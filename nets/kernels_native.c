@@ -3,6 +3,9 @@
 #include "kernels_native.h"
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 // Reassociating float sums lets the compiler vectorise the reductions; the
 // sums are blocked (BLOCK floats, then a double) to keep them accurate. The
@@ -189,6 +192,71 @@ static inline void add_from_phases(float *restrict img, const float *restrict q,
 	}
 }
 
+#if defined(__x86_64__)
+// im2col_s2p1_avx512 is mcd_im2col for 3×3 windows at stride 2 and padding
+// 1 (the downsampling convolutions), reading the input rows directly: one
+// input row, split into its odd columns shifted by one, its even columns and
+// its odd columns, is column kx = 0, 1, 2 of the window for up to 16 outputs.
+__attribute__((target("avx512f"))) static void im2col_s2p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+	const long OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+	const long cols = (n1 - n0) * OH * OW, plane = H * W, img = OH * OW;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+	const __m512i prev = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+	for (long c = 0; c < g->C; c++)
+		for (long n = n0; n < n1; n++) {
+			const float *xp = x + (c * g->N + n) * plane;
+			float *dst = col + c * 9 * cols + (n - n0) * img;
+			// Fetch the next plane while this one is split: the hardware
+			// prefetcher stops at the page boundary, and the next channel
+			// is N planes on.
+			const float *next = n + 1 < n1 ? xp + plane : c + 1 < g->C ? x + ((c + 1) * g->N + n0) * plane : NULL;
+			if (next)
+				for (long i = 0; i < plane; i += 16) _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
+			for (long oy = 0; oy < OH; oy++)
+				for (long ky = 0; ky < 3; ky++) {
+					const long iy = 2 * oy + ky - 1;
+					const float *xrow = xp + (iy >= 0 ? iy : 0) * W; // read only when 0 ≤ iy < H
+					float *r = dst + ky * 3 * cols + oy * OW;
+					for (long ox = 0; ox < OW; ox += 16) {
+						__m512 e = _mm512_setzero_ps(), o = e, p = e;
+						if (iy >= 0 && iy < H) {
+							// Input columns 2·ox to 2·ox + 31; masked loads
+							// (zero beyond the row) only at its end.
+							const long left = W - 2 * ox;
+							__m512 lo, hi;
+							if (left >= 32) {
+								lo = _mm512_loadu_ps(xrow + 2 * ox);
+								hi = _mm512_loadu_ps(xrow + 2 * ox + 16);
+							} else {
+								lo = left >= 16 ? _mm512_loadu_ps(xrow + 2 * ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + 2 * ox);
+								hi = left > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (left - 16)) - 1), xrow + 2 * ox + 16) : _mm512_setzero_ps();
+							}
+							e = _mm512_permutex2var_ps(lo, even, hi);
+							o = _mm512_permutex2var_ps(lo, odd, hi);
+							p = _mm512_maskz_permutex2var_ps(0xFFFE, lo, prev, hi);
+							if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[2 * ox - 1]));
+						}
+						if (OW - ox >= 16) {
+							_mm512_storeu_ps(r + ox, p);
+							_mm512_storeu_ps(r + cols + ox, e);
+							_mm512_storeu_ps(r + 2 * cols + ox, o);
+						} else if (OW - ox == 8) {
+							_mm256_storeu_ps(r + ox, _mm512_castps512_ps256(p));
+							_mm256_storeu_ps(r + cols + ox, _mm512_castps512_ps256(e));
+							_mm256_storeu_ps(r + 2 * cols + ox, _mm512_castps512_ps256(o));
+						} else {
+							const __mmask16 out = (__mmask16)((1u << (OW - ox)) - 1);
+							_mm512_mask_storeu_ps(r + ox, out, p);
+							_mm512_mask_storeu_ps(r + cols + ox, out, e);
+							_mm512_mask_storeu_ps(r + 2 * cols + ox, out, o);
+						}
+					}
+				}
+		}
+}
+#endif
+
 // Row (c, ky, kx) of the column matrix, for images n0..n1. Each input plane
 // is first copied, zero-padded, into Stride phase planes (phase r holds the
 // padded columns r, r+Stride, ...), so that every row segment of the column
@@ -197,6 +265,12 @@ static inline void add_from_phases(float *restrict img, const float *restrict q,
 VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
+#if defined(__x86_64__)
+	if (S == 2 && g->Pad == 1 && g->KH == 3 && g->KW == 3 && __builtin_cpu_supports("avx512f")) {
+		im2col_s2p1_avx512(x, g, n0, n1, col);
+		return;
+	}
+#endif
 	const mcd_phases ph = phases_of(g);
 	float *q = calloc(ph.size, sizeof(float)); // padding stays zero
 	if (!q) __builtin_trap();
@@ -282,7 +356,66 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 // four output channels at a time sharing each input row; rows of 32 and
 // a multiple of four output channels only.
 #define DIRECT_OW 32
+
+#if defined(__x86_64__)
+// direct_rows_avx512 convolves output rows of NB channels (NB ≤ 8) from
+// padded planes q: 2·NB accumulators stay in registers while each input
+// row segment is loaded once per tap, in the (ci, ky, kx) order of the
+// portable loop below, so both give the same floats. NB is a constant where
+// it is inlined, so the loops over it unroll and acc lives in registers
+// (the portable loop's arrays spill to the stack).
+__attribute__((target("avx512f"), always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy) {
+	for (long oy = 0; oy < H; oy++) {
+		__m512 acc[8][2];
+		for (long j = 0; j < NB; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+		for (long ci = 0; ci < C; ci++)
+			for (long ky = 0; ky < 3; ky++) {
+				const float *src = q + ci * pplane + (oy + ky) * pw;
+				for (long kx = 0; kx < 3; kx++) {
+					const long t = ci * 9 + ky * 3 + kx;
+					const __m512 v0 = _mm512_loadu_ps(src + kx), v1 = _mm512_loadu_ps(src + kx + 16);
+					for (long j = 0; j < NB; j++) {
+						const __m512 b = _mm512_set1_ps(w[j * C * 9 + t]);
+						acc[j][0] = _mm512_fmadd_ps(b, v0, acc[j][0]);
+						acc[j][1] = _mm512_fmadd_ps(b, v1, acc[j][1]);
+					}
+				}
+			}
+		for (long j = 0; j < NB; j++) {
+			_mm512_storeu_ps(dst + j * ldy + oy * DIRECT_OW, acc[j][0]);
+			_mm512_storeu_ps(dst + j * ldy + oy * DIRECT_OW + 16, acc[j][1]);
+		}
+	}
+}
+
+__attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+	const long C = g->C, H = g->H, W = g->W, plane = H * W;
+	const mcd_phases ph = phases_of(g);
+	float *q = calloc(C * ph.qplane, sizeof(float));
+	if (!q) __builtin_trap();
+	for (long n = n0; n < n1; n++) {
+		for (long ci = 0; ci < C; ci++)
+			to_phases(q + ci * ph.qplane, x + (ci * g->N + n) * plane, g, ph);
+		if (n + 1 < n1) // the next image's planes, each in another page
+			for (long ci = 0; ci < C; ci++)
+				for (long i = 0; i < plane; i += 16) _mm_prefetch((const char *)(x + (ci * g->N + n + 1) * plane + i), _MM_HINT_T0);
+		long co = 0;
+		for (; co + 8 <= cout; co += 8)
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy);
+		for (; co < cout; co += 4)
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 4, y + co * ldy + n * plane, ldy);
+	}
+	free(q);
+}
+#endif
+
 VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f")) {
+		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy);
+		return;
+	}
+#endif
 	// One padded plane per input channel (Stride 1: a single phase each).
 	const long C = g->C, H = g->H, W = g->W, plane = H * W;
 	const mcd_phases ph = phases_of(g);

@@ -33,6 +33,10 @@ func TestKernelsMatchReference(t *testing.T) {
 		// The widths the native im2col copies with fixed-size loops (32, 16, 8).
 		newGeom(3, 3, 32, 32, 3, 3, 1, 1), newGeom(4, 3, 32, 32, 3, 3, 2, 1), newGeom(2, 3, 16, 16, 3, 3, 2, 1),
 		newGeom(2, 3, 8, 8, 3, 3, 1, 1), newGeom(2, 3, 10, 11, 3, 3, 2, 0),
+		// The native stride-2, padding-1 3×3 path: odd sizes, rows of more
+		// than one 16-output block with a tail, a single column.
+		newGeom(3, 3, 9, 7, 3, 3, 2, 1), newGeom(2, 2, 40, 37, 3, 3, 2, 1), newGeom(2, 2, 5, 66, 3, 3, 2, 1),
+		newGeom(2, 2, 3, 1, 3, 3, 2, 1), newGeom(2, 2, 2, 2, 3, 3, 2, 1),
 	} {
 		x := randSlice(rng, g.C*g.N*g.H*g.W)
 		n0, n1 := 1, g.N
@@ -96,7 +100,7 @@ func TestDirectConvMatchesGEMM(t *testing.T) {
 		t.Skip("no direct convolution in this build")
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
-	for _, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}} {
+	for _, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}, {2, 12, 2}} {
 		g := newGeom(c.cin, c.n, 32, 32, 3, 3, 1, 1)
 		if !useDirect(g, c.cout) {
 			t.Fatalf("%+v: direct path not taken", c)
