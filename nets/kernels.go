@@ -41,8 +41,12 @@ var (
 	moments = refMoments
 	// conv3x3Direct, when not nil, convolves images [n0, n1) of x with w
 	// directly for geometries where useDirect holds, writing y's columns
-	// n0·Pix… of every output row (rows ldy apart).
-	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
+	// n0·Pix… of every output row (rows ldy apart); with a not nil, it then
+	// maps output channel c as scaleShift(·, a[c], b[c], relu) does.
+	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool)
+	// portableKernels, when not nil, turns the native kernels' CPU-specific
+	// paths (AVX-512) off or back on, so that tests check both.
+	portableKernels func(on bool)
 	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu; out
 	// may be x itself.
 	scaleShift = refScaleShift

@@ -20,6 +20,11 @@
 #define VEC
 #endif
 
+// mcd_portable, when set (by tests), keeps the kernels to their portable
+// loops on CPUs with AVX-512 as well.
+int mcd_portable = 0;
+#define AVX512 (!mcd_portable && __builtin_cpu_supports("avx512f"))
+
 #define BLOCK 2048 // floats summed in single precision before adding into a double
 
 VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
@@ -266,7 +271,7 @@ VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
 #if defined(__x86_64__)
-	if (S == 2 && g->Pad == 1 && g->KH == 3 && g->KW == 3 && __builtin_cpu_supports("avx512f")) {
+	if (S == 2 && g->Pad == 1 && g->KH == 3 && g->KW == 3 && AVX512) {
 		im2col_s2p1_avx512(x, g, n0, n1, col);
 		return;
 	}
@@ -354,7 +359,9 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 // few input channels (the image layer, K = 27, where a GEMM runs at half its
 // usual rate): y[co, n, oy, ox] = Σ w[co, ci, ky, kx]·x[ci, n, oy+ky−1, ox+kx−1],
 // four output channels at a time sharing each input row; rows of 32 and
-// a multiple of four output channels only.
+// a multiple of four output channels only. With a not NULL, output channel
+// co is then mapped to a[co]·y + b[co] (clamped at 0 when relu): a batch norm
+// fused into the convolution.
 #define DIRECT_OW 32
 
 #if defined(__x86_64__)
@@ -364,7 +371,7 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 // portable loop below, so both give the same floats. NB is a constant where
 // it is inlined, so the loops over it unroll and acc lives in registers
 // (the portable loop's arrays spill to the stack).
-__attribute__((target("avx512f"), always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy) {
+__attribute__((target("avx512f"), always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy, const float *a, const float *b, int relu) {
 	for (long oy = 0; oy < H; oy++) {
 		__m512 acc[8][2];
 		for (long j = 0; j < NB; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
@@ -382,13 +389,20 @@ __attribute__((target("avx512f"), always_inline)) static inline void direct_rows
 				}
 			}
 		for (long j = 0; j < NB; j++) {
+			if (a) { // the batch norm, as mcd_scale_shift computes it
+				const __m512 aj = _mm512_set1_ps(a[j]), bj = _mm512_set1_ps(b[j]);
+				for (int h = 0; h < 2; h++) {
+					acc[j][h] = _mm512_fmadd_ps(acc[j][h], aj, bj);
+					if (relu) acc[j][h] = _mm512_max_ps(acc[j][h], _mm512_setzero_ps());
+				}
+			}
 			_mm512_storeu_ps(dst + j * ldy + oy * DIRECT_OW, acc[j][0]);
 			_mm512_storeu_ps(dst + j * ldy + oy * DIRECT_OW + 16, acc[j][1]);
 		}
 	}
 }
 
-__attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+__attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
 	const long C = g->C, H = g->H, W = g->W, plane = H * W;
 	const mcd_phases ph = phases_of(g);
 	float *q = calloc(C * ph.qplane, sizeof(float));
@@ -401,18 +415,18 @@ __attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float
 				for (long i = 0; i < plane; i += 16) _mm_prefetch((const char *)(x + (ci * g->N + n + 1) * plane + i), _MM_HINT_T0);
 		long co = 0;
 		for (; co + 8 <= cout; co += 8)
-			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy);
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, relu);
 		for (; co < cout; co += 4)
-			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 4, y + co * ldy + n * plane, ldy);
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 4, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, relu);
 	}
 	free(q);
 }
 #endif
 
-VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx512f")) {
-		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy);
+	if (AVX512) {
+		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy, a, b, relu);
 		return;
 	}
 #endif
@@ -451,6 +465,9 @@ VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, co
 				memcpy(dst + 3 * ldy, a3, sizeof a3);
 			}
 		}
+		if (a) // the batch norm while the image is in cache
+			for (long co = 0; co < cout; co++)
+				mcd_scale_shift_inplace(y + co * ldy + n * plane, plane, a[co], b[co], relu);
 	}
 	free(q);
 }

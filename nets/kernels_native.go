@@ -19,14 +19,20 @@ func init() {
 	bnGradInput = nativeBNGradInput
 	maxPool2 = nativeMaxPool2
 	conv3x3Direct = nativeConv3x3Direct
+	portableKernels = func(on bool) { C.mcd_portable = cbool(on) }
 }
 
-func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
+func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool) {
 	_ = x[g.C*g.N*g.H*g.W-1]
 	_ = w[cout*g.K-1]
 	_ = y[(cout-1)*ldy+n1*g.Pix-1]
+	var pa, pb *C.float
+	if a != nil {
+		_, _ = a[cout-1], b[cout-1]
+		pa, pb = fp(a), fp(b)
+	}
 	cg := cgeom(g)
-	C.mcd_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
+	C.mcd_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy), pa, pb, cbool(relu))
 }
 
 func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {

@@ -2,6 +2,8 @@
 // and the portable Go versions they are tested against.
 #include <stddef.h>
 
+extern int mcd_portable;
+
 typedef struct {
 	long C, N, H, W, KH, KW, Stride, Pad, OH, OW;
 } mcd_geom;
@@ -14,4 +16,4 @@ void mcd_bn_grad_input(const float *x, const float *dy, float *dx, long n, float
 void mcd_im2col(const float *x, const mcd_geom *g, long n0, long n1, float *col);
 void mcd_col2im(const float *col, const mcd_geom *g, long n0, long n1, float *dx);
 void mcd_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);
-void mcd_conv3x3_direct(const float *x, const float *w, const mcd_geom *g, long cout, long n0, long n1, float *y, long ldy);
+void mcd_conv3x3_direct(const float *x, const float *w, const mcd_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int relu);

@@ -23,9 +23,22 @@ func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
+// eachKernelPath runs fn on the kernels in use and, in the cgo build, again
+// with their CPU-specific paths (AVX-512) turned off.
+func eachKernelPath(t *testing.T, fn func(t *testing.T)) {
+	t.Run("fastest", fn)
+	if portableKernels != nil {
+		portableKernels(true)
+		defer portableKernels(false)
+		t.Run("portable", fn)
+	}
+}
+
 // TestKernelsMatchReference checks the kernels in use (vectorised C in the
 // cgo build) against the portable Go reference versions.
-func TestKernelsMatchReference(t *testing.T) {
+func TestKernelsMatchReference(t *testing.T) { eachKernelPath(t, testKernelsMatchReference) }
+
+func testKernelsMatchReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, g := range []geom{
 		newGeom(3, 5, 9, 7, 3, 3, 1, 1), newGeom(4, 3, 8, 8, 3, 3, 2, 1), newGeom(2, 4, 6, 6, 1, 1, 2, 0),
@@ -94,30 +107,41 @@ func TestKernelsMatchReference(t *testing.T) {
 }
 
 // The direct convolution of the image layer (native builds) matches
-// im2col + GEMM.
-func TestDirectConvMatchesGEMM(t *testing.T) {
+// im2col + GEMM, followed by scaleShift when a batch norm is fused in.
+func TestDirectConvMatchesGEMM(t *testing.T) { eachKernelPath(t, testDirectConvMatchesGEMM) }
+
+func testDirectConvMatchesGEMM(t *testing.T) {
 	if conv3x3Direct == nil {
 		t.Skip("no direct convolution in this build")
 	}
 	rng := rand.New(rand.NewPCG(8, 8))
-	for _, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}, {2, 12, 2}} {
+	for i, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}, {2, 12, 2}} {
 		g := newGeom(c.cin, c.n, 32, 32, 3, 3, 1, 1)
 		if !useDirect(g, c.cout) {
 			t.Fatalf("%+v: direct path not taken", c)
 		}
 		x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, c.cout*g.K)
+		// No batch norm, then one with and one without ReLU.
+		var a, b []float32
+		if i > 0 {
+			a, b = randSlice(rng, c.cout), randSlice(rng, c.cout)
+		}
+		relu := i%2 == 1
 		ld := g.N * g.Pix
 		got, want := make([]float32, c.cout*ld), make([]float32, c.cout*ld)
 		for i := range got {
 			got[i] = 99 // every element must be written
 		}
-		conv3x3Direct(x, w, g, c.cout, 1, g.N, got, ld)
+		conv3x3Direct(x, w, g, c.cout, 1, g.N, got, ld, a, b, relu)
 		col := make([]float32, g.K*(g.N-1)*g.Pix)
 		refIm2col(x, g, 1, g.N, col)
 		sgemm(false, false, c.cout, (g.N-1)*g.Pix, g.K, 1, w, g.K, col, (g.N-1)*g.Pix, 0, want[g.Pix:], ld)
 		for co := range c.cout {
-			row := co*ld + g.Pix
-			closeSlices(t, "direct conv", got[row:row+(g.N-1)*g.Pix], want[row:row+(g.N-1)*g.Pix], 1e-5)
+			row := want[co*ld+g.Pix : (co+1)*ld]
+			if a != nil {
+				refScaleShift(row, row, a[co], b[co], relu)
+			}
+			closeSlices(t, "direct conv", got[co*ld+g.Pix:(co+1)*ld], row, 1e-5)
 		}
 	}
 	if useDirect(newGeom(3, 2, 32, 32, 3, 3, 2, 1), 32) || useDirect(newGeom(3, 2, 32, 32, 3, 3, 1, 1), 30) || useDirect(newGeom(8, 2, 32, 32, 3, 3, 1, 1), 32) {

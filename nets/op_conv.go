@@ -144,11 +144,13 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		return out, nil
 	}
 	if !op.training && useDirect(g, op.cout) {
+		var a, b []float32
+		var relu bool
+		if op.post != nil {
+			a, b, relu = op.post.a, op.post.b, op.post.bn.relu
+		}
 		parallel(g.N, func(_, lo, hi int) {
-			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy)
-			if op.post != nil {
-				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
-			}
+			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy, a, b, relu)
 		})
 		return out, nil
 	}
