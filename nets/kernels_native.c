@@ -27,6 +27,27 @@ int mcd_portable = 0;
 
 #define BLOCK 2048 // floats summed in single precision before adding into a double
 
+// prefetch_plane asks for the n floats at p to be brought into the L1 cache
+// (write: for writing). The column kernels walk planes N planes apart in the
+// (C, N, H, W) layout, each in another page, where the hardware prefetcher
+// stops; they fetch the next plane while working on the current one.
+static inline void prefetch_plane(const float *p, long n, int write) {
+	for (long i = 0; i < n; i += 16) {
+		if (write)
+			__builtin_prefetch(p + i, 1, 3);
+		else
+			__builtin_prefetch(p + i, 0, 3);
+	}
+}
+
+// next_plane is the input plane after (c, n) when walking channels, then
+// images n0..n1 within a channel; NULL after the last one.
+static inline const float *next_plane(const float *x, const mcd_geom *g, long c, long n, long n0, long n1) {
+	if (n + 1 < n1) return x + (c * g->N + n + 1) * g->H * g->W;
+	if (c + 1 < g->C) return x + ((c + 1) * g->N + n0) * g->H * g->W;
+	return NULL;
+}
+
 VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
 	if (relu) {
 		for (long i = 0; i < n; i++) {
@@ -212,12 +233,8 @@ __attribute__((target("avx512f"))) static void im2col_s2p1_avx512(const float *r
 		for (long n = n0; n < n1; n++) {
 			const float *xp = x + (c * g->N + n) * plane;
 			float *dst = col + c * 9 * cols + (n - n0) * img;
-			// Fetch the next plane while this one is split: the hardware
-			// prefetcher stops at the page boundary, and the next channel
-			// is N planes on.
-			const float *next = n + 1 < n1 ? xp + plane : c + 1 < g->C ? x + ((c + 1) * g->N + n0) * plane : NULL;
-			if (next)
-				for (long i = 0; i < plane; i += 16) _mm_prefetch((const char *)(next + i), _MM_HINT_T0);
+			const float *next = next_plane(x, g, c, n, n0, n1);
+			if (next) prefetch_plane(next, plane, 0);
 			for (long oy = 0; oy < OH; oy++)
 				for (long ky = 0; ky < 3; ky++) {
 					const long iy = 2 * oy + ky - 1;
@@ -281,6 +298,8 @@ VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
 		for (long n = n0; n < n1; n++) {
+			const float *next = next_plane(x, g, c, n, n0, n1);
+			if (next) prefetch_plane(next, plane, 0);
 			to_phases(q, x + (c * g->N + n) * plane, g, ph);
 			for (long ky = 0; ky < g->KH; ky++)
 				for (long kx = 0; kx < g->KW; kx++) {
@@ -319,6 +338,8 @@ VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long 
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
 		for (long n = n0; n < n1; n++) {
+			const float *next = next_plane(dx, g, c, n, n0, n1);
+			if (next) prefetch_plane(next, plane, 1);
 			memset(q, 0, ph.size * sizeof(float));
 			for (long ky = 0; ky < g->KH; ky++)
 				for (long kx = 0; kx < g->KW; kx++) {
@@ -410,9 +431,8 @@ __attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float
 	for (long n = n0; n < n1; n++) {
 		for (long ci = 0; ci < C; ci++)
 			to_phases(q + ci * ph.qplane, x + (ci * g->N + n) * plane, g, ph);
-		if (n + 1 < n1) // the next image's planes, each in another page
-			for (long ci = 0; ci < C; ci++)
-				for (long i = 0; i < plane; i += 16) _mm_prefetch((const char *)(x + (ci * g->N + n + 1) * plane + i), _MM_HINT_T0);
+		if (n + 1 < n1) // the next image's planes
+			for (long ci = 0; ci < C; ci++) prefetch_plane(x + (ci * g->N + n + 1) * plane, plane, 0);
 		long co = 0;
 		for (; co + 8 <= cout; co += 8)
 			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, relu);
