@@ -44,7 +44,7 @@ type TrainOptions struct {
 // EpochStats is one line of a training history.
 type EpochStats struct {
 	Epoch    int       `json:"epoch"`
-	LR       float64   `json:"lr"`
+	LR       float64   `json:"lr"` // at the epoch's first step (schedules move every step)
 	Loss     float64   `json:"loss"`
 	Accuracy []float64 `json:"test_accuracy,omitempty"` // per head, when a test set was given
 	Seconds  float64   `json:"seconds"`
