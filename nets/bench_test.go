@@ -55,3 +55,53 @@ func BenchmarkTrainDenseNet(b *testing.B) { benchTrain(b, "densenet-bc-100", 64)
 func BenchmarkInferDenseNet(b *testing.B) { benchInfer(b, "densenet-bc-100", 64) }
 
 func BenchmarkTrainResNet9x16(b *testing.B) { benchTrain(b, "resnet9-16", 128) }
+
+// Kernel benchmarks on a whole 128-image batch in the (C, N, H, W) layout,
+// one thread, per image: the column matrices of small's two stride-2
+// layers (built in the chunks the convolution uses) and its direct image
+// layer with the batch norm fused in. In the cgo build each runs on the
+// fastest paths and again on the portable C loops.
+func benchKernelPaths(b *testing.B, fn func(b *testing.B)) {
+	b.Run("fastest", fn)
+	if portableKernels != nil {
+		portableKernels(true)
+		defer portableKernels(false)
+		b.Run("portable", fn)
+	}
+}
+
+func benchIm2col(c, side int) func(b *testing.B) {
+	return func(b *testing.B) {
+		g := newGeom(c, 128, side, side, 3, 3, 2, 1)
+		x := randSlice(rand.New(rand.NewPCG(1, 1)), g.C*g.N*g.H*g.W)
+		step := chunkImages(g, evalMinCols)
+		col := make([]float32, g.K*step*g.Pix)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for n0 := 0; n0 < g.N; n0 += step {
+				im2col(x, g, n0, min(n0+step, g.N), col)
+			}
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N*g.N), "µs/img")
+	}
+}
+
+func BenchmarkIm2colSmallConv2(b *testing.B) { benchKernelPaths(b, benchIm2col(32, 32)) }
+func BenchmarkIm2colSmallConv3(b *testing.B) { benchKernelPaths(b, benchIm2col(64, 16)) }
+
+func BenchmarkDirectConvSmallConv1(b *testing.B) {
+	if conv3x3Direct == nil {
+		b.Skip("no direct convolution in this build")
+	}
+	g := newGeom(3, 128, 32, 32, 3, 3, 1, 1)
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 32*g.K)
+	a, s := randSlice(rng, 32), randSlice(rng, 32)
+	y := make([]float32, 32*g.N*g.Pix)
+	benchKernelPaths(b, func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			conv3x3Direct(x, w, g, 32, 0, g.N, y, g.N*g.Pix, a, s, true)
+		}
+		b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N*g.N), "µs/img")
+	})
+}
