@@ -105,3 +105,5 @@ func BenchmarkDirectConvSmallConv1(b *testing.B) {
 		b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N*g.N), "µs/img")
 	})
 }
+
+func BenchmarkInferResNet9x16(b *testing.B) { benchInfer(b, "resnet9-16", 128) }

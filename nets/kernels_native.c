@@ -219,6 +219,67 @@ static inline void add_from_phases(float *restrict img, const float *restrict q,
 }
 
 #if defined(__x86_64__)
+// store3 writes the first n (up to 16) floats of a, b and c to p, p + ld and
+// p + 2·ld: masked stores, slow on some CPUs, only for odd row ends.
+__attribute__((target("avx512f"), always_inline)) static inline void store3(float *p, long ld, __m512 a, __m512 b, __m512 c, long n) {
+	if (n >= 16) {
+		_mm512_storeu_ps(p, a);
+		_mm512_storeu_ps(p + ld, b);
+		_mm512_storeu_ps(p + 2 * ld, c);
+	} else if (n == 8) {
+		_mm256_storeu_ps(p, _mm512_castps512_ps256(a));
+		_mm256_storeu_ps(p + ld, _mm512_castps512_ps256(b));
+		_mm256_storeu_ps(p + 2 * ld, _mm512_castps512_ps256(c));
+	} else if (n == 4) {
+		_mm_storeu_ps(p, _mm512_castps512_ps128(a));
+		_mm_storeu_ps(p + ld, _mm512_castps512_ps128(b));
+		_mm_storeu_ps(p + 2 * ld, _mm512_castps512_ps128(c));
+	} else {
+		const __mmask16 m = (__mmask16)((1u << n) - 1);
+		_mm512_mask_storeu_ps(p, m, a);
+		_mm512_mask_storeu_ps(p + ld, m, b);
+		_mm512_mask_storeu_ps(p + 2 * ld, m, c);
+	}
+}
+
+// im2col_s1p1_avx512 is mcd_im2col for 3×3 windows at stride 1 and padding
+// 1: input row iy, shifted right by one, as it is, and shifted left by one
+// (zeros shifted in at the image's edges), is column kx = 0, 1, 2 of the
+// window for output row iy + 1 − ky, 16 outputs at a time.
+__attribute__((target("avx512f"))) static void im2col_s1p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+	const long H = g->H, W = g->W;
+	const long cols = (n1 - n0) * H * W, plane = H * W;
+	const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+	const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
+	for (long c = 0; c < g->C; c++)
+		for (long n = n0; n < n1; n++) {
+			const float *xp = x + (c * g->N + n) * plane;
+			float *dst = col + c * 9 * cols + (n - n0) * plane;
+			const float *nextp = next_plane(x, g, c, n, n0, n1);
+			if (nextp) prefetch_plane(nextp, plane, 0);
+			for (long oy = 0; oy < H; oy++)
+				for (long ky = 0; ky < 3; ky++) {
+					const long iy = oy + ky - 1;
+					const float *xrow = xp + (iy >= 0 ? iy : 0) * W; // read only when 0 ≤ iy < H
+					float *r = dst + ky * 3 * cols + oy * W;
+					for (long ox = 0; ox < W; ox += 16) {
+						__m512 v = _mm512_setzero_ps(), p = v, q = v;
+						if (iy >= 0 && iy < H) {
+							const long left = W - ox;
+							v = left >= 16 ? _mm512_loadu_ps(xrow + ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + ox);
+							p = _mm512_maskz_permutexvar_ps(0xFFFE, prev, v);
+							if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[ox - 1]));
+							q = _mm512_maskz_permutexvar_ps(0x7FFF, next, v);
+							if (left > 16) q = _mm512_mask_mov_ps(q, 0x8000, _mm512_set1_ps(xrow[ox + 16]));
+						}
+						store3(r + ox, cols, p, v, q, W - ox);
+					}
+				}
+		}
+}
+#endif
+
+#if defined(__x86_64__)
 // im2col_s2p1_avx512 is mcd_im2col for 3×3 windows at stride 2 and padding
 // 1 (the downsampling convolutions), reading the input rows directly: one
 // input row, split into its odd columns shifted by one, its even columns and
@@ -259,20 +320,7 @@ __attribute__((target("avx512f"))) static void im2col_s2p1_avx512(const float *r
 							p = _mm512_maskz_permutex2var_ps(0xFFFE, lo, prev, hi);
 							if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[2 * ox - 1]));
 						}
-						if (OW - ox >= 16) {
-							_mm512_storeu_ps(r + ox, p);
-							_mm512_storeu_ps(r + cols + ox, e);
-							_mm512_storeu_ps(r + 2 * cols + ox, o);
-						} else if (OW - ox == 8) {
-							_mm256_storeu_ps(r + ox, _mm512_castps512_ps256(p));
-							_mm256_storeu_ps(r + cols + ox, _mm512_castps512_ps256(e));
-							_mm256_storeu_ps(r + 2 * cols + ox, _mm512_castps512_ps256(o));
-						} else {
-							const __mmask16 out = (__mmask16)((1u << (OW - ox)) - 1);
-							_mm512_mask_storeu_ps(r + ox, out, p);
-							_mm512_mask_storeu_ps(r + cols + ox, out, e);
-							_mm512_mask_storeu_ps(r + 2 * cols + ox, out, o);
-						}
+						store3(r + ox, cols, p, e, o, OW - ox);
 					}
 				}
 		}
@@ -288,8 +336,8 @@ VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
 #if defined(__x86_64__)
-	if (S == 2 && g->Pad == 1 && g->KH == 3 && g->KW == 3 && AVX512) {
-		im2col_s2p1_avx512(x, g, n0, n1, col);
+	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2) && AVX512) {
+		(S == 1 ? im2col_s1p1_avx512 : im2col_s2p1_avx512)(x, g, n0, n1, col);
 		return;
 	}
 #endif

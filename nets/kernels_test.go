@@ -50,6 +50,10 @@ func testKernelsMatchReference(t *testing.T) {
 		// than one 16-output block with a tail, a single column.
 		newGeom(3, 3, 9, 7, 3, 3, 2, 1), newGeom(2, 2, 40, 37, 3, 3, 2, 1), newGeom(2, 2, 5, 66, 3, 3, 2, 1),
 		newGeom(2, 2, 3, 1, 3, 3, 2, 1), newGeom(2, 2, 2, 2, 3, 3, 2, 1),
+		// The native stride-1, padding-1 3×3 path: rows of several 16-output
+		// blocks with and without a tail, one column, one row, width 4.
+		newGeom(2, 2, 5, 40, 3, 3, 1, 1), newGeom(2, 3, 6, 17, 3, 3, 1, 1), newGeom(2, 2, 3, 33, 3, 3, 1, 1),
+		newGeom(2, 2, 4, 1, 3, 3, 1, 1), newGeom(2, 2, 1, 5, 3, 3, 1, 1), newGeom(3, 4, 4, 4, 3, 3, 1, 1),
 	} {
 		x := randSlice(rng, g.C*g.N*g.H*g.W)
 		n0, n1 := 1, g.N
