@@ -242,54 +242,63 @@ __attribute__((target("avx512f"), always_inline)) static inline void store3(floa
 	}
 }
 
-// im2col_s1p1_avx512 is mcd_im2col for 3×3 windows at stride 1 and padding
-// 1: input row iy, shifted right by one, as it is, and shifted left by one
-// (zeros shifted in at the image's edges), is column kx = 0, 1, 2 of the
-// window for output row iy + 1 − ky, 16 outputs at a time.
-__attribute__((target("avx512f"))) static void im2col_s1p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
-	const long H = g->H, W = g->W;
-	const long cols = (n1 - n0) * H * W, plane = H * W;
+// row_s1_avx512 writes, for stride 1, columns kx = 0, 1, 2 of the window
+// (rows r, r + ld, r + 2·ld) from input row xrow of W floats (NULL: a
+// padding row): the row shifted right by one, as it is, and shifted left
+// by one, zeros shifted in at the image's edges, 16 outputs at a time.
+__attribute__((target("avx512f"), always_inline)) static inline void row_s1_avx512(float *r, long ld, const float *xrow, long W) {
 	const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
 	const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
-	for (long c = 0; c < g->C; c++)
-		for (long n = n0; n < n1; n++) {
-			const float *xp = x + (c * g->N + n) * plane;
-			float *dst = col + c * 9 * cols + (n - n0) * plane;
-			const float *nextp = next_plane(x, g, c, n, n0, n1);
-			if (nextp) prefetch_plane(nextp, plane, 0);
-			for (long oy = 0; oy < H; oy++)
-				for (long ky = 0; ky < 3; ky++) {
-					const long iy = oy + ky - 1;
-					const float *xrow = xp + (iy >= 0 ? iy : 0) * W; // read only when 0 ≤ iy < H
-					float *r = dst + ky * 3 * cols + oy * W;
-					for (long ox = 0; ox < W; ox += 16) {
-						__m512 v = _mm512_setzero_ps(), p = v, q = v;
-						if (iy >= 0 && iy < H) {
-							const long left = W - ox;
-							v = left >= 16 ? _mm512_loadu_ps(xrow + ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + ox);
-							p = _mm512_maskz_permutexvar_ps(0xFFFE, prev, v);
-							if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[ox - 1]));
-							q = _mm512_maskz_permutexvar_ps(0x7FFF, next, v);
-							if (left > 16) q = _mm512_mask_mov_ps(q, 0x8000, _mm512_set1_ps(xrow[ox + 16]));
-						}
-						store3(r + ox, cols, p, v, q, W - ox);
-					}
-				}
+	for (long ox = 0; ox < W; ox += 16) {
+		__m512 v = _mm512_setzero_ps(), p = v, q = v;
+		if (xrow) {
+			const long left = W - ox;
+			v = left >= 16 ? _mm512_loadu_ps(xrow + ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + ox);
+			p = _mm512_maskz_permutexvar_ps(0xFFFE, prev, v);
+			if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[ox - 1]));
+			q = _mm512_maskz_permutexvar_ps(0x7FFF, next, v);
+			if (left > 16) q = _mm512_mask_mov_ps(q, 0x8000, _mm512_set1_ps(xrow[ox + 16]));
 		}
+		store3(r + ox, ld, p, v, q, W - ox);
+	}
 }
-#endif
 
-#if defined(__x86_64__)
-// im2col_s2p1_avx512 is mcd_im2col for 3×3 windows at stride 2 and padding
-// 1 (the downsampling convolutions), reading the input rows directly: one
-// input row, split into its odd columns shifted by one, its even columns and
-// its odd columns, is column kx = 0, 1, 2 of the window for up to 16 outputs.
-__attribute__((target("avx512f"))) static void im2col_s2p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
-	const long OH = g->OH, OW = g->OW, H = g->H, W = g->W;
-	const long cols = (n1 - n0) * OH * OW, plane = H * W, img = OH * OW;
+// row_s2_avx512 is row_s1_avx512 for stride 2 (OW outputs): the row's odd
+// columns shifted right by one, its even columns and its odd columns.
+__attribute__((target("avx512f"), always_inline)) static inline void row_s2_avx512(float *r, long ld, const float *xrow, long W, long OW) {
 	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 	const __m512i prev = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+	for (long ox = 0; ox < OW; ox += 16) {
+		__m512 e = _mm512_setzero_ps(), o = e, p = e;
+		if (xrow) {
+			// Input columns 2·ox to 2·ox + 31; masked loads (zero beyond
+			// the row) only at its end.
+			const long left = W - 2 * ox;
+			__m512 lo, hi;
+			if (left >= 32) {
+				lo = _mm512_loadu_ps(xrow + 2 * ox);
+				hi = _mm512_loadu_ps(xrow + 2 * ox + 16);
+			} else {
+				lo = left >= 16 ? _mm512_loadu_ps(xrow + 2 * ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + 2 * ox);
+				hi = left > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (left - 16)) - 1), xrow + 2 * ox + 16) : _mm512_setzero_ps();
+			}
+			e = _mm512_permutex2var_ps(lo, even, hi);
+			o = _mm512_permutex2var_ps(lo, odd, hi);
+			p = _mm512_maskz_permutex2var_ps(0xFFFE, lo, prev, hi);
+			if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[2 * ox - 1]));
+		}
+		store3(r + ox, ld, p, e, o, OW - ox);
+	}
+}
+
+// im2col_3x3p1_avx512 is mcd_im2col for 3×3 windows with padding 1 at
+// stride 1 or 2, reading the input rows directly instead of through phase
+// planes: row oy·S + ky − 1 gives the three rows (ky, kx = 0, 1, 2) of
+// output row oy at once.
+__attribute__((target("avx512f"))) static void im2col_3x3p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+	const long S = g->Stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+	const long cols = (n1 - n0) * OH * OW, plane = H * W, img = OH * OW;
 	for (long c = 0; c < g->C; c++)
 		for (long n = n0; n < n1; n++) {
 			const float *xp = x + (c * g->N + n) * plane;
@@ -298,30 +307,13 @@ __attribute__((target("avx512f"))) static void im2col_s2p1_avx512(const float *r
 			if (next) prefetch_plane(next, plane, 0);
 			for (long oy = 0; oy < OH; oy++)
 				for (long ky = 0; ky < 3; ky++) {
-					const long iy = 2 * oy + ky - 1;
-					const float *xrow = xp + (iy >= 0 ? iy : 0) * W; // read only when 0 ≤ iy < H
+					const long iy = S * oy + ky - 1;
+					const float *xrow = iy >= 0 && iy < H ? xp + iy * W : NULL;
 					float *r = dst + ky * 3 * cols + oy * OW;
-					for (long ox = 0; ox < OW; ox += 16) {
-						__m512 e = _mm512_setzero_ps(), o = e, p = e;
-						if (iy >= 0 && iy < H) {
-							// Input columns 2·ox to 2·ox + 31; masked loads
-							// (zero beyond the row) only at its end.
-							const long left = W - 2 * ox;
-							__m512 lo, hi;
-							if (left >= 32) {
-								lo = _mm512_loadu_ps(xrow + 2 * ox);
-								hi = _mm512_loadu_ps(xrow + 2 * ox + 16);
-							} else {
-								lo = left >= 16 ? _mm512_loadu_ps(xrow + 2 * ox) : _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1), xrow + 2 * ox);
-								hi = left > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (left - 16)) - 1), xrow + 2 * ox + 16) : _mm512_setzero_ps();
-							}
-							e = _mm512_permutex2var_ps(lo, even, hi);
-							o = _mm512_permutex2var_ps(lo, odd, hi);
-							p = _mm512_maskz_permutex2var_ps(0xFFFE, lo, prev, hi);
-							if (ox > 0) p = _mm512_mask_mov_ps(p, 1, _mm512_set1_ps(xrow[2 * ox - 1]));
-						}
-						store3(r + ox, cols, p, e, o, OW - ox);
-					}
+					if (S == 1)
+						row_s1_avx512(r, cols, xrow, W);
+					else
+						row_s2_avx512(r, cols, xrow, W, OW);
 				}
 		}
 }
@@ -337,7 +329,7 @@ VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
 #if defined(__x86_64__)
 	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2) && AVX512) {
-		(S == 1 ? im2col_s1p1_avx512 : im2col_s2p1_avx512)(x, g, n0, n1, col);
+		im2col_3x3p1_avx512(x, g, n0, n1, col);
 		return;
 	}
 #endif
