@@ -323,7 +323,9 @@ __attribute__((target("avx512f"))) static void im2col_3x3p1_avx512(const float *
 // is first copied, zero-padded, into Stride phase planes (phase r holds the
 // padded columns r, r+Stride, ...), so that every row segment of the column
 // matrix is a contiguous copy: input (oy·S + ky, ox·S + kx) is phase kx mod S,
-// row oy·S + ky, column ox + kx div S.
+// row oy·S + ky, column ox + kx div S. With AVX-512, 3×3 windows with
+// padding 1 at stride 1 or 2 (nearly every convolution here) skip the phase
+// planes (im2col_3x3p1_avx512).
 VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
