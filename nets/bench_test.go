@@ -60,15 +60,7 @@ func BenchmarkTrainResNet9x16(b *testing.B) { benchTrain(b, "resnet9-16", 128) }
 // one thread, per image: the column matrices of small's two stride-2
 // layers (built in the chunks the convolution uses) and its direct image
 // layer with the batch norm fused in. In the cgo build each runs on the
-// fastest paths and again on the portable C loops.
-func benchKernelPaths(b *testing.B, fn func(b *testing.B)) {
-	b.Run("fastest", fn)
-	if portableKernels != nil {
-		portableKernels(true)
-		defer portableKernels(false)
-		b.Run("portable", fn)
-	}
-}
+// fastest paths and again on the portable C loops (eachKernelPath).
 
 func benchIm2col(c, side int) func(b *testing.B) {
 	return func(b *testing.B) {
@@ -86,8 +78,8 @@ func benchIm2col(c, side int) func(b *testing.B) {
 	}
 }
 
-func BenchmarkIm2colSmallConv2(b *testing.B) { benchKernelPaths(b, benchIm2col(32, 32)) }
-func BenchmarkIm2colSmallConv3(b *testing.B) { benchKernelPaths(b, benchIm2col(64, 16)) }
+func BenchmarkIm2colSmallConv2(b *testing.B) { eachKernelPath(b, benchIm2col(32, 32)) }
+func BenchmarkIm2colSmallConv3(b *testing.B) { eachKernelPath(b, benchIm2col(64, 16)) }
 
 func BenchmarkDirectConvSmallConv1(b *testing.B) {
 	if conv3x3Direct == nil {
@@ -98,7 +90,7 @@ func BenchmarkDirectConvSmallConv1(b *testing.B) {
 	x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 32*g.K)
 	a, s := randSlice(rng, 32), randSlice(rng, 32)
 	y := make([]float32, 32*g.N*g.Pix)
-	benchKernelPaths(b, func(b *testing.B) {
+	eachKernelPath(b, func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			conv3x3Direct(x, w, g, 32, 0, g.N, y, g.N*g.Pix, a, s, true)
 		}

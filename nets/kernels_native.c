@@ -418,13 +418,7 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 	}
 }
 
-// Direct 3×3, stride-1, pad-1 convolution of images n0..n1 for layers with
-// few input channels (the image layer, K = 27, where a GEMM runs at half its
-// usual rate): y[co, n, oy, ox] = Σ w[co, ci, ky, kx]·x[ci, n, oy+ky−1, ox+kx−1],
-// four output channels at a time sharing each input row; rows of 32 and
-// a multiple of four output channels only. With a not NULL, output channel
-// co is then mapped to a[co]·y + b[co] (clamped at 0 when relu): a batch norm
-// fused into the convolution.
+// Rows of the direct convolution (mcd_conv3x3_direct).
 #define DIRECT_OW 32
 
 #if defined(__x86_64__)
@@ -485,6 +479,13 @@ __attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float
 }
 #endif
 
+// Direct 3×3, stride-1, pad-1 convolution of images n0..n1 for layers with
+// few input channels (the image layer, K = 27, where a GEMM runs at half its
+// usual rate): y[co, n, oy, ox] = Σ w[co, ci, ky, kx]·x[ci, n, oy+ky−1, ox+kx−1],
+// four (AVX-512: eight) output channels at a time sharing each input row;
+// rows of 32 and a multiple of four output channels only. With a not NULL, output channel
+// co is then mapped to a[co]·y + b[co] (clamped at 0 when relu): a batch norm
+// fused into the convolution.
 VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
 #if defined(__x86_64__)
 	if (AVX512) {

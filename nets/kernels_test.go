@@ -23,9 +23,9 @@ func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
-// eachKernelPath runs fn on the kernels in use and, in the cgo build, again
-// with their CPU-specific paths (AVX-512) turned off.
-func eachKernelPath(t *testing.T, fn func(t *testing.T)) {
+// eachKernelPath runs fn (a test or a benchmark) on the kernels in use and,
+// in the cgo build, again with their CPU-specific paths (AVX-512) turned off.
+func eachKernelPath[T interface{ Run(string, func(T)) bool }](t T, fn func(T)) {
 	t.Run("fastest", fn)
 	if portableKernels != nil {
 		portableKernels(true)
