@@ -45,11 +45,11 @@ func (d *Energy) Score(ctx context.Context, env *ood.Env, images *loaders.Datase
 	for i := range scores {
 		switch d.Heads {
 		case nets.Head1:
-			scores[i] = d.T * ood.Softmax(out.Logits(0, i), d.T, p)
+			scores[i] = d.T * nets.Softmax(out.Logits(0, i), d.T, p)
 		case nets.Head2:
-			scores[i] = d.T * ood.Softmax(out.Logits(1, i), d.T, p)
+			scores[i] = d.T * nets.Softmax(out.Logits(1, i), d.T, p)
 		default:
-			scores[i] = d.T * (ood.Softmax(out.Logits(0, i), d.T, p) + ood.Softmax(out.Logits(1, i), d.T, p)) / 2
+			scores[i] = d.T * (nets.Softmax(out.Logits(0, i), d.T, p) + nets.Softmax(out.Logits(1, i), d.T, p)) / 2
 		}
 	}
 	return scores, nil

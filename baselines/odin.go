@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/metrics"
@@ -134,12 +134,9 @@ func (d *ODIN) Score(ctx context.Context, env *ood.Env, images *loaders.Dataset)
 	return s[0], nil
 }
 
-// odinCache remembers scores per (model, images, heads, T, ε): tuning for
+// odinKey names ODIN's scores of one image set in Env.Memo: tuning for
 // every OOD set of a cell group repeats the ID validation images.
-var odinCache sync.Map
-
 type odinKey struct {
-	model  *nets.Model
 	images *loaders.Dataset
 	heads  nets.HeadMode
 	t, eps float64
@@ -147,13 +144,14 @@ type odinKey struct {
 
 // odinScores returns, for each ε, the ODIN scores of images at temperature t:
 // one forward pass for the predicted labels, one input-gradient pass, and one
-// forward pass per ε > 0 on the perturbed images.
+// forward pass per ε > 0 on the perturbed images. Scores in env.Memo are
+// reused (and copied, so that no caller shares a slice with another).
 func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, heads nets.HeadMode, t float64, epsilons []float64) ([][]float64, error) {
 	out := make([][]float64, len(epsilons))
 	var todo []int
 	for k, eps := range epsilons {
-		if v, ok := odinCache.Load(odinKey{env.Model, images, heads, t, eps}); ok {
-			out[k] = v.([]float64)
+		if v, ok := env.Memo.Get(odinKey{images, heads, t, eps}); ok {
+			out[k] = slices.Clone(v.([]float64))
 		} else {
 			todo = append(todo, k)
 		}
@@ -204,12 +202,7 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 		outs.Z1, outs.Z2 = eval.Logits()
 		for i := 0; i < batch; i++ {
 			ood.HeadSoftmax(outs, i, heads, t, p, tmp)
-			best := 0
-			for c := range p {
-				if p[c] > p[best] {
-					best = c
-				}
-			}
+			best := ood.Argmax(p)
 			grad.Labels()[i] = float32(best)
 			if i < cnt {
 				for _, k := range todo {
@@ -239,7 +232,7 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 		bar.Add(cnt)
 	}
 	for _, k := range todo {
-		odinCache.Store(odinKey{env.Model, images, heads, t, epsilons[k]}, out[k])
+		env.Memo.Put(odinKey{images, heads, t, epsilons[k]}, slices.Clone(out[k]))
 	}
 	return out, nil
 }

@@ -152,7 +152,7 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) (done int,
 		return 0, err
 	}
 	r.env = &ood.Env{Model: r.model, Norm: loaders.CIFARNormalization, Batch: f.EvalBatch, Seed: r.key.seed,
-		Progress: r.opts.Progress, Log: r.log}
+		Progress: r.opts.Progress, Log: r.log, Memo: &ood.Memo{}}
 	r.ood = map[string][2]*loaders.Dataset{}
 	for _, c := range cells {
 		if err := ctx.Err(); err != nil {
@@ -189,7 +189,7 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
 	path := filepath.Join(r.opts.Out, "models", mkey+".ckpt")
 	t0 := time.Now()
-	m, hist, err := nets.Train(ctx, net.Spec, r.train, cfg, nets.TrainOptions{
+	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(r.train), cfg, nets.TrainOptions{
 		Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
 	})
 	if err != nil {
@@ -198,7 +198,7 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	if len(hist) > 0 {
 		r.log.Info("pre-trained", "network", r.key.network, "id", r.key.id, "seed", r.key.seed, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
 	}
-	out, err := nets.Predict(ctx, m, test, loaders.CIFARNormalization, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
+	out, err := nets.Predict(ctx, m, loaders.Batches{Set: test, Norm: loaders.CIFARNormalization}, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
 	if err != nil {
 		return err
 	}
@@ -260,9 +260,9 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	rec := &results.Record{Key: c.Key, Plan: r.plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD, Method: c.Method,
+	rec := &results.Record{Key: c.Key, Group: c.Group, Plan: r.plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD, Method: c.Method,
 		Detector: method.Detector, Setting: c.Setting, Seed: c.Seed, Accuracy: r.accuracy,
-		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Started: time.Now().UTC(),
+		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Kernels: nets.Kernels(), Started: time.Now().UTC(),
 		Seconds: map[string]float64{}}
 	rec.Config = r.config(c, method)
 	rec.Counts = results.Counts{IDTest: idScore.Len(), OODTest: oodScore.Len(), IDVal: r.idVal.Len(), OODVal: oodVal.Len(), Unlabelled: pool.Len()}
@@ -313,7 +313,10 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 			rec.Notes = append(rec.Notes, results.Note{Key: n.Key, Value: n.Value})
 		}
 	}
-	rec.Warnings = append(rec.Warnings, r.warnings(c)...)
+	rec.Warnings = append(rec.Warnings, r.warnings()...)
+	if w, ok := det.(ood.Warner); ok {
+		rec.Warnings = append(rec.Warnings, w.Warnings()...)
+	}
 	if err := r.store.PutScores(c.Key, idScores, oodScores); err != nil {
 		return false, err
 	}
@@ -350,8 +353,8 @@ func (r *groupRun) config(c experiments.Cell, m experiments.Method) map[string]s
 	}
 }
 
-// warnings flag what a reader of the numbers should know.
-func (r *groupRun) warnings(c experiments.Cell) []string {
+// warnings flag what a reader of the group's numbers should know.
+func (r *groupRun) warnings() []string {
 	f := r.plan.File
 	var w []string
 	if f.TrainImages > 0 || f.TestImages > 0 || f.OODImages > 0 {
@@ -359,9 +362,6 @@ func (r *groupRun) warnings(c experiments.Cell) []string {
 	}
 	if math.IsNaN(r.accuracy) {
 		w = append(w, "no test accuracy")
-	}
-	if c.Setting == string(ood.Transductive) && r.plan.Method(c.Method).Detector == "mcd" {
-		w = append(w, "transductive: MCD fine-tuned on the unlabelled test images it then scores, as in the paper")
 	}
 	return w
 }

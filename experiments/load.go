@@ -277,6 +277,15 @@ func Parse(name string, src []byte) (*Plan, error) {
 	}
 
 	p.Name, p.File = f.Name, f
+	p.expand()
+	return p, nil
+}
+
+// expand lists the plan's cells: ID sets × networks × seeds × settings × OOD
+// sets × methods, in that order.
+func (p *Plan) expand() {
+	f := p.File
+	p.Cells = nil
 	for _, id := range f.ID {
 		for _, net := range f.Networks {
 			for _, seed := range f.Seeds {
@@ -284,7 +293,7 @@ func Parse(name string, src []byte) (*Plan, error) {
 					for _, o := range f.OOD {
 						for _, m := range f.Methods {
 							c := Cell{ID: id, Network: net, OOD: o, Method: m, Setting: setting, Seed: seed}
-							c.Key = p.cellKey(c)
+							c.Key, c.Group = p.cellKeys(c)
 							p.Cells = append(p.Cells, c)
 						}
 					}
@@ -292,13 +301,36 @@ func Parse(name string, src []byte) (*Plan, error) {
 			}
 		}
 	}
-	return p, nil
+}
+
+// SetSeeds replaces the plan's seeds (the --seeds of mcdood reproduce) and
+// lists its cells again.
+func (p *Plan) SetSeeds(seeds []uint64) error {
+	if len(seeds) == 0 {
+		return fmt.Errorf("no seeds")
+	}
+	for i, s := range seeds {
+		if slices.Contains(seeds[:i], s) {
+			return fmt.Errorf("seed %d is listed twice", s)
+		}
+	}
+	p.File.Seeds = slices.Clone(seeds)
+	p.expand()
+	return nil
 }
 
 var (
 	kebab   = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 )
+
+// Check reports what is wrong with a recipe, naming the key.
+func (r Recipe) Check() error {
+	if field, err := r.validate(); err != nil {
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	return nil
+}
 
 // validate returns the offending field's key with the error.
 func (r Recipe) validate() (string, error) {

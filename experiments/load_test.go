@@ -70,8 +70,24 @@ func TestParseGoodPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p3.Cells[0].Key == p.Cells[0].Key {
-		t.Fatal("changing the recipe kept the cell key")
+	if p3.Cells[0].Key == p.Cells[0].Key || p3.Cells[0].Group == p.Cells[0].Group {
+		t.Fatal("changing the recipe kept the cell key or group")
+	}
+	// A seed group holds the cells that differ only in their seed: cell i
+	// of seed 1 and cell i+6 of seed 2.
+	groups := map[string]int{}
+	for _, c := range p.Cells {
+		groups[c.Group]++
+	}
+	if len(groups) != 6 || p.Cells[0].Group != p.Cells[6].Group || p.Cells[0].Key == p.Cells[6].Key || p.Cells[6].Seed != 2 {
+		t.Fatalf("%d groups: %+v, %+v", len(groups), p.Cells[0], p.Cells[6])
+	}
+	// --seeds lists the cells again; groups stay, keys follow the seed.
+	if err := p2.SetSeeds([]uint64{2, 7, 9}); err != nil || len(p2.Cells) != 18 || p2.Cells[0].Key != p.Cells[6].Key || p2.Cells[17].Group != p.Cells[5].Group {
+		t.Fatalf("SetSeeds: %v, %d cells", err, len(p2.Cells))
+	}
+	if err := p2.SetSeeds([]uint64{3, 3}); err == nil {
+		t.Error("SetSeeds accepted a seed twice")
 	}
 	if _, err := p.Network("small").TrainConfig(1); err != nil {
 		t.Fatal(err)

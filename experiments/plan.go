@@ -64,6 +64,10 @@ type Cell struct {
 	// of the recipe, the method's parameters and the data choices), so that
 	// results of a changed configuration are never mistaken for current ones.
 	Key string
+	// Group is Key without the seed: the cells of one configuration run with
+	// different seeds share it, which is what seed spreads and regression
+	// baselines gather over.
+	Group string
 }
 
 // Network returns the plan's network of that name.
@@ -102,18 +106,29 @@ func (n Network) TrainConfig(seed uint64) (nets.TrainConfig, error) {
 	default:
 		return nets.TrainConfig{}, fmt.Errorf("network %s: unknown schedule %q", n.Name, r.Schedule)
 	}
-	cfg := nets.TrainConfig{Epochs: r.Epochs, Batch: r.Batch, Momentum: r.Momentum, WeightDecay: r.WeightDecay,
-		Nesterov: r.Nesterov, Schedule: sched, Norm: loaders.CIFARNormalization, Seed: seed}
-	if r.Augment {
-		cfg.Augment = &loaders.StandardAugmentation
+	return nets.TrainConfig{Epochs: r.Epochs, Batch: r.Batch, Momentum: r.Momentum, WeightDecay: r.WeightDecay,
+		Nesterov: r.Nesterov, Schedule: sched, Seed: seed}, nil
+}
+
+// TrainingSet binds the recipe's normalisation and augmentation to a
+// training set, for nets.Train.
+func (n Network) TrainingSet(d *loaders.Dataset) loaders.Batches {
+	b := loaders.Batches{Set: d, Norm: loaders.CIFARNormalization}
+	if n.Recipe.Augment {
+		b.Aug = &loaders.StandardAugmentation
 	}
-	return cfg, nil
+	return b
 }
 
 // ModelKey identifies a pre-trained network: everything that changes it.
 func (p *Plan) ModelKey(id, network string, seed uint64) string {
+	return p.modelKey(id, network, fmt.Sprintf("s%d", seed))
+}
+
+// modelKey is ModelKey with the seed written as given ("s*" for any seed).
+func (p *Plan) modelKey(id, network, seed string) string {
 	n := p.Network(network)
-	return fmt.Sprintf("%s_%s_s%d_%s", network, id, seed, shortHash(struct {
+	return fmt.Sprintf("%s_%s_%s_%s", network, id, seed, shortHash(struct {
 		Spec        nets.Spec
 		Recipe      Recipe
 		TrainImages int
@@ -129,8 +144,9 @@ func shortHash(v any) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// cellKey names a cell and hashes what changes its result.
-func (p *Plan) cellKey(c Cell) string {
+// cellKeys names a cell, and its seed group, and hashes what changes its
+// result.
+func (p *Plan) cellKeys(c Cell) (key, group string) {
 	m := p.Method(c.Method)
 	var custom *loaders.Custom
 	for i := range p.Custom {
@@ -139,15 +155,20 @@ func (p *Plan) cellKey(c Cell) string {
 		}
 	}
 	f := p.File
-	h := shortHash(struct {
-		Model                  string
-		Method                 string
-		Validation             int
-		SplitSeed              uint32
-		Noise, Test, OODImages int
-		Custom                 *loaders.Custom
-		CrossPool              string
-	}{p.ModelKey(c.ID, c.Network, c.Seed), m.Canonical(), f.Validation, f.SplitSeed, f.NoiseImages, f.TestImages, f.OODImages, custom,
-		map[bool]string{true: f.CrossPool}[c.Setting == string(ood.Cross)]})
-	return fmt.Sprintf("%s_%s_%s_%s_%s_s%d_%s", c.ID, c.Network, c.OOD, c.Method, c.Setting, c.Seed, h)
+	hash := func(model string) string {
+		return shortHash(struct {
+			Model                  string
+			Method                 string
+			Validation             int
+			SplitSeed              uint32
+			Noise, Test, OODImages int
+			Custom                 *loaders.Custom
+			CrossPool              string
+		}{model, m.Canonical(), f.Validation, f.SplitSeed, f.NoiseImages, f.TestImages, f.OODImages, custom,
+			map[bool]string{true: f.CrossPool}[c.Setting == string(ood.Cross)]})
+	}
+	name := fmt.Sprintf("%s_%s_%s_%s_%s", c.ID, c.Network, c.OOD, c.Method, c.Setting)
+	// The group hashes the model key with the seed left out, so it is the
+	// same for every seed.
+	return fmt.Sprintf("%s_s%d_%s", name, c.Seed, hash(p.ModelKey(c.ID, c.Network, c.Seed))), name + "_" + hash(p.modelKey(c.ID, c.Network, "s*"))
 }

@@ -3,14 +3,17 @@ package loaders
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/mcdood/mcdood/internal/geometry"
 )
 
-// Image geometry shared by every data set: 32×32 RGB, as CIFAR.
+// Image geometry shared by every data set: 32×32 RGB, as CIFAR (the
+// project's one geometry, internal/geometry).
 const (
-	Side       = 32
-	Channels   = 3
-	PlaneBytes = Side * Side
-	ImageBytes = Channels * PlaneBytes // 3,072
+	Side       = geometry.Side
+	Channels   = geometry.Channels
+	PlaneBytes = geometry.Plane
+	ImageBytes = geometry.Size // 3,072
 )
 
 // Dataset is a set of 32×32 RGB images held as bytes in CIFAR's planar layout
@@ -157,4 +160,34 @@ func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalizatio
 			}
 		}
 	}
+}
+
+// Batches is a data set with its normalisation and augmentation bound: what
+// the training and prediction of package nets read (nets.Source).
+type Batches struct {
+	Set  *Dataset
+	Norm Normalization
+	Aug  *Augmentation // nil: none
+}
+
+// Len is the number of images.
+func (b Batches) Len() int { return b.Set.Len() }
+
+// Classes is the number of classes (0 for an unlabelled set).
+func (b Batches) Classes() int { return b.Set.Classes }
+
+// Labels are the set's labels (nil for an unlabelled set).
+func (b Batches) Labels() []int { return b.Set.Labels }
+
+// Name is the set's name.
+func (b Batches) Name() string { return b.Set.Name }
+
+// Fill is Dataset.Fill with the bound normalisation, and the bound
+// augmentation when rng is not nil.
+func (b Batches) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand) {
+	aug := b.Aug
+	if rng == nil {
+		aug = nil
+	}
+	b.Set.Fill(dst, labels, idx, b.Norm, aug, rng)
 }

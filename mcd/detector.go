@@ -55,6 +55,15 @@ func (d *Detector) Model() *nets.Model { return d.model }
 // History is the fine-tuning history.
 func (d *Detector) History() []Epoch { return d.history }
 
+// Warnings implements ood.Warner: in the transductive setting the images
+// scored are the unlabelled images fine-tuned on.
+func (d *Detector) Warnings() []string {
+	if d.setting == ood.Transductive {
+		return []string{"transductive: MCD fine-tuned on the unlabelled test images it then scores, as in the paper"}
+	}
+	return nil
+}
+
 // Notes implements ood.Reporter.
 func (d *Detector) Notes() []ood.Note {
 	var auroc, disc []string

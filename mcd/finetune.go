@@ -6,6 +6,10 @@
 // is fine-tuned so that its heads agree on in-distribution images and
 // disagree on the out-of-distribution images of an unlabelled pool; an
 // image's score is minus the L1 distance between the heads' softmax outputs.
+//
+// The whole method is here: the two steps in steps.go (written with the
+// engine's graph pieces, package nets), the fine-tuning loop and the score
+// in finetune.go, the detector in detector.go.
 package mcd
 
 import (
@@ -97,12 +101,12 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	}
 	log := env.Logger()
 	model := m.Clone()
-	stepA, err := model.TrainProgram(nets.StepA, cfg.Batch, 0, cfg.Margin)
+	stepA, err := newStepA(model, cfg.Batch)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer stepA.Close()
-	stepB, err := model.TrainProgram(nets.StepB, cfg.Batch, cfg.UnlabelledBatch, cfg.Margin)
+	stepB, err := newStepB(model, cfg.Batch, cfg.UnlabelledBatch, cfg.Margin)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -158,9 +162,10 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			}
 			idx := nextLabelled()
 			// Step A.
-			train.Fill(stepA.Input(), labels, idx, env.Norm, aug, augRNG)
+			xa, ya := stepA.Data(stepA.x), stepA.Data(stepA.y)
+			train.Fill(xa, labels, idx, env.Norm, aug, augRNG)
 			for i, l := range labels {
-				stepA.Labels()[i] = float32(l)
+				ya[i] = float32(l)
 			}
 			if err := stepA.Run(); err != nil {
 				bar.Finish()
@@ -169,11 +174,12 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			if err := opt.Step(cfg.LR, stepA.Params(), stepA.Grads()); err != nil {
 				return nil, nil, 0, err
 			}
-			// Step B: the same labelled batch, recomputed with the updated
-			// weights, and an unlabelled batch.
-			train.Fill(stepB.Input(), nil, idx, env.Norm, aug, augRNG)
-			copy(stepB.Labels(), stepA.Labels())
-			pool.Fill(stepB.Unlabelled(), nil, nextUnlabelled(), env.Norm, nil, nil)
+			// Step B: the same labelled batch (the same augmented images, as
+			// the authors' data_s), recomputed with the updated weights, and
+			// the next unlabelled batch.
+			copy(stepB.Data(stepB.x), xa)
+			copy(stepB.Data(stepB.y), ya)
+			pool.Fill(stepB.Data(stepB.u), nil, nextUnlabelled(), env.Norm, nil, nil)
 			if err := stepB.Run(); err != nil {
 				bar.Finish()
 				return nil, nil, 0, fmt.Errorf("mcd step B, epoch %d, step %d: %w", epoch, s+1, err)
@@ -181,7 +187,7 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			if err := opt.Step(cfg.LR, stepB.Params(), stepB.Grads()); err != nil {
 				return nil, nil, 0, err
 			}
-			parts := stepB.LossParts()
+			parts := stepB.losses()
 			for i := range sums {
 				sums[i] += parts[i]
 			}
@@ -230,8 +236,8 @@ func Discrepancy(ctx context.Context, env *ood.Env, m *nets.Model, images *loade
 	p1, p2 := make([]float64, out.Classes), make([]float64, out.Classes)
 	scores := make([]float64, out.N)
 	for i := range scores {
-		ood.Softmax(out.Logits(0, i), 1, p1)
-		ood.Softmax(out.Logits(1, i), 1, p2)
+		nets.Softmax(out.Logits(0, i), 1, p1)
+		nets.Softmax(out.Logits(1, i), 1, p2)
 		var d float64
 		for k := range p1 {
 			d += math.Abs(p1[k] - p2[k])

@@ -6,7 +6,7 @@ import (
 )
 
 func benchTrain(b *testing.B, name string, batch int) {
-	p, err := newModel(b, name).TrainProgram(Supervised, batch, 0, 0)
+	p, err := newModel(b, name).TrainProgram(batch)
 	if err != nil {
 		b.Fatal(err)
 	}

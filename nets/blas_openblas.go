@@ -24,28 +24,34 @@ static void mcdood_openblas_setup(const char *core) {
 import "C"
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
 )
 
 // CoreEnv names the variable that chooses OpenBLAS's kernels: "auto" (the
-// default), "openblas" (OpenBLAS's own choice, which honours
-// OPENBLAS_CORETYPE), or a core name such as "Haswell" or "SkylakeX".
+// default), "openblas" (OpenBLAS's own choice), or a core name such as
+// "Haswell" or "SkylakeX".
 //
-// Auto picks SkylakeX (AVX-512) kernels on CPUs with AVX-512, and otherwise
-// leaves the choice to OpenBLAS. Debian's OpenBLAS 0.3.21 does not know AMD
-// Zen 4/5 and falls back to its AVX2 (Haswell) kernels — some images even set
-// OPENBLAS_CORETYPE=Haswell — while its AVX-512 kernels run about 1.5× faster
-// there (measured on this project's 2-core Zen 5 machines).
+// Auto honours OPENBLAS_CORETYPE when it is set (OpenBLAS's documented
+// switch: OPENBLAS_CORETYPE=Haswell runs the AVX2 kernels a CPU without
+// AVX-512 gets). Otherwise it picks SkylakeX (AVX-512) kernels on CPUs with
+// AVX-512 and leaves the choice to OpenBLAS elsewhere: Debian's OpenBLAS
+// 0.3.21 does not know AMD Zen 4/5 and falls back to its AVX2 (Haswell)
+// kernels there, while its AVX-512 kernels run about 1.5× faster (measured
+// on this project's 2-core Zen 5 machines). A core name OpenBLAS does not
+// take is reported by EnvErr.
 const CoreEnv = "MCDOOD_BLAS_CORE"
 
 func init() {
 	var core *C.char
 	switch want := os.Getenv(CoreEnv); want {
 	case "", "auto":
-		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
+		if os.Getenv("OPENBLAS_CORETYPE") == "" && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL {
 			core = C.CString("SkylakeX")
 		}
 	case "openblas":
@@ -53,6 +59,11 @@ func init() {
 		core = C.CString(want)
 	}
 	C.mcdood_openblas_setup(core)
+	if want := os.Getenv(CoreEnv); core != nil && want != "" && want != "auto" {
+		if got := C.GoString(C.openblas_get_corename()); !strings.EqualFold(got, want) {
+			envErr = errors.Join(envErr, fmt.Errorf("%s=%q: OpenBLAS runs its %s kernels instead (see OpenBLAS's list of core names)", CoreEnv, want, got))
+		}
+	}
 	sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 		if m == 0 || n == 0 {
 			return

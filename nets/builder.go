@@ -181,11 +181,6 @@ func (b *builder) drop(x *G.Node, p float64) *G.Node {
 	return b.wrap(Dropout(x, p, b.dropout))
 }
 
-// heads applies the two classifier heads (C1, C2) to features (N, F).
-func (b *builder) heads(feat *G.Node) (z1, z2 *G.Node) {
-	return b.linear("head1", feat, b.m.Classes), b.linear("head2", feat, b.m.Classes)
-}
-
 func (b *builder) check(what string) error {
 	if b.err != nil {
 		return fmt.Errorf("nets: building %s graph of %s: %w", what, b.m.Spec.Name, b.err)

@@ -8,28 +8,56 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mcdood/mcdood/loaders"
 )
 
-// toyData is a tiny labelled data set whose class is visible in the pixels.
-func toyData(n, classes int, seed uint64) *loaders.Dataset {
+// toySource is a tiny labelled set of images whose class is visible in
+// the pixels, flipped left to right at random when it augments and an rng
+// is given (a Source of the tests, which read no data files).
+type toySource struct {
+	pixels  []float32
+	labels  []int
+	k       int
+	augment bool
+}
+
+func toyData(n, classes int, seed uint64) *toySource {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	d := &loaders.Dataset{Name: "toy", Pixels: make([]byte, n*loaders.ImageBytes), Labels: make([]int, n), Classes: classes}
+	d := &toySource{pixels: make([]float32, n*ImageSize), labels: make([]int, n), k: classes, augment: true}
 	for i := 0; i < n; i++ {
 		l := rng.IntN(classes)
-		d.Labels[i] = l
-		img := d.Image(i)
-		for j := range img {
-			img[j] = byte(rng.IntN(64) + 48*l)
+		d.labels[i] = l
+		for j := range ImageSize {
+			d.pixels[i*ImageSize+j] = float32(rng.IntN(64)+48*l)/128 - 1
 		}
 	}
 	return d
 }
 
+func (d *toySource) Len() int      { return len(d.labels) }
+func (d *toySource) Classes() int  { return d.k }
+func (d *toySource) Labels() []int { return d.labels }
+func (d *toySource) Name() string  { return "toy" }
+func (d *toySource) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand) {
+	for j, i := range idx {
+		flip := d.augment && rng != nil && rng.IntN(2) == 1
+		src, out := d.pixels[i*ImageSize:(i+1)*ImageSize], dst[j*ImageSize:(j+1)*ImageSize]
+		for r := 0; r < ImageChannels*ImageSide; r++ {
+			for c := 0; c < ImageSide; c++ {
+				sc := c
+				if flip {
+					sc = ImageSide - 1 - c
+				}
+				out[r*ImageSide+c] = src[r*ImageSide+sc]
+			}
+		}
+		if labels != nil {
+			labels[j] = d.labels[i]
+		}
+	}
+}
+
 func toyRecipe(epochs int) TrainConfig {
-	return TrainConfig{Epochs: epochs, Batch: 8, Momentum: 0.9, WeightDecay: 5e-4, Schedule: Constant(0.05),
-		Augment: &loaders.StandardAugmentation, Norm: loaders.CIFARNormalization, Seed: 42}
+	return TrainConfig{Epochs: epochs, Batch: 8, Momentum: 0.9, WeightDecay: 5e-4, Schedule: Constant(0.05), Seed: 42}
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
@@ -141,7 +169,7 @@ func TestTrainingLearnsToyTask(t *testing.T) {
 	data := toyData(96, 3, 1)
 	test := toyData(48, 3, 2)
 	cfg := toyRecipe(6)
-	cfg.Augment = nil
+	data.augment = false
 	m, hist, err := Train(context.Background(), spec, data, cfg, TrainOptions{Test: test})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,10 @@ package nets
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mcdood/mcdood/internal/numdiff"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -78,6 +79,10 @@ func randTensor(rng *rand.Rand, scale float64, shape ...int) *tensor.Dense {
 // atol + rtol·|numeric|.
 func checkGrad(t *testing.T, name string, inputs []*tensor.Dense, wrt []int, build func(in []*G.Node) (*G.Node, error), before func(), h, atol, rtol float64) {
 	t.Helper()
+	t.Run(name, func(t *testing.T) { checkGradRun(t, name, inputs, wrt, build, before, h, atol, rtol) })
+}
+
+func checkGradRun(t *testing.T, name string, inputs []*tensor.Dense, wrt []int, build func(in []*G.Node) (*G.Node, error), before func(), h, atol, rtol float64) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	g := G.NewGraph()
 	nodes := make([]*G.Node, len(inputs))
@@ -132,23 +137,7 @@ func checkGrad(t *testing.T, name string, inputs []*tensor.Dense, wrt []int, bui
 		if len(picks) > 40 {
 			picks = picks[:40]
 		}
-		bad := 0
-		for _, j := range picks {
-			old := data[j]
-			eps := float32(h * math.Max(1, math.Abs(float64(old))))
-			data[j] = old + eps
-			lp := run()
-			data[j] = old - eps
-			lm := run()
-			data[j] = old
-			numeric := (lp - lm) / (2 * float64(eps))
-			if diff := math.Abs(float64(analytic[k][j]) - numeric); diff > atol+rtol*math.Abs(numeric) {
-				bad++
-				if bad <= 5 {
-					t.Errorf("%s: ∂L/∂in%d[%d] = %.6g, finite difference %.6g", name, i, j, analytic[k][j], numeric)
-				}
-			}
-		}
+		numdiff.Check(t, fmt.Sprintf("%s: ∂L/∂in%d", name, i), run, data, analytic[k], picks, numdiff.Relative(h), atol, rtol)
 	}
 }
 
@@ -221,7 +210,28 @@ func TestGradients(t *testing.T) {
 		checkGrad(t, fmt.Sprintf("nll heads=%d T=%g", c.heads, c.temp), ins, wrt,
 			func(in []*G.Node) (*G.Node, error) { return SoftmaxNLL(in[0], c.temp, c.mean, in[1:]...) }, nil, h, atolNLL, rtol)
 	}
-	// Head 2 sharper than head 1 leaves the margin loss active.
-	checkGrad(t, "mcd discrepancy", []*tensor.Dense{randTensor(rng, 0.5, 6, 5), randTensor(rng, 3, 6, 5)}, []int{0, 1},
-		func(in []*G.Node) (*G.Node, error) { return EntropyMarginLoss(in[0], in[1], 1.2) }, nil, 1e-2, atol, rtol)
+	for _, scale := range []float64{0.5, 3} {
+		checkGrad(t, fmt.Sprintf("mean entropy scale %g", scale), []*tensor.Dense{randTensor(rng, scale, 6, 5)}, []int{0},
+			func(in []*G.Node) (*G.Node, error) { return MeanEntropy(in[0]) }, nil, 1e-2, atol, rtol)
+	}
+	// Scalars: the hinge of a difference of two mean entropies (head 2
+	// sharper than head 1), active at margin 1.2 and inactive at 0.01.
+	for _, margin := range []float64{1.2, 0.01} {
+		checkGrad(t, fmt.Sprintf("hinge of an entropy gap, margin %g", margin), []*tensor.Dense{randTensor(rng, 0.5, 6, 5), randTensor(rng, 3, 6, 5)}, []int{0, 1},
+			func(in []*G.Node) (*G.Node, error) {
+				h1, err := MeanEntropy(in[0])
+				if err != nil {
+					return nil, err
+				}
+				h2, err := MeanEntropy(in[1])
+				if err != nil {
+					return nil, err
+				}
+				gap, err := SubScalars(h1, h2)
+				if err != nil {
+					return nil, err
+				}
+				return Hinge(margin, gap)
+			}, nil, 1e-2, atol, rtol)
+	}
 }

@@ -1,5 +1,12 @@
 package nets
 
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
 // Kernels are the loops the ops spend their time in, on the channel-major
 // activation layout (C, N, H, W) that every op in this package uses: one
 // channel of a whole batch is one contiguous row, so batch norm works on
@@ -44,9 +51,6 @@ var (
 	// n0·Pix… of every output row (rows ldy apart); with a not nil, it then
 	// maps output channel c as scaleShift(·, a[c], b[c], relu) does.
 	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool)
-	// portableKernels, when not nil, turns the native kernels' CPU-specific
-	// paths (AVX-512) off or back on, so that tests check both.
-	portableKernels func(on bool)
 	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu; out
 	// may be x itself.
 	scaleShift = refScaleShift
@@ -202,3 +206,45 @@ func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, 
 func useDirect(g geom, cout int) bool {
 	return conv3x3Direct != nil && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad == 1 && g.C <= 4 && g.OW == 32 && cout%4 == 0
 }
+
+// KernelsEnv names the variable that picks the instruction-set level of the
+// native kernels (im2col, batch norm, pooling, the direct convolution):
+// "auto" (the default: the fastest this CPU runs), "avx512", "avx2" (what a
+// CPU without AVX-512 runs) or "generic" (baseline x86-64 or the
+// architecture's own). The pure-Go build has one level, "go". The BLAS is
+// chosen apart from it (CoreEnv and OPENBLAS_CORETYPE in the OpenBLAS build).
+const KernelsEnv = "MCDOOD_KERNELS"
+
+// kernelLevel is the level in use; envErr holds what was wrong with the
+// environment's choices when the package started (see EnvErr).
+var (
+	kernelLevel string
+	envErr      = SetKernels(os.Getenv(KernelsEnv))
+)
+
+// KernelLevels lists the kernel levels this CPU and build run, fastest first.
+func KernelLevels() []string { return kernelLevels() }
+
+// Kernels names the kernel level in use.
+func Kernels() string { return kernelLevel }
+
+// SetKernels selects a kernel level by name ("auto" or "" for the fastest)
+// and returns an error, changing nothing, for a level this CPU or build does
+// not run. It must not be called while a program runs.
+func SetKernels(name string) error {
+	levels := kernelLevels()
+	if name == "" || name == "auto" {
+		name = levels[0]
+	}
+	if !slices.Contains(levels, name) {
+		return fmt.Errorf("%s=%q: this CPU and build run %s (or auto)", KernelsEnv, name, strings.Join(levels, ", "))
+	}
+	useKernelLevel(name)
+	kernelLevel = name
+	return nil
+}
+
+// EnvErr reports a bad MCDOOD_KERNELS or MCDOOD_BLAS_CORE found when the
+// package started, which then fell back to its default; commands check it
+// before doing any work.
+func EnvErr() error { return envErr }

@@ -4,11 +4,36 @@ package nets
 
 /*
 #cgo CFLAGS: -O3
-#include "kernels_native.h"
+#include "kernels_cgo.h"
 */
 import "C"
 
 import "unsafe"
+
+// The levels of the native kernels (kernels_cgo.h), fastest first.
+var nativeLevels = []struct {
+	name  string
+	level C.int
+}{{"avx512", C.NK_AVX512}, {"avx2", C.NK_AVX2}, {"generic", C.NK_GENERIC}}
+
+func kernelLevels() []string {
+	var names []string
+	for _, l := range nativeLevels {
+		if C.nk_supported(l.level) != 0 {
+			names = append(names, l.name)
+		}
+	}
+	return names
+}
+
+func useKernelLevel(name string) {
+	for _, l := range nativeLevels {
+		if l.name == name && C.nk_select(l.level) == 0 {
+			return
+		}
+	}
+	panic("nets: kernel level " + name + " not supported")
+}
 
 func init() {
 	im2col = nativeIm2col
@@ -19,7 +44,6 @@ func init() {
 	bnGradInput = nativeBNGradInput
 	maxPool2 = nativeMaxPool2
 	conv3x3Direct = nativeConv3x3Direct
-	portableKernels = func(on bool) { C.mcd_portable = cbool(on) }
 }
 
 func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool) {
@@ -32,7 +56,7 @@ func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, 
 		pa, pb = fp(a), fp(b)
 	}
 	cg := cgeom(g)
-	C.mcd_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy), pa, pb, cbool(relu))
+	C.nk_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy), pa, pb, cbool(relu))
 }
 
 func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {
@@ -42,7 +66,7 @@ func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {
 	}
 	_ = y[planes*(h/2)*(w/2)-1]
 	_ = argmax[planes*(h/2)*(w/2)-1]
-	C.mcd_maxpool2(fp(x), fp(y), (*C.int)(unsafe.Pointer(&argmax[0])), C.long(planes), C.long(h), C.long(w))
+	C.nk_maxpool2(fp(x), fp(y), (*C.int)(unsafe.Pointer(&argmax[0])), C.long(planes), C.long(h), C.long(w))
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
@@ -54,8 +78,8 @@ func cbool(b bool) C.int {
 	return 0
 }
 
-func cgeom(g geom) C.mcd_geom {
-	return C.mcd_geom{C: C.long(g.C), N: C.long(g.N), H: C.long(g.H), W: C.long(g.W), KH: C.long(g.KH), KW: C.long(g.KW),
+func cgeom(g geom) C.nk_geom {
+	return C.nk_geom{C: C.long(g.C), N: C.long(g.N), H: C.long(g.H), W: C.long(g.W), KH: C.long(g.KH), KW: C.long(g.KW),
 		Stride: C.long(g.Stride), Pad: C.long(g.Pad), OH: C.long(g.OH), OW: C.long(g.OW)}
 }
 
@@ -63,40 +87,40 @@ func nativeIm2col(x []float32, g geom, n0, n1 int, col []float32) {
 	_ = col[g.K*(n1-n0)*g.Pix-1]
 	_ = x[g.C*g.N*g.H*g.W-1]
 	cg := cgeom(g)
-	C.mcd_im2col(fp(x), &cg, C.long(n0), C.long(n1), fp(col))
+	C.nk_im2col(fp(x), &cg, C.long(n0), C.long(n1), fp(col))
 }
 
 func nativeCol2im(col []float32, g geom, n0, n1 int, dx []float32) {
 	_ = col[g.K*(n1-n0)*g.Pix-1]
 	_ = dx[g.C*g.N*g.H*g.W-1]
 	cg := cgeom(g)
-	C.mcd_col2im(fp(col), &cg, C.long(n0), C.long(n1), fp(dx))
+	C.nk_col2im(fp(col), &cg, C.long(n0), C.long(n1), fp(dx))
 }
 
 func nativeMoments(row []float32) (mean, variance float64) {
 	var m, v C.double
-	C.mcd_moments(fp(row), C.long(len(row)), &m, &v)
+	C.nk_moments(fp(row), C.long(len(row)), &m, &v)
 	return float64(m), float64(v)
 }
 
 func nativeScaleShift(x, out []float32, a, b float32, relu bool) {
 	_ = out[len(x)-1]
 	if len(x) > 0 && &x[0] == &out[0] {
-		C.mcd_scale_shift_inplace(fp(x), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+		C.nk_scale_shift_inplace(fp(x), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
 		return
 	}
-	C.mcd_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+	C.nk_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
 }
 
 func nativeBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG, sumGX float64) {
 	_ = dy[len(x)-1]
 	var sg, sgx C.double
-	C.mcd_bn_grad_sums(fp(x), fp(dy), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), cbool(relu), &sg, &sgx)
+	C.nk_bn_grad_sums(fp(x), fp(dy), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), cbool(relu), &sg, &sgx)
 	return float64(sg), float64(sgx)
 }
 
 func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, relu bool) {
 	_ = dy[len(x)-1]
 	_ = dx[len(x)-1]
-	C.mcd_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), cbool(relu))
+	C.nk_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), cbool(relu))
 }

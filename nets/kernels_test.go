@@ -23,14 +23,16 @@ func closeSlices(t *testing.T, what string, got, want []float32, tol float64) {
 	}
 }
 
-// eachKernelPath runs fn (a test or a benchmark) on the kernels in use and,
-// in the cgo build, again with their CPU-specific paths (AVX-512) turned off.
+// eachKernelPath runs fn (a test or a benchmark) once on every kernel level
+// this CPU and build run (avx512, avx2, generic; go in the pure-Go build),
+// then restores the level in use.
 func eachKernelPath[T interface{ Run(string, func(T)) bool }](t T, fn func(T)) {
-	t.Run("fastest", fn)
-	if portableKernels != nil {
-		portableKernels(true)
-		defer portableKernels(false)
-		t.Run("portable", fn)
+	defer SetKernels(Kernels())
+	for _, level := range KernelLevels() {
+		if err := SetKernels(level); err != nil {
+			panic(err)
+		}
+		t.Run(level, fn)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -44,7 +45,11 @@ func New(spec Spec, classes int, seed uint64) (*Model, error) {
 	m := &Model{Spec: spec, Classes: classes, byName: map[string]*Param{}, bn: map[string]*bnState{},
 		init: rand.New(rand.NewPCG(seed, 0x6d6364))}
 	// Build once on a one-image batch to create every parameter in a fixed order.
-	if _, err := m.buildEval(1, false); err != nil {
+	g := m.NewGraph(Evaluation)
+	f := g.Features(g.Images(1))
+	g.Head(1, f)
+	g.Head(2, f)
+	if err := g.b.check("evaluation"); err != nil {
 		return nil, err
 	}
 	m.init = nil
@@ -144,4 +149,23 @@ func (m *Model) Clone() *Model {
 		c.bnNames = append(c.bnNames, name)
 	}
 	return c
+}
+
+// Describe summarises a model for logs: name, parameters, feature width.
+func (m *Model) Describe() string {
+	return fmt.Sprintf("%s: %.2fM parameters, %d features, %d classes", m.Spec.Name, float64(m.NumParams())/1e6, m.FeatureDim(), m.Classes)
+}
+
+// features runs the model's extractor in b.
+func (m *Model) features(b *builder, x *G.Node) (*G.Node, error) {
+	ext, err := m.Spec.extractor()
+	if err != nil {
+		return nil, err
+	}
+	f := ext(b, x)
+	if b.err != nil {
+		return nil, b.err
+	}
+	m.feature = f.Shape()[1]
+	return f, nil
 }

@@ -9,10 +9,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// softmaxRow writes softmax(z/t) into p (float64) and returns log Σ exp(z/t),
-// stably (the row maximum is subtracted first, row by row: stock gorgonia's
-// SoftMax subtracted the tensor's first element and overflowed in float32).
-func softmaxRow(z []float32, t float64, p []float64) (logSum float64) {
+// Softmax writes softmax(z/t) into p (float64, len(z) values) and returns
+// log Σ exp(z/t), stably: the row maximum is subtracted first (stock
+// gorgonia's SoftMax subtracted the tensor's first element and overflowed in
+// float32). Every softmax of the project is this one: the losses here and
+// the detectors' scores.
+func Softmax(z []float32, t float64, p []float64) (logSum float64) {
 	m := math.Inf(-1)
 	for _, v := range z {
 		m = math.Max(m, float64(v)/t)
@@ -23,7 +25,7 @@ func softmaxRow(z []float32, t float64, p []float64) (logSum float64) {
 		p[j] = e
 		s += e
 	}
-	for j := range p {
+	for j := range p[:len(z)] {
 		p[j] /= s
 	}
 	return m + math.Log(s)
@@ -93,7 +95,7 @@ func (op *nllOp) Do(vs ...G.Value) (G.Value, error) {
 		var q float64
 		for h := 0; h < op.heads; h++ {
 			p := op.probs[h][i*op.k : (i+1)*op.k]
-			softmaxRow(f32(vs[h])[i*op.k:(i+1)*op.k], op.temp, p)
+			Softmax(f32(vs[h])[i*op.k:(i+1)*op.k], op.temp, p)
 			q += p[y]
 		}
 		q /= float64(op.heads)
@@ -175,130 +177,94 @@ func (op *nllGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }
 
-// discrepancyOp is the loss of Step B of MCD fine-tuning (Yu & Aizawa, ICCV
-// 2019, eq. 4; the authors' solver.discrepancy):
-//
-//	L = max(0, m − (mean_i H(p1_i) − mean_i H(p2_i)))
-//
-// where H is the entropy of a head's softmax on an unlabelled image. It
-// pushes head 1 towards high and head 2 towards low entropy on unlabelled
-// data, so that the two disagree on out-of-distribution images.
-type discrepancyOp struct {
+// meanEntropyOp is the mean over the batch of the entropy of each row's
+// softmax: H̄ = −(1/N) Σ_i Σ_k p_ik log p_ik for logits (N, K). MCD's Step B
+// pushes it up on head 1 and down on head 2 for unlabelled images (Yu &
+// Aizawa, ICCV 2019, eq. 4; the authors' solver.discrepancy).
+type meanEntropyOp struct {
 	opBase
 	n, k   int
-	margin float64
 	out    G.F32
-	p      [2][]float64 // softmax of each head from the last run
-	h      [2][]float64 // entropy per image
-	active bool
+	p      []float64 // softmax of the last run
+	h      []float64 // entropy per row
+	logSum []float64 // log Σ exp(z) per row
 }
 
-// EntropyMarginLoss builds the MCD discrepancy loss above on two (N, K) heads.
-func EntropyMarginLoss(z1, z2 *G.Node, margin float64) (*G.Node, error) {
-	s := z1.Shape()
-	if s.Dims() != 2 || !z2.Shape().Eq(s) {
-		return nil, fmt.Errorf("nets: EntropyMarginLoss: heads %v and %v must be equal (N,K)", s, z2.Shape())
+// MeanEntropy builds the mean entropy above of z (N, K).
+func MeanEntropy(z *G.Node) (*G.Node, error) {
+	s := z.Shape()
+	if s.Dims() != 2 {
+		return nil, fmt.Errorf("nets: MeanEntropy: logits %v must be (N,K)", s)
 	}
-	op := &discrepancyOp{opBase: newOpBase("mcd-discrepancy/m%g", margin), n: s[0], k: s[1], margin: margin}
-	return G.ApplyOp(op, z1, z2)
+	return G.ApplyOp(&meanEntropyOp{opBase: newOpBase("mean-entropy"), n: s[0], k: s[1]}, z)
 }
 
-func (op *discrepancyOp) Arity() int    { return 2 }
-func (op *discrepancyOp) Type() hm.Type { return fnType(tt(2), tt(2), scalarType) }
-func (op *discrepancyOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (op *meanEntropyOp) Arity() int    { return 1 }
+func (op *meanEntropyOp) Type() hm.Type { return fnType(tt(2), scalarType) }
+func (op *meanEntropyOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.ScalarShape(), nil
 }
 
-func (op *discrepancyOp) Do(vs ...G.Value) (G.Value, error) {
-	var meanH [2]float64
-	for h := 0; h < 2; h++ {
-		if op.p[h] == nil {
-			op.p[h], op.h[h] = make([]float64, op.n*op.k), make([]float64, op.n)
-		}
-		z := f32(vs[h])
-		for i := 0; i < op.n; i++ {
-			p := op.p[h][i*op.k : (i+1)*op.k]
-			logSum := softmaxRow(z[i*op.k:(i+1)*op.k], 1, p)
-			var ent float64
-			for j, pj := range p {
-				// log p_j = z_j − logΣexp, exact even where p_j underflows.
-				ent -= pj * (float64(z[i*op.k+j]) - logSum)
-			}
-			op.h[h][i] = ent
-			meanH[h] += ent
-		}
-		meanH[h] /= float64(op.n)
+func (op *meanEntropyOp) Do(vs ...G.Value) (G.Value, error) {
+	if op.p == nil {
+		op.p, op.h, op.logSum = make([]float64, op.n*op.k), make([]float64, op.n), make([]float64, op.n)
 	}
-	l := op.margin - (meanH[0] - meanH[1])
-	op.active = l > 0
-	op.out = G.F32(math.Max(l, 0))
+	z := f32(vs[0])
+	var mean float64
+	for i := 0; i < op.n; i++ {
+		p := op.p[i*op.k : (i+1)*op.k]
+		logSum := Softmax(z[i*op.k:(i+1)*op.k], 1, p)
+		var ent float64
+		for j, pj := range p {
+			// log p_j = z_j − logΣexp, exact even where p_j underflows.
+			ent -= pj * (float64(z[i*op.k+j]) - logSum)
+		}
+		op.h[i], op.logSum[i] = ent, logSum
+		mean += ent
+	}
+	op.out = G.F32(mean / float64(op.n))
 	return &op.out, nil
 }
 
-func (op *discrepancyOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *meanEntropyOp) DiffWRT(int) []bool { return []bool{true} }
 
-func (op *discrepancyOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	var grads G.Nodes
-	for h := 0; h < 2; h++ {
-		d, err := G.ApplyOp(&discrepancyGradOp{opBase: newOpBase("∂ %v[%d]", op, h), fwd: op, head: h}, inputs[h], grad)
-		if err != nil {
-			return nil, err
-		}
-		grads = append(grads, d)
-	}
-	return grads, nil
+func (op *meanEntropyOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&meanEntropyGradOp{opBase: newOpBase("∂ %v", op), fwd: op}, inputs[0], grad)
+	return G.Nodes{d}, err
 }
 
-// discrepancyGradOp: with ∂H/∂z_j = −p_j(log p_j + H), the loss (when
-// active) has ∂L/∂z1 = g/N · p1(log p1 + H1) and ∂L/∂z2 = −g/N · p2(log p2 + H2).
-type discrepancyGradOp struct {
+// meanEntropyGradOp: with ∂H/∂z_j = −p_j(log p_j + H), ∂H̄/∂z_ij =
+// −(g/N) p_ij (log p_ij + H_i) for upstream g, from (z, g) and the forward
+// run's softmax, entropies and log-sums.
+type meanEntropyGradOp struct {
 	opBase
-	fwd  *discrepancyOp
-	head int
-	out  buffer
+	fwd *meanEntropyOp
+	out buffer
 }
 
-func (op *discrepancyGradOp) Arity() int    { return 2 }
-func (op *discrepancyGradOp) Type() hm.Type { return fnType(tt(2), scalarType, tt(2)) }
-func (op *discrepancyGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+func (op *meanEntropyGradOp) Arity() int    { return 2 }
+func (op *meanEntropyGradOp) Type() hm.Type { return fnType(tt(2), scalarType, tt(2)) }
+func (op *meanEntropyGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.fwd.n, op.fwd.k}, nil
 }
 
-func (op *discrepancyGradOp) Do(vs ...G.Value) (G.Value, error) {
+func (op *meanEntropyGradOp) Do(vs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	z, g := f32(vs[0]), float64(scalarOf(vs[1]))
 	out := op.out.get(f.n, f.k)
 	d := f32(out)
-	if !f.active {
-		zero(d)
-		return out, nil
-	}
-	sign := 1.0
-	if op.head == 1 {
-		sign = -1
-	}
-	c := sign * g / float64(f.n)
+	c := -g / float64(f.n)
 	for i := 0; i < f.n; i++ {
-		p := f.p[op.head][i*f.k : (i+1)*f.k]
+		p := f.p[i*f.k : (i+1)*f.k]
 		row := z[i*f.k : (i+1)*f.k]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - m)
-		}
-		logSum := m + math.Log(s)
-		hEnt := f.h[op.head][i]
 		for j, pj := range p {
-			d[i*f.k+j] = float32(c * pj * (float64(row[j]) - logSum + hEnt))
+			d[i*f.k+j] = float32(c * pj * (float64(row[j]) - f.logSum[i] + f.h[i]))
 		}
 	}
 	return out, nil
 }
 
-func (op *discrepancyGradOp) DiffWRT(int) []bool { return []bool{false, false} }
-func (op *discrepancyGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+func (op *meanEntropyGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op *meanEntropyGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }

@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/chewxy/hm"
@@ -56,6 +57,104 @@ func (op *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		grads[i] = grad
 	}
 	return grads, nil
+}
+
+// scalarOp is a function of scalars with its derivatives: the small
+// arithmetic that joins the parts of a loss (a − b, max(0, m − x), −x).
+type scalarOp struct {
+	opBase
+	n int
+	f func(x []float64) float64
+	// df gives ∂f/∂x_i at x (of the last forward run).
+	df  func(x []float64, i int) float64
+	x   []float64
+	out G.F32
+}
+
+func newScalarOp(name string, xs []*G.Node, f func([]float64) float64, df func([]float64, int) float64) (*G.Node, error) {
+	for i, x := range xs {
+		if !x.IsScalar() {
+			return nil, fmt.Errorf("nets: %s: input %d has shape %v, want a scalar", name, i, x.Shape())
+		}
+	}
+	return G.ApplyOp(&scalarOp{opBase: newOpBase("%s", name), n: len(xs), f: f, df: df}, xs...)
+}
+
+// SubScalars is a − b.
+func SubScalars(a, b *G.Node) (*G.Node, error) {
+	return newScalarOp("sub", []*G.Node{a, b}, func(x []float64) float64 { return x[0] - x[1] },
+		func(_ []float64, i int) float64 { return [2]float64{1, -1}[i] })
+}
+
+// Hinge is max(0, margin − x).
+func Hinge(margin float64, x *G.Node) (*G.Node, error) {
+	return newScalarOp(fmt.Sprintf("hinge/m%g", margin), []*G.Node{x}, func(x []float64) float64 { return math.Max(0, margin-x[0]) },
+		func(x []float64, _ int) float64 {
+			if margin-x[0] > 0 {
+				return -1
+			}
+			return 0
+		})
+}
+
+func (op *scalarOp) Arity() int { return op.n }
+func (op *scalarOp) Type() hm.Type {
+	ts := make([]hm.Type, op.n+1)
+	for i := range ts {
+		ts[i] = scalarType
+	}
+	return fnType(ts...)
+}
+func (op *scalarOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (op *scalarOp) Do(vs ...G.Value) (G.Value, error) {
+	if op.x == nil {
+		op.x = make([]float64, op.n)
+	}
+	for i, v := range vs {
+		op.x[i] = float64(scalarOf(v))
+	}
+	op.out = G.F32(op.f(op.x))
+	return &op.out, nil
+}
+func (op *scalarOp) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+func (op *scalarOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	grads := make(G.Nodes, len(inputs))
+	for i := range grads {
+		d, err := G.ApplyOp(&scalarGradOp{opBase: newOpBase("∂%d %v", i, op), fwd: op, i: i}, grad)
+		if err != nil {
+			return nil, err
+		}
+		grads[i] = d
+	}
+	return grads, nil
+}
+
+// scalarGradOp is g·∂f/∂x_i from the upstream g and the forward run.
+type scalarGradOp struct {
+	opBase
+	fwd *scalarOp
+	i   int
+	out G.F32
+}
+
+func (op *scalarGradOp) Arity() int    { return 1 }
+func (op *scalarGradOp) Type() hm.Type { return fnType(scalarType, scalarType) }
+func (op *scalarGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+func (op *scalarGradOp) Do(vs ...G.Value) (G.Value, error) {
+	op.out = G.F32(float64(scalarOf(vs[0])) * op.fwd.df(op.fwd.x, op.i))
+	return &op.out, nil
+}
+func (op *scalarGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *scalarGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }
 
 // stopGradOp copies its input and passes no gradient back: Step A of MCD

@@ -3,27 +3,55 @@ package nets
 import (
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
+
+	"github.com/mcdood/mcdood/internal/numdiff"
 )
 
-// fillBatch puts random images and labels into a program's inputs.
-func fillBatch(p *Program, rng *rand.Rand, classes int) {
-	for i := range p.Input() {
-		p.Input()[i] = float32(rng.NormFloat64())
+// fillInputs puts random images and labels into a program's inputs.
+func fillInputs(p *Program, rng *rand.Rand, classes int, images []Tensor, labels ...Tensor) {
+	for _, x := range images {
+		copy(p.Data(x), randSlice(rng, len(p.Data(x))))
 	}
-	for i := range p.Labels() {
-		p.Labels()[i] = float32(rng.IntN(classes))
-	}
-	for i := range p.Unlabelled() {
-		p.Unlabelled()[i] = float32(rng.NormFloat64())
+	for _, y := range labels {
+		for i := range p.Data(y) {
+			p.Data(y)[i] = float32(rng.IntN(classes))
+		}
 	}
 }
 
-// TestTwoHeadNetworkGradients checks a whole two-head network end to end
-// against finite differences: parameter gradients of the pre-training loss
-// and of both MCD fine-tuning steps (training-mode BN), and the input
-// gradient ODIN uses (evaluation-mode BN, temperature 1000, both heads).
+// checkProgramGrads compares a training program's parameter gradients with
+// finite differences of loss (a few elements of every parameter tensor);
+// objective, when not nil, gives the loss whose gradient a parameter gets.
+func checkProgramGrads(t *testing.T, p *Program, rng *rand.Rand, objective func(par *Param) func() float64) {
+	t.Helper()
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	grads := p.Grads()
+	for i, par := range p.Params() {
+		analytic := append([]float32(nil), grads[i]...)
+		loss := p.Loss
+		if objective != nil {
+			loss = objective(par)
+		}
+		run := func() float64 {
+			if err := p.Run(); err != nil {
+				t.Fatal(err)
+			}
+			return loss()
+		}
+		picks := rng.Perm(len(par.Data()))[:min(4, len(par.Data()))]
+		numdiff.Check(t, par.Name, run, par.Data(), analytic, picks, numdiff.Fixed(1e-2), 3e-3, 3e-2)
+	}
+}
+
+// TestTwoHeadNetworkGradients checks whole two-head networks end to end
+// against finite differences: the pre-training step; a composed step with
+// every piece of the Graph API — detached features, the extractor applied
+// to a second batch, mean entropies joined by a difference and a hinge (the
+// shape of MCD's Step B); and the input gradient ODIN uses (evaluation-mode
+// BN, temperature 1000, both heads).
 func TestTwoHeadNetworkGradients(t *testing.T) {
 	spec, _ := ParseSpec("small")
 	m, err := New(spec, 5, 3)
@@ -31,116 +59,123 @@ func TestTwoHeadNetworkGradients(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	// loss reads the objective whose gradient is checked: the whole loss, or
-	// for the extractor in Step A only CE1 (CE2 sees detached features).
-	check := func(name string, p *Program, loss func() float64, grad []float32, values []float32, h, atol, rtol float64, picks int) {
-		t.Helper()
-		if err := p.Run(); err != nil {
-			t.Fatal(err)
-		}
-		analytic := append([]float32(nil), grad...)
-		bad := 0
-		for _, j := range rng.Perm(len(values))[:picks] {
-			old := values[j]
-			values[j] = old + float32(h)
-			if err := p.Run(); err != nil {
-				t.Fatal(err)
-			}
-			lp := loss()
-			values[j] = old - float32(h)
-			if err := p.Run(); err != nil {
-				t.Fatal(err)
-			}
-			lm := loss()
-			values[j] = old
-			numeric := (lp - lm) / (2 * h)
-			if d := math.Abs(float64(analytic[j]) - numeric); d > atol+rtol*math.Abs(numeric) {
-				bad++
-				if bad <= 5 {
-					t.Errorf("%s: element %d: analytic %.6g, finite difference %.6g", name, j, analytic[j], numeric)
-				}
-			}
-		}
-	}
-	for _, kind := range []TrainKind{Supervised, StepA, StepB} {
-		p, err := m.TrainProgram(kind, 6, 5, 1.2)
+	t.Run("pre-training", func(t *testing.T) {
+		p, err := m.TrainProgram(6)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fillBatch(p, rng, 5)
+		defer p.Close()
+		fillInputs(p, rng, 5, []Tensor{p.x}, p.y)
+		checkProgramGrads(t, p, rng, nil)
+	})
+	t.Run("composed", func(t *testing.T) {
+		g := m.NewGraph(Training)
+		x, y, u := g.Images(6), g.Labels(6), g.Images(5)
+		f := g.Features(x)
+		ce1, ce2 := g.CrossEntropy(g.Head(1, f), y), g.CrossEntropy(g.Head(2, g.Detach(f)), y)
+		fu := g.Features(u)
+		u1, u2 := g.Head(1, fu), g.Head(2, fu)
+		gap := g.Hinge(1.2, g.Sub(g.MeanEntropy(u1), g.MeanEntropy(u2)))
+		p, err := g.Train(g.Sum(ce1, ce2, gap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		fillInputs(p, rng, 5, []Tensor{x, u}, y)
 		if err := p.Run(); err != nil {
 			t.Fatal(err)
 		}
-		grads := p.Grads()
-		for i, par := range p.Params() {
-			// Every conv, BN and head parameter tensor, a few elements each.
-			n := min(4, len(par.Data()))
-			loss := p.Loss
-			if kind == StepA && !strings.HasPrefix(par.Name, "head") {
-				loss = func() float64 { return p.LossParts()[0] }
-			}
-			check(kind.String()+" "+par.Name, p, loss, grads[i], par.Data(), 1e-2, 3e-3, 3e-2, n)
+		if p.Scalar(gap) <= 0 {
+			t.Fatalf("hinge inactive (%v): the check would not reach the entropies", p.Scalar(gap))
 		}
-		p.Close()
-	}
-	ig, err := m.InputGradProgram(4, 1000, HeadsMean)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillBatch(ig, rng, 5)
-	if err := ig.Run(); err != nil {
-		t.Fatal(err)
-	}
-	check("input gradient T=1000", ig, ig.Loss, ig.InputGrad(), ig.Input(), 1, 1e-6, 3e-2, 30)
+		// The extractor does not see CE2 (its features are detached there).
+		checkProgramGrads(t, p, rng, func(par *Param) func() float64 {
+			if par.Name == "head2.w" || par.Name == "head2.b" || par.Name == "head1.w" || par.Name == "head1.b" {
+				return p.Loss
+			}
+			return func() float64 { return p.Scalar(ce1) + p.Scalar(gap) }
+		})
+	})
+	t.Run("input gradient T=1000", func(t *testing.T) {
+		ig, err := m.InputGradProgram(4, 1000, HeadsMean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ig.Close()
+		fillInputs(ig, rng, 5, []Tensor{ig.x}, ig.y)
+		if err := ig.Run(); err != nil {
+			t.Fatal(err)
+		}
+		analytic := append([]float32(nil), ig.InputGrad()...)
+		run := func() float64 {
+			if err := ig.Run(); err != nil {
+				t.Fatal(err)
+			}
+			return ig.Loss()
+		}
+		numdiff.Check(t, "∂L/∂x", run, ig.Input(), analytic, rng.Perm(len(analytic))[:30], numdiff.Fixed(1), 1e-6, 3e-2)
+	})
 }
 
-// TestStepAStopsGradient checks Step A: head 2's loss must not reach the
-// extractor, so the extractor's gradient equals the one from CE1 alone.
-func TestStepAStopsGradient(t *testing.T) {
+// TestDetachStopsGradient checks Detach where MCD's Step A uses it: with
+// loss CE(C1(G(x)), y1) + CE(C2(detach(G(x))), y2), changing head 2's labels
+// y2 changes head 2's gradient but leaves the extractor's exactly as it was;
+// without Detach it changes the extractor's too (so the test can fail).
+func TestDetachStopsGradient(t *testing.T) {
 	spec, _ := ParseSpec("small")
 	m, err := New(spec, 4, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := m.TrainProgram(StepA, 5, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.TrainProgram(Supervised, 5, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	fillBatch(a, rng, 4)
-	copy(s.Input(), a.Input())
-	copy(s.Labels(), a.Labels())
-	if err := a.Run(); err != nil {
-		t.Fatal(err)
-	}
-	ga := a.Grads()
-	if err := s.Run(); err != nil {
-		t.Fatal(err)
-	}
-	gs := s.Grads()
-	differs := false
-	for i, p := range a.Params() {
-		if p.Name == "conv1.w" {
-			for j := range ga[i] {
-				if ga[i][j] != gs[i][j] {
-					differs = true
+	// moved returns, for head 2 and for the extractor, the largest change of
+	// a gradient element when y2 changes.
+	moved := func(detach bool) (head2, extractor float64) {
+		g := m.NewGraph(Training)
+		x, y1, y2 := g.Images(5), g.Labels(5), g.Labels(5)
+		f := g.Features(x)
+		f2 := f
+		if detach {
+			f2 = g.Detach(f)
+		}
+		p, err := g.Train(g.Sum(g.CrossEntropy(g.Head(1, f), y1), g.CrossEntropy(g.Head(2, f2), y2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		fillInputs(p, rng, 4, []Tensor{x}, y1)
+		copy(p.Data(y2), p.Data(y1))
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		before := p.Grads()
+		for i := range before {
+			before[i] = append([]float32(nil), before[i]...)
+		}
+		for i := range p.Data(y2) {
+			p.Data(y2)[i] = float32((int(p.Data(y1)[i]) + 1 + i%3) % 4)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		for i, par := range p.Params() {
+			for j, v := range p.Grads()[i] {
+				d := math.Abs(float64(v - before[i][j]))
+				switch {
+				case par.Name == "head2.w" || par.Name == "head2.b":
+					head2 = math.Max(head2, d)
+				case par.Name != "head1.w" && par.Name != "head1.b":
+					extractor = math.Max(extractor, d)
 				}
 			}
 		}
-		if p.Name == "head2.w" || p.Name == "head1.w" {
-			for j := range ga[i] {
-				if math.Abs(float64(ga[i][j]-gs[i][j])) > 1e-6 {
-					t.Errorf("%s gradient differs between step A and supervised: %g vs %g", p.Name, ga[i][j], gs[i][j])
-					break
-				}
-			}
-		}
+		return head2, extractor
 	}
-	if !differs {
-		t.Error("step A extractor gradient equals the supervised one: head 2's loss reached the extractor")
+	head2, extractor := moved(true)
+	if head2 == 0 || extractor != 0 {
+		t.Errorf("detached: head 2's labels moved head 2's gradient by %g (want > 0) and the extractor's by %g (want 0)", head2, extractor)
+	}
+	if _, extractor := moved(false); extractor < 1e-4 {
+		t.Errorf("without Detach, head 2's labels move the extractor's gradient by only %g: the test cannot tell", extractor)
 	}
 }

@@ -10,8 +10,26 @@ import (
 	"time"
 
 	"github.com/mcdood/mcdood/internal/progress"
-	"github.com/mcdood/mcdood/loaders"
 )
+
+// Source is a set of 32×32 RGB images that training and prediction read
+// batch by batch, with its normalisation (and, for training, its
+// augmentation) bound: loaders.Batches is one.
+type Source interface {
+	Len() int
+	// Classes is the number of classes of a labelled set, 0 for an
+	// unlabelled one.
+	Classes() int
+	// Labels are the class labels, one per image (nil when unlabelled).
+	Labels() []int
+	// Fill writes the images at idx into dst as normalised float32 NCHW,
+	// and their labels into labels when it is not nil; rng draws the
+	// augmentation, if any, and with a nil rng nothing is augmented (as
+	// Predict reads).
+	Fill(dst []float32, labels []int, idx []int, rng *rand.Rand)
+	// Name names the set in messages.
+	Name() string
+}
 
 // TrainConfig is a supervised training recipe for the two-head network: both
 // heads learn the labels with cross-entropy (the pre-training of Yu & Aizawa,
@@ -23,8 +41,6 @@ type TrainConfig struct {
 	WeightDecay float64
 	Nesterov    bool
 	Schedule    Schedule
-	Augment     *loaders.Augmentation // nil: no augmentation
-	Norm        loaders.Normalization
 	Seed        uint64 // weights, batch order, augmentation and dropout all derive from it
 }
 
@@ -36,7 +52,7 @@ type TrainOptions struct {
 	// Meta is stored in the checkpoint; a checkpoint whose Meta["recipe"]
 	// differs from this one is refused rather than resumed.
 	Meta     map[string]string
-	Test     *loaders.Dataset // evaluated after each epoch when set
+	Test     Source // evaluated after each epoch when set
 	Progress *progress.Reporter
 	Log      *slog.Logger
 }
@@ -54,9 +70,9 @@ type EpochStats struct {
 // opts) and returns it with the per-epoch history of this call. The
 // incomplete last batch of each epoch is dropped, so every step has the
 // same batch size (the shuffled order differs every epoch).
-func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfig, opts TrainOptions) (*Model, []EpochStats, error) {
-	if !data.Labelled() {
-		return nil, nil, fmt.Errorf("nets: training set %s has no labels", data.Name)
+func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts TrainOptions) (*Model, []EpochStats, error) {
+	if data.Classes() == 0 {
+		return nil, nil, fmt.Errorf("nets: training set %s has no labels", data.Name())
 	}
 	if cfg.Batch < 1 || cfg.Batch > data.Len() || cfg.Epochs < 0 || cfg.Schedule == nil {
 		return nil, nil, fmt.Errorf("nets: training recipe: batch %d of %d images, %d epochs, schedule %v", cfg.Batch, data.Len(), cfg.Epochs, cfg.Schedule)
@@ -65,7 +81,7 @@ func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfi
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, opt, start, err := resumeOrNew(spec, data.Classes, cfg, opts)
+	m, opt, start, err := resumeOrNew(spec, data.Classes(), cfg, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -75,7 +91,7 @@ func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfi
 	if start >= cfg.Epochs {
 		return m, nil, nil
 	}
-	prog, err := m.TrainProgram(Supervised, cfg.Batch, 0, 0)
+	prog, err := m.TrainProgram(cfg.Batch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,7 +112,7 @@ func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfi
 				return nil, nil, err
 			}
 			idx := order[s*cfg.Batch : (s+1)*cfg.Batch]
-			data.Fill(prog.Input(), labels, idx, cfg.Norm, cfg.Augment, augRNG)
+			data.Fill(prog.Input(), labels, idx, augRNG)
 			for i, l := range labels {
 				prog.Labels()[i] = float32(l)
 			}
@@ -117,11 +133,11 @@ func Train(ctx context.Context, spec Spec, data *loaders.Dataset, cfg TrainConfi
 		bar.Finish()
 		st := EpochStats{Epoch: epoch + 1, LR: cfg.Schedule.LR(float64(epoch)), Loss: lossSum / float64(steps)}
 		if opts.Test != nil {
-			out, err := Predict(ctx, m, opts.Test, cfg.Norm, PredictOptions{Batch: 256})
+			out, err := Predict(ctx, m, opts.Test, PredictOptions{Batch: 256})
 			if err != nil {
 				return nil, nil, err
 			}
-			st.Accuracy = out.Accuracy(opts.Test.Labels)
+			st.Accuracy = out.Accuracy(opts.Test.Labels())
 		}
 		st.Seconds = time.Since(t0).Seconds()
 		history = append(history, st)
@@ -216,7 +232,7 @@ func argmax(v []float32) int {
 
 // Predict runs the model in evaluation mode over a data set. The last batch
 // is padded (evaluation-mode networks treat images independently).
-func Predict(ctx context.Context, m *Model, ds *loaders.Dataset, norm loaders.Normalization, o PredictOptions) (*Outputs, error) {
+func Predict(ctx context.Context, m *Model, ds Source, o PredictOptions) (*Outputs, error) {
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}
@@ -235,7 +251,7 @@ func Predict(ctx context.Context, m *Model, ds *loaders.Dataset, norm loaders.No
 	if o.Features {
 		out.Features = make([]float32, n*m.FeatureDim())
 	}
-	bar := o.Progress.Start("evaluate "+ds.Name, int64(n), "img")
+	bar := o.Progress.Start("evaluate "+ds.Name(), int64(n), "img")
 	defer bar.Finish()
 	idx := make([]int, batch)
 	for b0 := 0; b0 < n; b0 += batch {
@@ -246,7 +262,7 @@ func Predict(ctx context.Context, m *Model, ds *loaders.Dataset, norm loaders.No
 		for i := range idx {
 			idx[i] = b0 + min(i, k-1) // pad with the last image
 		}
-		ds.Fill(prog.Input(), nil, idx, norm, nil, nil)
+		ds.Fill(prog.Input(), nil, idx, nil)
 		if err := prog.Run(); err != nil {
 			return nil, err
 		}

@@ -37,6 +37,43 @@ type Env struct {
 	Seed     uint64 // the cell's seed, for anything random
 	Progress *progress.Reporter
 	Log      *slog.Logger
+	// Memo, when not nil, keeps what detectors computed for this model and
+	// its data sets across the cells that share them (ODIN's scores of the
+	// ID validation images, tuned again for every OOD set); the runner
+	// makes one per pre-trained network and drops it with the network.
+	Memo *Memo
+}
+
+// Memo is a cache of values keyed by what they were computed from, safe for
+// concurrent use. Keys must be comparable; a detector puts its own key type
+// in, so that detectors never see each other's entries.
+type Memo struct {
+	mu sync.Mutex
+	m  map[any]any
+}
+
+// Get returns the value stored under key (nil, false on a nil Memo).
+func (c *Memo) Get(key any) (any, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+// Put stores value under key (nothing on a nil Memo).
+func (c *Memo) Put(key, value any) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[any]any{}
+	}
+	c.m[key] = value
 }
 
 // Logger returns env.Log or a logger that discards.
@@ -69,6 +106,14 @@ type Preparer interface {
 // ε, MCD's best epoch), as key/value notes stored with the result.
 type Reporter interface {
 	Notes() []Note
+}
+
+// Warner is a detector with something a reader of its numbers should know
+// that depends on how it was prepared (MCD fine-tuned on the very images it
+// then scores, in the transductive setting); the runner stores the warnings
+// with the record.
+type Warner interface {
+	Warnings() []string
 }
 
 // Note is one reported fact.

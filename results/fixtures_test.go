@@ -33,6 +33,7 @@ func (c cell) record() *Record {
 	return &Record{
 		Version:  RecordVersion,
 		Key:      fmt.Sprintf("%s_%s_%s_%s_%s_s%d_test", c.id, c.network, c.ood, c.method, setting, c.seed),
+		Group:    fmt.Sprintf("%s_%s_%s_%s_%s_test", c.id, c.network, c.ood, c.method, setting),
 		Plan:     "test",
 		ID:       c.id,
 		Network:  c.network,

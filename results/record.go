@@ -12,7 +12,11 @@ import (
 type Record struct {
 	Version int    `json:"version"` // RecordVersion
 	Key     string `json:"key"`     // the cell's stable key (also the file name)
-	Plan    string `json:"plan"`    // the plan (profile) name
+	// Group is the key without the seed, shared by the cells that differ
+	// only in their seed (experiments.Cell.Group); empty in records written
+	// before it existed.
+	Group string `json:"group,omitempty"`
+	Plan  string `json:"plan"` // the plan (profile) name
 
 	ID       string `json:"id"`       // in-distribution set, e.g. cifar10
 	Network  string `json:"network"`  // e.g. densenet-bc-100
@@ -37,6 +41,7 @@ type Record struct {
 	Commit  string             `json:"commit"`
 	Machine string             `json:"machine"`
 	BLAS    string             `json:"blas"`
+	Kernels string             `json:"kernels,omitempty"` // the native kernels' level (nets.Kernels)
 	Started time.Time          `json:"started"`
 	Seconds map[string]float64 `json:"seconds"` // by stage: prepare, score_id, score_ood, ...
 }

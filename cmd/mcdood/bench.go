@@ -59,19 +59,19 @@ measured in one run on the same machine:
 				}
 				runtime.GOMAXPROCS(*threads)
 				nets.SetThreads(*threads)
-				cfg := nets.BenchConfig{Batch: *batch, MinIters: *iters, MinTime: 2 * time.Second}
-				fmt.Fprintf(e.stdout, "net %s, batch %d, threads %d, BLAS %s, %s\n", spec.Name, *batch, *threads, nets.BLAS(), runtime.Version())
+				cfg := benchConfig{Batch: *batch, MinIters: *iters, MinTime: 2 * time.Second}
+				fmt.Fprintf(e.stdout, "net %s, batch %d, threads %d, BLAS %s, kernels %s, %s\n", spec.Name, *batch, *threads, nets.BLAS(), nets.Kernels(), runtime.Version())
 				n := 1
 				if *peer != "" {
 					n = *rounds
 				}
 				var ours, theirs [2][]float64
-				var last nets.BenchResult
+				var last benchResult
 				for r := 1; r <= n; r++ {
 					if err := ctx.Err(); err != nil {
 						return err
 					}
-					res, err := nets.Bench(spec, cfg)
+					res, err := measureThroughput(spec, cfg)
 					if err != nil {
 						return err
 					}

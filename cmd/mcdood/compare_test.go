@@ -16,7 +16,7 @@ func compareSetup(t *testing.T) (dir, baseline string) {
 	dir = resultsDir(t, tableRecords...)
 	baseline = filepath.Join(t.TempDir(), "baseline.json")
 	code, out, errOut := runCLI(t, nil, "compare", "--results", dir, "--write-baseline", baseline)
-	if code != 0 || out != "" || !strings.Contains(errOut, "wrote "+baseline+": 2 cells, exact metrics") {
+	if code != 0 || out != "" || !strings.Contains(errOut, "wrote "+baseline+": 2 groups of 2 records, exact metrics") {
 		t.Fatalf("write-baseline: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	return dir, baseline
@@ -42,7 +42,7 @@ func replace(t *testing.T, dir, key string, change func(r *results.Record)) {
 func TestCompareEqualPasses(t *testing.T) {
 	dir, baseline := compareSetup(t)
 	code, out, errOut := runCLI(t, nil, "compare", "--results", dir, "--baseline", baseline)
-	if code != 0 || !strings.HasPrefix(out, "PASS: 2 cells compared (exact metrics, fractions): 0 regressions, 0 improvements, 0 missing, 0 new\n") {
+	if code != 0 || !strings.HasPrefix(out, "PASS: 2 records compared (exact metrics, fractions; margin max(4·std, floor)): 0 regressions, 0 improvements, 0 missing, 0 new\n") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -55,11 +55,11 @@ func TestComparePlantedRegressionFails(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	want := "regression   cifar10/densenet-bc-100/tinyimagenet-crop/mcd/transductive/seed 1 auroc: 0.9981 → 0.9500, worse by 0.0481 (tolerance 0.0200)  [" + key + "]\n"
-	if !strings.HasPrefix(out, "FAIL: 2 cells compared") || !strings.Contains(out, want) {
+	want := "regression   cifar10/densenet-bc-100/tinyimagenet-crop/mcd/transductive/seed 1 auroc: 0.9500, worse by 0.0481 than the baseline's 0.9981 ± 0.0000 (n 1; margin 0.0200)  [" + key + "]\n"
+	if !strings.HasPrefix(out, "FAIL: 2 records compared") || !strings.Contains(out, want) {
 		t.Errorf("stdout lacks %q:\n%s", want, out)
 	}
-	if !strings.Contains(errOut, "mcdood compare: "+dir+" against "+baseline+": 1 regression beyond tolerance") {
+	if !strings.Contains(errOut, "mcdood compare: "+dir+" against "+baseline+": 1 regression beyond the baseline's spread") {
 		t.Errorf("stderr %q", errOut)
 	}
 	// A looser AUROC tolerance lets it pass.
@@ -74,7 +74,7 @@ func TestCompareImprovementPasses(t *testing.T) {
 	replace(t, dir, tableRecords[0].Key, func(r *results.Record) { r.Metrics.FPR95 = 0.20 }) // msp: 0.352 → 0.20
 	code, out, errOut := runCLI(t, nil, "compare", "--results", dir, "--baseline", baseline)
 	if code != 0 || !strings.Contains(out, "1 improvement") ||
-		!strings.Contains(out, "improvement  cifar10/densenet-bc-100/tinyimagenet-crop/msp/transductive/seed 1 fpr95: 0.3520 → 0.2000, better by 0.1520") {
+		!strings.Contains(out, "improvement  cifar10/densenet-bc-100/tinyimagenet-crop/msp/transductive/seed 1 fpr95: 0.2000, better by 0.1520 than the baseline's 0.3520") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
@@ -85,8 +85,36 @@ func TestCompareMissingCellFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, nil, "compare", "--results", dir, "--baseline", baseline)
-	if code != 1 || !strings.Contains(out, "missing      "+tableRecords[0].Key) || !strings.Contains(errOut, "1 baseline cell missing") {
+	if code != 1 || !strings.Contains(out, "missing      "+tableRecords[0].Group) || !strings.Contains(errOut, "1 baseline group missing") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// Several --results directories are draws of one baseline: the same cells
+// run twice (as on two kernel paths) make groups of two.
+func TestCompareSeveralResults(t *testing.T) {
+	a, b := resultsDir(t, tableRecords...), resultsDir(t, tableRecords...)
+	replace(t, b, tableRecords[1].Key, func(r *results.Record) { r.Metrics.AUROC = 0.9961; r.Started = r.Started.Add(1) })
+	replace(t, b, tableRecords[0].Key, func(r *results.Record) { r.Started = r.Started.Add(1) })
+	baseline := filepath.Join(t.TempDir(), "baseline.json")
+	code, _, errOut := runCLI(t, nil, "compare", "--results", a, "--results", b, "--write-baseline", baseline)
+	if code != 0 || !strings.Contains(errOut, "2 groups of 4 records") {
+		t.Fatalf("write-baseline: exit %d, stderr %q", code, errOut)
+	}
+	bl, err := results.ReadBaseline(baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range bl.Groups {
+		if g.N != 2 {
+			t.Errorf("group %s: n = %d, want 2", g.Group, g.N)
+		}
+	}
+	// mcd's AUROC: mean 0.9971, std 0.0014; 0.9 is far below any margin.
+	replace(t, a, tableRecords[1].Key, func(r *results.Record) { r.Metrics.AUROC = 0.9 })
+	code, out, _ := runCLI(t, nil, "compare", "--results", a, "--baseline", baseline)
+	if code != 1 || !strings.Contains(out, "auroc: 0.9000, worse by 0.0971 than the baseline's 0.9971 ± 0.0014 (n 2; margin 0.0200)") {
+		t.Errorf("exit %d, stdout %s", code, out)
 	}
 }
 
@@ -104,6 +132,7 @@ func TestCompareUsage(t *testing.T) {
 		{"mode with baseline", []string{"--results", dir, "--baseline", baseline, "--mode", "paper"}, 2, "--mode applies to --write-baseline"},
 		{"bad metric tolerance", []string{"--results", dir, "--baseline", baseline, "--metric-tolerance", "auc=0.1"}, 2, `unknown metric "auc"`},
 		{"bad tolerance", []string{"--results", dir, "--baseline", baseline, "--tolerance", "5"}, 2, "tolerance 5 outside [0, 1]"},
+		{"bad k", []string{"--results", dir, "--baseline", baseline, "--k", "0"}, 2, "--k 0: want > 0"},
 		{"missing baseline", []string{"--results", dir, "--baseline", baseline + ".no"}, 1, baseline + ".no"},
 		{"paper baseline without paper metrics", []string{"--results", dir, "--write-baseline", baseline + "2", "--mode", "paper"}, 1, "no paper-mode metrics"},
 	}

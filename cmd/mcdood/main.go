@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/mcdood/mcdood/nets"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself
@@ -108,6 +110,10 @@ func run(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		fmt.Fprintf(e.stderr, "mcdood: unknown command %q\n\n", args[0])
 		printHelp(e.stderr)
+		return 2
+	}
+	if err := nets.EnvErr(); err != nil {
+		fmt.Fprintf(e.stderr, "mcdood: %v\n", err)
 		return 2
 	}
 	fs := newFlagSet(c, e)

@@ -31,13 +31,16 @@ func init() {
 		name:    "reproduce",
 		order:   50,
 		summary: "run an experiment plan (TOML) and print the tables beside the paper's",
-		usage:   "-c FILE [--data DIR] [--out DIR] [--shard i/n]",
+		usage:   "-c FILE [--data DIR] [--out DIR] [--seeds 1,2,3] [--shard i/n]",
 		help: `Runs every cell of the plan that has no record yet: pre-trains each
 network once (cached under OUT/models by a hash of its recipe), prepares each
 detector (ODIN tuning, MCD fine-tuning), scores the test images and stores
 one record per cell under OUT/records. A killed run resumes where it stopped;
 a second run of a finished plan only re-renders the tables. Tables (text,
 Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots.
+
+--seeds replaces the plan's seeds: each seed pre-trains its own network and
+runs every cell again, so the tables show mean ± std over the seeds.
 
 --shard i/n runs cells i, i+n, i+2n, ... (0-based), for SLURM arrays or
 Kubernetes indexed jobs; merge the shards' OUT folders afterwards (copy the
@@ -48,6 +51,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 			data := fs.String("data", "", "data root (default: the plan's data, else $"+loaders.DataEnv+", else ./data)")
 			out := fs.String("out", "", "output folder (default: the plan's out)")
 			shard := fs.String("shard", "", "run only shard `i/n` of the cells")
+			seeds := fs.String("seeds", "", "run these `seeds` (comma-separated) instead of the plan's")
 			threads := fs.Int("threads", 0, "worker threads (default all cores)")
 			refNet := fs.String("reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
 			quiet := fs.Bool("quiet", false, "no progress bars")
@@ -58,6 +62,15 @@ records/ and scores/ files into one folder, or results.Merge) and run
 				plan, err := experiments.Load(*config)
 				if err != nil {
 					return err
+				}
+				if *seeds != "" {
+					list, err := parseSeeds(*seeds)
+					if err == nil {
+						err = plan.SetSeeds(list)
+					}
+					if err != nil {
+						return usagef("--seeds: %v", err)
+					}
 				}
 				var sh, shards int
 				if *shard != "" {
@@ -83,8 +96,8 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					rep = progress.New(e.stderr)
 				}
 				log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, %d threads\n",
-					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Threads())
+				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, %d threads\n",
+					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Threads())
 				t0 := time.Now()
 				sum, err := benchmarks.Run(ctx, plan, benchmarks.Options{DataRoot: root, Out: outDir, Shard: sh, Shards: shards,
 					Commit: commit(), Machine: machine(), Progress: rep, Log: log})
@@ -129,6 +142,19 @@ func parseShard(s string) (i, n int, err error) {
 		return 0, 0, fmt.Errorf("%q: want i/n with 0 ≤ i < n", s)
 	}
 	return i, n, nil
+}
+
+// parseSeeds reads "1,2,3".
+func parseSeeds(s string) ([]uint64, error) {
+	var out []uint64
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a seed (a non-negative integer)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // commit is the source version: git's HEAD (with +dirty), or "unknown".

@@ -16,6 +16,7 @@ import (
 func testRecord(network, ood, method string, m [5]float64) *results.Record {
 	return &results.Record{
 		Key:      fmt.Sprintf("cifar10_%s_%s_%s_transductive_s1_test", network, ood, method),
+		Group:    fmt.Sprintf("cifar10_%s_%s_%s_transductive_test", network, ood, method),
 		Plan:     "test",
 		ID:       "cifar10",
 		Network:  network,

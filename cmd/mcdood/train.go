@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcdood/mcdood/experiments"
 	"github.com/mcdood/mcdood/internal/progress"
 	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/nets"
@@ -21,24 +22,32 @@ func init() {
 		name:    "train",
 		order:   40,
 		summary: "pre-train a two-head network on an in-distribution set and save a checkpoint",
-		usage:   "--id cifar10 --net NAME --epochs N [flags]",
+		usage:   "--id cifar10 --net NAME (--plan FILE | --epochs N [recipe flags]) [flags]",
 		help: `Trains the feature extractor and both classifier heads with cross-entropy
 (the pre-training of Yu & Aizawa, ICCV 2019), evaluates test accuracy after
 every epoch, and writes a checkpoint after every epoch. Rerunning the same
 command resumes from the checkpoint; a checkpoint of a different recipe is
-refused.`,
+refused.
+
+The recipe is the [network.NAME] table of --plan, or the recipe flags, which
+mean what the plan's keys of the same names mean (go doc ./experiments
+Recipe); --warmup 0 with the onecycle schedule puts the peak at a quarter
+of --epochs.`,
 		flags: func(fs *flag.FlagSet) runFunc {
 			id := fs.String("id", "cifar10", "in-distribution `set` (cifar10, cifar100)")
 			net := fs.String("net", "resnet9-16", "network `name`")
-			epochs := fs.Int("epochs", 10, "training epochs")
-			batch := fs.Int("batch", 128, "batch size")
-			lr := fs.Float64("lr", 0.1, "peak learning rate")
-			sched := fs.String("schedule", "onecycle", "learning-rate `schedule`: onecycle, cosine, step, constant")
-			milestones := fs.String("milestones", "0.5,0.75", "step schedule: epochs (or fractions of --epochs when < 1) at which the rate is multiplied by --gamma")
-			gamma := fs.Float64("gamma", 0.1, "step schedule factor")
-			momentum := fs.Float64("momentum", 0.9, "SGD momentum")
-			wd := fs.Float64("wd", 5e-4, "weight decay")
-			nesterov := fs.Bool("nesterov", true, "Nesterov momentum")
+			planFile := fs.String("plan", "", "take the recipe from this plan `file`'s [network.NAME]")
+			var r experiments.Recipe
+			fs.IntVar(&r.Epochs, "epochs", 10, "training epochs")
+			fs.IntVar(&r.Batch, "batch", 128, "batch size")
+			fs.Float64Var(&r.LR, "lr", 0.1, "peak learning rate")
+			fs.StringVar(&r.Schedule, "schedule", "onecycle", "learning-rate `schedule`: onecycle, cosine, step, constant")
+			milestones := fs.String("milestones", "", "step schedule: `epochs` at which the rate is multiplied by --gamma (comma-separated)")
+			fs.Float64Var(&r.Gamma, "gamma", 0.1, "step schedule factor")
+			fs.Float64Var(&r.Warmup, "warmup", 0, "onecycle: the peak `epoch`; cosine: warm-up epochs")
+			fs.Float64Var(&r.Momentum, "momentum", 0.9, "SGD momentum")
+			fs.Float64Var(&r.WeightDecay, "wd", 5e-4, "weight decay")
+			fs.BoolVar(&r.Nesterov, "nesterov", true, "Nesterov momentum")
 			noAug := fs.Bool("no-augment", false, "disable the 4-pixel random crop and horizontal flip")
 			seed := fs.Uint64("seed", 1, "random seed (weights, order, augmentation)")
 			data := fs.String("data", "", "data root (default $"+loaders.DataEnv+" or ./data)")
@@ -48,13 +57,13 @@ refused.`,
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				spec, err := nets.ParseSpec(*net)
+				network, err := trainRecipe(fs, *planFile, *net, r, *milestones, !*noAug)
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
-				schedule, err := parseSchedule(*sched, *lr, float64(*epochs), *milestones, *gamma)
+				cfg, err := network.TrainConfig(*seed)
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
 				if *threads > 0 {
 					runtime.GOMAXPROCS(*threads)
@@ -65,21 +74,16 @@ refused.`,
 				if err != nil {
 					return err
 				}
-				cfg := nets.TrainConfig{Epochs: *epochs, Batch: *batch, Momentum: *momentum, WeightDecay: *wd, Nesterov: *nesterov,
-					Schedule: schedule, Norm: loaders.CIFARNormalization, Seed: *seed}
-				if !*noAug {
-					cfg.Augment = &loaders.StandardAugmentation
-				}
+				test := loaders.Batches{Set: testSet, Norm: loaders.CIFARNormalization}
 				path := *out
 				if path == "" {
-					path = filepath.Join("out", "train", fmt.Sprintf("%s-%s-seed%d.ckpt", spec.Name, *id, *seed))
+					path = filepath.Join("out", "train", fmt.Sprintf("%s-%s-seed%d.ckpt", network.Name, *id, *seed))
 				}
-				recipe := fmt.Sprintf("%s %s epochs=%d batch=%d schedule=%s lr=%g momentum=%g wd=%g nesterov=%v augment=%v seed=%d",
-					spec.Name, *id, *epochs, *batch, *sched, *lr, *momentum, *wd, *nesterov, !*noAug, *seed)
-				fmt.Fprintf(e.stdout, "training %s on %s (%d images, %d classes), BLAS %s, %d threads\n", spec.Name, *id, trainSet.Len(), trainSet.Classes, nets.BLAS(), nets.Threads())
+				recipe := fmt.Sprintf("%s %s %+v seed=%d", network.Name, *id, network.Recipe, *seed)
+				fmt.Fprintf(e.stdout, "training %s on %s (%d images, %d classes), BLAS %s, kernels %s, %d threads\n", network.Name, *id, trainSet.Len(), trainSet.Classes, nets.BLAS(), nets.Kernels(), nets.Threads())
 				t0 := time.Now()
-				m, hist, err := nets.Train(ctx, spec, trainSet, cfg, nets.TrainOptions{
-					Checkpoint: path, Meta: map[string]string{"recipe": recipe}, Test: testSet,
+				m, hist, err := nets.Train(ctx, network.Spec, network.TrainingSet(trainSet), cfg, nets.TrainOptions{
+					Checkpoint: path, Meta: map[string]string{"recipe": recipe}, Test: test,
 					Progress: progress.New(e.stderr), Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 				})
 				if err != nil {
@@ -89,7 +93,7 @@ refused.`,
 					fmt.Fprintf(e.stdout, "epoch %3d  lr %.4f  loss %.4f  test accuracy %5.2f%% / %5.2f%% (head 1 / head 2)  %.0fs\n",
 						h.Epoch, h.LR, h.Loss, 100*h.Accuracy[0], 100*h.Accuracy[1], h.Seconds)
 				}
-				outs, err := nets.Predict(ctx, m, testSet, cfg.Norm, nets.PredictOptions{})
+				outs, err := nets.Predict(ctx, m, test, nets.PredictOptions{})
 				if err != nil {
 					return err
 				}
@@ -102,28 +106,55 @@ refused.`,
 	})
 }
 
-// parseSchedule builds a learning-rate schedule from command-line words.
-func parseSchedule(name string, lr, epochs float64, milestones string, gamma float64) (nets.Schedule, error) {
-	switch name {
-	case "onecycle":
-		return nets.OneCycle{Peak: lr, PeakAt: epochs * 0.25, Epochs: epochs}, nil
-	case "cosine":
-		return nets.Cosine{Base: lr, Epochs: epochs}, nil
-	case "constant":
-		return nets.Constant(lr), nil
-	case "step":
-		var ms []float64
-		for _, f := range strings.Split(milestones, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil {
-				return nil, fmt.Errorf("--milestones: %q is not a number", f)
+// recipeFlags are the flags that make a recipe; they may not be given with
+// --plan, which has its own.
+var recipeFlags = map[string]bool{"epochs": true, "batch": true, "lr": true, "schedule": true, "milestones": true, "gamma": true,
+	"warmup": true, "momentum": true, "wd": true, "nesterov": true, "no-augment": true}
+
+// trainRecipe is the network to train: the plan's [network.NAME] with
+// --plan, else the recipe of the flags, checked as a plan's would be.
+func trainRecipe(fs *flag.FlagSet, planFile, name string, r experiments.Recipe, milestones string, augment bool) (experiments.Network, error) {
+	if planFile != "" {
+		var set []string
+		fs.Visit(func(f *flag.Flag) {
+			if recipeFlags[f.Name] {
+				set = append(set, "--"+f.Name)
 			}
-			if v < 1 {
-				v *= epochs
-			}
-			ms = append(ms, v)
+		})
+		if len(set) > 0 {
+			return experiments.Network{}, usagef("%s: the recipe comes from --plan; drop them or --plan", strings.Join(set, ", "))
 		}
-		return nets.StepDecay{Base: lr, Gamma: gamma, Milestones: ms}, nil
+		plan, err := experiments.Load(planFile)
+		if err != nil {
+			return experiments.Network{}, err
+		}
+		for _, n := range plan.Networks {
+			if n.Name == name {
+				return n, nil
+			}
+		}
+		return experiments.Network{}, usagef("--plan %s has no network %q", planFile, name)
 	}
-	return nil, fmt.Errorf("unknown schedule %q (want onecycle, cosine, step or constant)", name)
+	spec, err := nets.ParseSpec(name)
+	if err != nil {
+		return experiments.Network{}, usagef("%v", err)
+	}
+	r.Augment = augment
+	if r.Schedule == "onecycle" && r.Warmup == 0 {
+		r.Warmup = float64(r.Epochs) / 4
+	}
+	for _, f := range strings.Split(milestones, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			return experiments.Network{}, usagef("--milestones: %q is not a number", f)
+		}
+		r.Milestones = append(r.Milestones, v)
+	}
+	if err := r.Check(); err != nil {
+		return experiments.Network{}, usagef("recipe: %v", err)
+	}
+	return experiments.Network{Name: name, Spec: spec, Recipe: r}, nil
 }

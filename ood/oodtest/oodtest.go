@@ -88,9 +88,9 @@ func NewToy(t testing.TB) *Toy {
 	ringVal, ringTest := ring("ring-val", 100, rng), ring("ring-test", 300, rng)
 	toyOnce.Do(func() {
 		spec, _ := nets.ParseSpec("mlp-32")
-		toyModel, _, toyErr = nets.Train(context.Background(), spec, train, nets.TrainConfig{
-			Epochs: 15, Batch: 32, Momentum: 0.9, WeightDecay: 1e-4, Schedule: nets.Constant(0.05),
-			Norm: loaders.CIFARNormalization, Seed: 7}, nets.TrainOptions{})
+		toyModel, _, toyErr = nets.Train(context.Background(), spec, loaders.Batches{Set: train, Norm: loaders.CIFARNormalization},
+			nets.TrainConfig{Epochs: 15, Batch: 32, Momentum: 0.9, WeightDecay: 1e-4, Schedule: nets.Constant(0.05), Seed: 7},
+			nets.TrainOptions{})
 	})
 	if toyErr != nil {
 		t.Fatalf("training the toy model: %v", toyErr)

@@ -1,28 +1,29 @@
-package nets
+package main
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcdood/mcdood/nets"
 )
 
-// BenchConfig sets up a throughput measurement in the way the PyTorch peer
-// (shared/bench/torch_peer.py) does: random inputs, SGD with momentum 0.9 and
+// benchConfig sets up a throughput measurement (mcdood bench) in the way the
+// PyTorch peer (shared/bench/torch_peer.py) does: random inputs, SGD with momentum 0.9 and
 // weight decay 1e-4, one warm-up call, then at least MinIters calls and at
 // least MinTime per phase.
-type BenchConfig struct {
+type benchConfig struct {
 	Batch    int
 	MinIters int
 	MinTime  time.Duration
 	Classes  int
 }
 
-// BenchResult is one measurement.
-type BenchResult struct {
+// benchResult is one measurement.
+type benchResult struct {
 	TrainRate, InferRate float64 // images per second
 	// Training-step memory: heap bytes allocated per step, and resident set
 	// size after the warm-up, at the end of the training phase, and the
@@ -37,17 +38,17 @@ type BenchResult struct {
 	TrainSteps, Params         int
 }
 
-// Bench measures training and inference throughput of spec.
-func Bench(spec Spec, cfg BenchConfig) (BenchResult, error) {
+// measureThroughput measures training and inference throughput of spec.
+func measureThroughput(spec nets.Spec, cfg benchConfig) (benchResult, error) {
 	if cfg.Classes == 0 {
 		cfg.Classes = 10
 	}
-	m, err := New(spec, cfg.Classes, 1)
+	m, err := nets.New(spec, cfg.Classes, 1)
 	if err != nil {
-		return BenchResult{}, err
+		return benchResult{}, err
 	}
-	res := BenchResult{Params: m.NumParams()}
-	tp, err := m.TrainProgram(Supervised, cfg.Batch, 0, 0)
+	res := benchResult{Params: m.NumParams()}
+	tp, err := m.TrainProgram(cfg.Batch)
 	if err != nil {
 		return res, err
 	}
@@ -59,7 +60,7 @@ func Bench(spec Spec, cfg BenchConfig) (BenchResult, error) {
 	for i := range tp.Labels() {
 		tp.Labels()[i] = float32(rng.IntN(cfg.Classes))
 	}
-	opt := NewSGD(0.9, 1e-4, false)
+	opt := nets.NewSGD(0.9, 1e-4, false)
 	step := func() error {
 		if err := tp.Run(); err != nil {
 			return err
@@ -137,9 +138,4 @@ func rss() int64 {
 		return -1
 	}
 	return pages * int64(os.Getpagesize())
-}
-
-// Describe summarises a model for logs: name, parameters, feature width.
-func (m *Model) Describe() string {
-	return fmt.Sprintf("%s: %.2fM parameters, %d features, %d classes", m.Spec.Name, float64(m.NumParams())/1e6, m.FeatureDim(), m.Classes)
 }

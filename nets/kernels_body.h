@@ -1,9 +1,16 @@
-//go:build openblas && cgo
-
-#include "kernels_native.h"
+// The kernels of one instruction-set level (see kernels_cgo.h): included by
+// kernels_v4.c, kernels_v3.c and kernels_v1.c, each of which defines NK_LEVEL
+// and NK_TABLE and sets the compiler's target before including this file.
+// Every function here is static; the level's table (at the end) is what the
+// dispatcher sees. The loops are plain C that the compiler vectorises for
+// the level; where a level has hand-written intrinsics for a kernel they
+// sit beside the loop under #if NK_LEVEL == ..., sum in the loop's order
+// wherever the loop's floats must be kept, and are tested against the same
+// Go reference.
+#include "kernels_cgo.h"
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__)
+#if NK_LEVEL > 1
 #include <immintrin.h>
 #endif
 
@@ -11,19 +18,6 @@
 // sums are blocked (BLOCK floats, then a double) to keep them accurate. The
 // flags are set here because cgo does not accept them in #cgo CFLAGS.
 #pragma GCC optimize("O3", "no-math-errno", "no-trapping-math", "associative-math", "no-signed-zeros")
-
-// Each kernel is compiled for AVX-512, AVX2 and baseline x86-64; the loader
-// picks the best the CPU has.
-#if defined(__x86_64__)
-#define VEC __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define VEC
-#endif
-
-// mcd_portable, when set (by tests), keeps the kernels to their portable
-// loops on CPUs with AVX-512 as well.
-int mcd_portable = 0;
-#define AVX512 (!mcd_portable && __builtin_cpu_supports("avx512f"))
 
 #define BLOCK 2048 // floats summed in single precision before adding into a double
 
@@ -42,13 +36,13 @@ static inline void prefetch_plane(const float *p, long n, int write) {
 
 // next_plane is the input plane after (c, n) when walking channels, then
 // images n0..n1 within a channel; NULL after the last one.
-static inline const float *next_plane(const float *x, const mcd_geom *g, long c, long n, long n0, long n1) {
+static inline const float *next_plane(const float *x, const nk_geom *g, long c, long n, long n0, long n1) {
 	if (n + 1 < n1) return x + (c * g->N + n + 1) * g->H * g->W;
 	if (c + 1 < g->C) return x + ((c + 1) * g->N + n0) * g->H * g->W;
 	return NULL;
 }
 
-VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
+static void scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
 	if (relu) {
 		for (long i = 0; i < n; i++) {
 			float v = a * x[i] + b;
@@ -60,7 +54,7 @@ VEC void mcd_scale_shift(const float *restrict x, float *restrict y, long n, flo
 }
 
 // In place: y = x.
-VEC void mcd_scale_shift_inplace(float *x, long n, float a, float b, int relu) {
+static void scale_shift_inplace(float *x, long n, float a, float b, int relu) {
 	if (relu) {
 		for (long i = 0; i < n; i++) {
 			float v = a * x[i] + b;
@@ -71,7 +65,7 @@ VEC void mcd_scale_shift_inplace(float *x, long n, float a, float b, int relu) {
 	}
 }
 
-VEC void mcd_moments(const float *restrict x, long n, double *mean, double *var) {
+static void moments(const float *restrict x, long n, double *mean, double *var) {
 	double s = 0;
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {
 		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
@@ -95,7 +89,7 @@ VEC void mcd_moments(const float *restrict x, long n, double *mean, double *var)
 	*var = q / (double)n;
 }
 
-VEC void mcd_bn_grad_sums(const float *restrict x, const float *restrict dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx) {
+static void bn_grad_sums(const float *restrict x, const float *restrict dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx) {
 	double sg = 0, sgx = 0;
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {
 		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
@@ -119,7 +113,7 @@ VEC void mcd_bn_grad_sums(const float *restrict x, const float *restrict dy, lon
 	*sum_gx = sgx * invstd;
 }
 
-VEC void mcd_bn_grad_input(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu) {
+static void bn_grad_input(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu) {
 	float s = invstd * c2;
 	if (relu) {
 		for (long i = 0; i < n; i++) {
@@ -154,10 +148,10 @@ static inline void copy_rows(float *restrict dst, const float *restrict src, lon
 // qh × qw. With them every row segment of a strided window is contiguous.
 typedef struct {
 	long qw, qplane, size; // row width, one phase plane, all phases (floats)
-} mcd_phases;
+} nk_phases;
 
-static inline mcd_phases phases_of(const mcd_geom *g) {
-	mcd_phases p;
+static inline nk_phases phases_of(const nk_geom *g) {
+	nk_phases p;
 	p.qw = (g->W + 2 * g->Pad + g->Stride - 1) / g->Stride;
 	p.qplane = (g->H + 2 * g->Pad) * p.qw;
 	p.size = g->Stride * p.qplane;
@@ -166,7 +160,7 @@ static inline mcd_phases phases_of(const mcd_geom *g) {
 
 // to_phases writes the H×W plane img into the interior of the phase planes
 // q (their padding is left as it is).
-static inline void to_phases(float *restrict q, const float *restrict img, const mcd_geom *g, mcd_phases ph) {
+static inline void to_phases(float *restrict q, const float *restrict img, const nk_geom *g, nk_phases ph) {
 	const long S = g->Stride, P = g->Pad;
 	for (long iy = 0; iy < g->H; iy++) {
 		float *qrow = q + (iy + P) * ph.qw;
@@ -194,7 +188,7 @@ static inline void to_phases(float *restrict q, const float *restrict img, const
 
 // add_from_phases adds the interior of the phase planes q into the H×W
 // plane img (the adjoint of to_phases).
-static inline void add_from_phases(float *restrict img, const float *restrict q, const mcd_geom *g, mcd_phases ph) {
+static inline void add_from_phases(float *restrict img, const float *restrict q, const nk_geom *g, nk_phases ph) {
 	const long S = g->Stride, P = g->Pad;
 	for (long iy = 0; iy < g->H; iy++) {
 		const float *qrow = q + (iy + P) * ph.qw;
@@ -218,10 +212,10 @@ static inline void add_from_phases(float *restrict img, const float *restrict q,
 	}
 }
 
-#if defined(__x86_64__)
+#if NK_LEVEL == 4
 // store3 writes the first n (up to 16) floats of a, b and c to p, p + ld and
 // p + 2·ld: masked stores, slow on some CPUs, only for odd row ends.
-__attribute__((target("avx512f"), always_inline)) static inline void store3(float *p, long ld, __m512 a, __m512 b, __m512 c, long n) {
+__attribute__((always_inline)) static inline void store3(float *p, long ld, __m512 a, __m512 b, __m512 c, long n) {
 	if (n >= 16) {
 		_mm512_storeu_ps(p, a);
 		_mm512_storeu_ps(p + ld, b);
@@ -246,7 +240,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void store3(floa
 // (rows r, r + ld, r + 2·ld) from input row xrow of W floats (NULL: a
 // padding row): the row shifted right by one, as it is, and shifted left
 // by one, zeros shifted in at the image's edges, 16 outputs at a time.
-__attribute__((target("avx512f"), always_inline)) static inline void row_s1_avx512(float *r, long ld, const float *xrow, long W) {
+__attribute__((always_inline)) static inline void row_s1_avx512(float *r, long ld, const float *xrow, long W) {
 	const __m512i prev = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
 	const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
 	for (long ox = 0; ox < W; ox += 16) {
@@ -265,7 +259,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void row_s1_avx5
 
 // row_s2_avx512 is row_s1_avx512 for stride 2 (OW outputs): the row's odd
 // columns shifted right by one, its even columns and its odd columns.
-__attribute__((target("avx512f"), always_inline)) static inline void row_s2_avx512(float *r, long ld, const float *xrow, long W, long OW) {
+__attribute__((always_inline)) static inline void row_s2_avx512(float *r, long ld, const float *xrow, long W, long OW) {
 	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 	const __m512i prev = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
@@ -292,11 +286,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void row_s2_avx5
 	}
 }
 
-// im2col_3x3p1_avx512 is mcd_im2col for 3×3 windows with padding 1 at
+// im2col_3x3p1_avx512 is im2col for 3×3 windows with padding 1 at
 // stride 1 or 2, reading the input rows directly instead of through phase
 // planes: row oy·S + ky − 1 gives the three rows (ky, kx = 0, 1, 2) of
 // output row oy at once.
-__attribute__((target("avx512f"))) static void im2col_3x3p1_avx512(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+static void im2col_3x3p1_avx512(const float *restrict x, const nk_geom *g, long n0, long n1, float *restrict col) {
 	const long S = g->Stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
 	const long cols = (n1 - n0) * OH * OW, plane = H * W, img = OH * OW;
 	for (long c = 0; c < g->C; c++)
@@ -326,16 +320,16 @@ __attribute__((target("avx512f"))) static void im2col_3x3p1_avx512(const float *
 // row oy·S + ky, column ox + kx div S. With AVX-512, 3×3 windows with
 // padding 1 at stride 1 or 2 (nearly every convolution here) skip the phase
 // planes (im2col_3x3p1_avx512).
-VEC void mcd_im2col(const float *restrict x, const mcd_geom *g, long n0, long n1, float *restrict col) {
+static void im2col(const float *restrict x, const nk_geom *g, long n0, long n1, float *restrict col) {
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
-#if defined(__x86_64__)
-	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2) && AVX512) {
+#if NK_LEVEL == 4
+	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2)) {
 		im2col_3x3p1_avx512(x, g, n0, n1, col);
 		return;
 	}
 #endif
-	const mcd_phases ph = phases_of(g);
+	const nk_phases ph = phases_of(g);
 	float *q = calloc(ph.size, sizeof(float)); // padding stays zero
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
@@ -369,13 +363,13 @@ static inline void add_rows(float *restrict dst, const float *restrict src, long
 		for (long i = 0; i < ow; i++) dst[i] += src[i];
 }
 
-// The adjoint of mcd_im2col: each image's rows are summed into zeroed
+// The adjoint of im2col: each image's rows are summed into zeroed
 // phase planes (in the same (ky, kx) order as a direct scatter), whose
 // interior is then added into dx.
-VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long n1, float *restrict dx) {
+static void col2im(const float *restrict col, const nk_geom *g, long n0, long n1, float *restrict dx) {
 	const long S = g->Stride, OH = g->OH, OW = g->OW;
 	const long cols = (n1 - n0) * OH * OW, plane = g->H * g->W, img = OH * OW;
-	const mcd_phases ph = phases_of(g);
+	const nk_phases ph = phases_of(g);
 	float *q = malloc(ph.size * sizeof(float));
 	if (!q) __builtin_trap();
 	for (long c = 0; c < g->C; c++)
@@ -395,7 +389,7 @@ VEC void mcd_col2im(const float *restrict col, const mcd_geom *g, long n0, long 
 
 // 2×2, stride-2 max pooling of planes h×w; argmax holds each maximum's index
 // within its input plane (first maximum in row-major window order on ties).
-VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict argmax, long planes, long h, long w) {
+static void maxpool2(const float *restrict x, float *restrict y, int *restrict argmax, long planes, long h, long w) {
 	const long oh = h / 2, ow = w / 2;
 	for (long p = 0; p < planes; p++) {
 		const float *src = x + p * h * w;
@@ -418,17 +412,17 @@ VEC void mcd_maxpool2(const float *restrict x, float *restrict y, int *restrict 
 	}
 }
 
-// Rows of the direct convolution (mcd_conv3x3_direct).
+// Rows of the direct convolution (conv3x3_direct).
 #define DIRECT_OW 32
 
-#if defined(__x86_64__)
+#if NK_LEVEL == 4
 // direct_rows_avx512 convolves output rows of NB channels (NB ≤ 8) from
 // padded planes q: 2·NB accumulators stay in registers while each input
 // row segment is loaded once per tap, in the (ci, ky, kx) order of the
 // portable loop below, so both give the same floats. NB is a constant where
 // it is inlined, so the loops over it unroll and acc lives in registers
 // (the portable loop's arrays spill to the stack).
-__attribute__((target("avx512f"), always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy, const float *a, const float *b, int relu) {
+__attribute__((always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy, const float *a, const float *b, int relu) {
 	for (long oy = 0; oy < H; oy++) {
 		__m512 acc[8][2];
 		for (long j = 0; j < NB; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
@@ -446,7 +440,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void direct_rows
 				}
 			}
 		for (long j = 0; j < NB; j++) {
-			if (a) { // the batch norm, as mcd_scale_shift computes it
+			if (a) { // the batch norm, as scale_shift computes it
 				const __m512 aj = _mm512_set1_ps(a[j]), bj = _mm512_set1_ps(b[j]);
 				for (int h = 0; h < 2; h++) {
 					acc[j][h] = _mm512_fmadd_ps(acc[j][h], aj, bj);
@@ -459,9 +453,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void direct_rows
 	}
 }
 
-__attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
+static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
 	const long C = g->C, H = g->H, W = g->W, plane = H * W;
-	const mcd_phases ph = phases_of(g);
+	const nk_phases ph = phases_of(g);
 	float *q = calloc(C * ph.qplane, sizeof(float));
 	if (!q) __builtin_trap();
 	for (long n = n0; n < n1; n++) {
@@ -486,16 +480,16 @@ __attribute__((target("avx512f"))) static void conv3x3_direct_avx512(const float
 // rows of 32 and a multiple of four output channels only. With a not NULL, output channel
 // co is then mapped to a[co]·y + b[co] (clamped at 0 when relu): a batch norm
 // fused into the convolution.
-VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, const mcd_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
-#if defined(__x86_64__)
-	if (AVX512) {
+static void conv3x3_direct(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
+#if NK_LEVEL == 4
+	{
 		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy, a, b, relu);
 		return;
 	}
 #endif
 	// One padded plane per input channel (Stride 1: a single phase each).
 	const long C = g->C, H = g->H, W = g->W, plane = H * W;
-	const mcd_phases ph = phases_of(g);
+	const nk_phases ph = phases_of(g);
 	const long pw = ph.qw, pplane = ph.qplane;
 	float *q = calloc(C * pplane, sizeof(float));
 	if (!q) __builtin_trap();
@@ -530,7 +524,19 @@ VEC void mcd_conv3x3_direct(const float *restrict x, const float *restrict w, co
 		}
 		if (a) // the batch norm while the image is in cache
 			for (long co = 0; co < cout; co++)
-				mcd_scale_shift_inplace(y + co * ldy + n * plane, plane, a[co], b[co], relu);
+				scale_shift_inplace(y + co * ldy + n * plane, plane, a[co], b[co], relu);
 	}
 	free(q);
 }
+
+const nk_table NK_TABLE = {
+	.scale_shift = scale_shift,
+	.scale_shift_inplace = scale_shift_inplace,
+	.moments = moments,
+	.bn_grad_sums = bn_grad_sums,
+	.bn_grad_input = bn_grad_input,
+	.im2col = im2col,
+	.col2im = col2im,
+	.maxpool2 = maxpool2,
+	.conv3x3_direct = conv3x3_direct,
+};

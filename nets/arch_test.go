@@ -43,7 +43,7 @@ func TestPaperNetworksTrain(t *testing.T) {
 			if c.long && testing.Short() {
 				t.Skip("-short")
 			}
-			p, err := newModel(t, c.name).TrainProgram(Supervised, c.batch, 0, 0)
+			p, err := newModel(t, c.name).TrainProgram(c.batch)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,54 @@
+// The native kernels of package nets (cgo build). Their contracts are the
+// Go reference versions in kernels.go, which the tests compare them with.
+//
+// Each kernel is compiled once per instruction-set level from one source,
+// kernels_body.h: kernels_v4.c (x86-64-v4: AVX-512, with hand-written
+// AVX-512 paths for the column and direct-convolution kernels),
+// kernels_v3.c (x86-64-v3: AVX2 and FMA, with hand-written AVX2 paths) and
+// kernels_v1.c (baseline x86-64, or any other architecture). The nk_*
+// entry points call the level chosen by nk_select (kernels_dispatch.c), so
+// one machine can run, and the tests check, every level its CPU has.
+#include <stddef.h>
+
+typedef struct {
+	long C, N, H, W, KH, KW, Stride, Pad, OH, OW;
+} nk_geom;
+
+// Instruction-set levels, named after the x86-64 micro-architecture levels.
+enum { NK_GENERIC = 1, NK_AVX2 = 3, NK_AVX512 = 4 };
+
+// nk_supported reports whether this CPU (and build) can run a level.
+int nk_supported(int level);
+// nk_select makes the entry points use a supported level; it returns 0, or
+// -1 (changing nothing) when the level is not supported.
+int nk_select(int level);
+// nk_selected is the level in use.
+int nk_selected(void);
+
+void nk_scale_shift(const float *x, float *y, long n, float a, float b, int relu);
+void nk_scale_shift_inplace(float *x, long n, float a, float b, int relu);
+void nk_moments(const float *x, long n, double *mean, double *var);
+void nk_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx);
+void nk_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu);
+void nk_im2col(const float *x, const nk_geom *g, long n0, long n1, float *col);
+void nk_col2im(const float *col, const nk_geom *g, long n0, long n1, float *dx);
+void nk_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);
+void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int relu);
+
+// nk_table is one level's kernels.
+typedef struct {
+	void (*scale_shift)(const float *, float *, long, float, float, int);
+	void (*scale_shift_inplace)(float *, long, float, float, int);
+	void (*moments)(const float *, long, double *, double *);
+	void (*bn_grad_sums)(const float *, const float *, long, float, float, float, float, int, double *, double *);
+	void (*bn_grad_input)(const float *, const float *, float *, long, float, float, float, float, float, float, float, int);
+	void (*im2col)(const float *, const nk_geom *, long, long, float *);
+	void (*col2im)(const float *, const nk_geom *, long, long, float *);
+	void (*maxpool2)(const float *, float *, int *, long, long, long);
+	void (*conv3x3_direct)(const float *, const float *, const nk_geom *, long, long, long, float *, long, const float *, const float *, int);
+} nk_table;
+
+extern const nk_table nk_table_v1;
+#if defined(__x86_64__)
+extern const nk_table nk_table_v3, nk_table_v4;
+#endif
