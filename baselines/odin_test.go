@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/mcdood/mcdood/internal/numdiff"
 	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
@@ -66,13 +67,7 @@ func TestODINPerturbationFollowsFiniteDifferences(t *testing.T) {
 				for i := range batch {
 					ood.HeadSoftmax(out, i, c.heads, c.temp, p, tmp)
 					if len(labels) < batch {
-						best := 0
-						for k := range p {
-							if p[k] > p[best] {
-								best = k
-							}
-						}
-						labels = append(labels, best)
+						labels = append(labels, ood.Argmax(p))
 					}
 					sum += math.Log(p[labels[i]])
 				}
@@ -96,15 +91,10 @@ func TestODINPerturbationFollowsFiniteDifferences(t *testing.T) {
 				order[i] = i
 			}
 			sort.Slice(order, func(a, b int) bool { return math.Abs(float64(g[order[a]])) > math.Abs(float64(g[order[b]])) })
-			probe := make([]float32, len(x))
+			probe := append([]float32(nil), x...)
 			const plane = nets.ImageSide * nets.ImageSide
 			for _, j := range order[:20] {
-				copy(probe, x)
-				probe[j] = x[j] + h
-				up := logS(probe)
-				probe[j] = x[j] - h
-				down := logS(probe)
-				fd := (up - down) / (2 * h)
+				fd := numdiff.Central(func() float64 { return logS(probe) }, probe, j, h)
 				step := float64(perturbed[j] - x[j])
 				want := eps / float64(norm.Std[(j/plane)%nets.ImageChannels])
 				if math.Abs(math.Abs(step)-want) > 1e-6 {

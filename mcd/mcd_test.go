@@ -2,9 +2,13 @@ package mcd
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/mcdood/mcdood/baselines"
+	"github.com/mcdood/mcdood/internal/numdiff"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/ood/oodtest"
@@ -92,5 +96,84 @@ func TestConfigValidation(t *testing.T) {
 		if c.Validate() == nil {
 			t.Errorf("config %+v accepted", c)
 		}
+	}
+}
+
+// TestStepsGradients checks both steps' parameter gradients against finite
+// differences on a small two-head network: Step B's of its whole loss, and
+// Step A's of CE1 + CE2 for the heads and of CE1 alone for the extractor
+// (whose features head 2 sees detached).
+func TestStepsGradients(t *testing.T) {
+	spec, _ := nets.ParseSpec("small")
+	m, err := nets.New(spec, 5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	fill := func(s *step) {
+		for _, x := range []nets.Tensor{s.x, s.u} {
+			for i := range s.Data(x) {
+				s.Data(x)[i] = float32(rng.NormFloat64())
+			}
+		}
+		for i := range s.Data(s.y) {
+			s.Data(s.y)[i] = float32(rng.IntN(5))
+		}
+	}
+	a, err := newStepA(m, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := newStepB(m, 6, 5, 1.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, c := range []struct {
+		name string
+		s    *step
+	}{{"step A", a}, {"step B", b}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := c.s
+			fill(s)
+			if err := s.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if s == b {
+				// The margin term from the logits, independently:
+				// max(0, 1.2 − (H̄1 − H̄2)).
+				meanH := func(z []float32) float64 {
+					p, h := make([]float64, 5), 0.0
+					for i := 0; i < len(z)/5; i++ {
+						nets.Softmax(z[i*5:(i+1)*5], 1, p)
+						for _, v := range p {
+							h -= v * math.Log(v) / float64(len(z)/5)
+						}
+					}
+					return h
+				}
+				want := math.Max(0, 1.2-(meanH(s.Data(s.u1))-meanH(s.Data(s.u2))))
+				if got := s.losses()[2]; math.Abs(got-want) > 1e-5 || got <= 0 {
+					t.Fatalf("margin term %v, want max(0, 1.2 − (H̄1 − H̄2)) = %v (and active, for the check below)", got, want)
+				}
+			}
+			grads := s.Grads()
+			for i, par := range s.Params() {
+				objective := s.Loss
+				if s == a && !strings.HasPrefix(par.Name, "head") {
+					objective = func() float64 { return s.losses()[0] }
+				}
+				run := func() float64 {
+					if err := s.Run(); err != nil {
+						t.Fatal(err)
+					}
+					return objective()
+				}
+				analytic := append([]float32(nil), grads[i]...)
+				picks := rng.Perm(len(par.Data()))[:min(4, len(par.Data()))]
+				numdiff.Check(t, par.Name, run, par.Data(), analytic, picks, numdiff.Fixed(1e-2), 3e-3, 3e-2)
+			}
+		})
 	}
 }

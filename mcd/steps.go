@@ -24,6 +24,7 @@ type step struct {
 	*nets.Program
 	x, y, u          nets.Tensor // u is Step B's only
 	ce1, ce2, margin nets.Tensor // margin is Step B's only
+	u1, u2           nets.Tensor // Step B: the heads' logits on u
 }
 
 // newStepA compiles Step A for labelled batches of the given size.
@@ -49,8 +50,8 @@ func newStepB(m *nets.Model, batch, unlabelled int, margin float64) (*step, erro
 	s.ce2 = g.CrossEntropy(g.Head(2, f), s.y)
 	s.u = g.Images(unlabelled)
 	fu := g.Features(s.u)
-	u1, u2 := g.Head(1, fu), g.Head(2, fu)
-	s.margin = g.Hinge(margin, g.Sub(g.MeanEntropy(u1), g.MeanEntropy(u2)))
+	s.u1, s.u2 = g.Head(1, fu), g.Head(2, fu)
+	s.margin = g.Hinge(margin, g.Sub(g.MeanEntropy(s.u1), g.MeanEntropy(s.u2)))
 	var err error
 	s.Program, err = g.Train(g.Sum(s.ce1, s.ce2, s.margin))
 	return s, err

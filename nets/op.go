@@ -11,19 +11,7 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Every op in this package follows the same rules, which is what makes
-// gorgonia's tape machine fast and correct with them:
-//
-//   - Each op value is used by exactly one node and owns that node's output
-//     buffer, reused on every run, so a training step allocates (almost)
-//     nothing. The hash includes a unique id so gorgonia never merges two
-//     nodes (its common-subexpression pass merged SoftMax and LogSoftMax).
-//   - An op never returns one of its inputs, and a backward op receives
-//     every tensor it reads as a graph input, so gorgonia's liveness analysis
-//     sees every use: the only stock op in our graphs, the Add that sums
-//     gradients, may then overwrite dead buffers in place safely.
-//   - Ops report CallsExtern() == false even when they call BLAS: otherwise
-//     the tape machine inserts an allocation before each of them.
+// The rules every op here keeps are in the package documentation (doc.go).
 
 var opSerial atomic.Uint64
 
