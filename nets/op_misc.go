@@ -10,55 +10,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// sumOp adds scalar losses.
-type sumOp struct {
-	opBase
-	n   int
-	out G.F32
-}
-
-// SumScalars adds scalar nodes (the parts of a loss).
-func SumScalars(xs ...*G.Node) (*G.Node, error) {
-	for i, x := range xs {
-		if !x.IsScalar() {
-			return nil, fmt.Errorf("nets: SumScalars: input %d has shape %v", i, x.Shape())
-		}
-	}
-	return G.ApplyOp(&sumOp{opBase: newOpBase("sum%d", len(xs)), n: len(xs)}, xs...)
-}
-
-func (op *sumOp) Arity() int { return op.n }
-func (op *sumOp) Type() hm.Type {
-	ts := make([]hm.Type, op.n+1)
-	for i := range ts {
-		ts[i] = scalarType
-	}
-	return fnType(ts...)
-}
-func (op *sumOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
-func (op *sumOp) Do(vs ...G.Value) (G.Value, error) {
-	var s float32
-	for _, v := range vs {
-		s += scalarOf(v)
-	}
-	op.out = G.F32(s)
-	return &op.out, nil
-}
-func (op *sumOp) DiffWRT(n int) []bool {
-	d := make([]bool, n)
-	for i := range d {
-		d[i] = true
-	}
-	return d
-}
-func (op *sumOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	grads := make(G.Nodes, len(inputs))
-	for i := range grads {
-		grads[i] = grad
-	}
-	return grads, nil
-}
-
 // scalarOp is a function of scalars with its derivatives: the small
 // arithmetic that joins the parts of a loss (a − b, max(0, m − x), −x).
 type scalarOp struct {
@@ -78,6 +29,17 @@ func newScalarOp(name string, xs []*G.Node, f func([]float64) float64, df func([
 		}
 	}
 	return G.ApplyOp(&scalarOp{opBase: newOpBase("%s", name), n: len(xs), f: f, df: df}, xs...)
+}
+
+// SumScalars adds scalars (the parts of a loss).
+func SumScalars(xs ...*G.Node) (*G.Node, error) {
+	return newScalarOp(fmt.Sprintf("sum%d", len(xs)), xs, func(x []float64) float64 {
+		var s float64
+		for _, v := range x {
+			s += v
+		}
+		return s
+	}, func([]float64, int) float64 { return 1 })
 }
 
 // SubScalars is a − b.
