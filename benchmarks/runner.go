@@ -128,7 +128,8 @@ type groupRun struct {
 
 	train, idVal, idTest *loaders.Dataset
 	model                *nets.Model
-	accuracy             float64
+	accuracy             float64 // head 1, on the images the detectors score
+	ttaAccuracy          float64 // with the recipe's test-time augmentation (0: none)
 	env                  *ood.Env
 	ood                  map[string][2]*loaders.Dataset // val, test
 }
@@ -189,7 +190,7 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
 	path := filepath.Join(r.opts.Out, "models", mkey+".ckpt")
 	t0 := time.Now()
-	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(r.train), cfg, nets.TrainOptions{
+	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(r.train, r.key.seed), cfg, nets.TrainOptions{
 		Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
 	})
 	if err != nil {
@@ -198,11 +199,19 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	if len(hist) > 0 {
 		r.log.Info("pre-trained", "network", r.key.network, "id", r.key.id, "seed", r.key.seed, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
 	}
-	out, err := nets.Predict(ctx, m, loaders.Batches{Set: test, Norm: loaders.CIFARNormalization}, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
+	testSet := loaders.Batches{Set: test, Norm: loaders.CIFARNormalization}
+	out, err := nets.Predict(ctx, m, testSet, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
 	if err != nil {
 		return err
 	}
 	r.model, r.accuracy = m, out.Accuracy(test.Labels)[0]
+	if tta := net.Recipe.TTA; tta > 0 {
+		out, err := nets.Predict(ctx, m, testSet, nets.PredictOptions{Batch: r.plan.File.EvalBatch, TTA: tta})
+		if err != nil {
+			return err
+		}
+		r.ttaAccuracy = out.Accuracy(test.Labels)[0]
+	}
 	return nil
 }
 
@@ -261,7 +270,7 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 		return false, err
 	}
 	rec := &results.Record{Key: c.Key, Group: c.Group, Plan: r.plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD, Method: c.Method,
-		Detector: method.Detector, Setting: c.Setting, Seed: c.Seed, Accuracy: r.accuracy,
+		Detector: method.Detector, Setting: c.Setting, Seed: c.Seed, Accuracy: r.accuracy, TTAAccuracy: r.ttaAccuracy,
 		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Kernels: nets.Kernels(), Started: time.Now().UTC(),
 		Seconds: map[string]float64{}}
 	rec.Config = r.config(c, method)

@@ -6,6 +6,11 @@
 // key. Nothing is trained or loaded here.
 package experiments
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // File is the TOML document. Every number that changes a result is here or
 // in a named default that cites its source.
 type File struct {
@@ -49,7 +54,11 @@ type File struct {
 }
 
 // Recipe is how a network is pre-trained on the ID set (both heads with
-// cross-entropy, as the MCD authors' pre-trained models).
+// cross-entropy, as the MCD authors' pre-trained models). The keys after
+// Dropout are airbench's (Jordan, 2024, github KellerJordan/cifar10-airbench,
+// airbench94.py); left out, each changes nothing, and the JSON of a recipe
+// (hashed into model keys) leaves them out too, so older plans keep their
+// keys.
 type Recipe struct {
 	Epochs      int       `toml:"epochs"`
 	Batch       int       `toml:"batch"`
@@ -61,8 +70,82 @@ type Recipe struct {
 	Momentum    float64   `toml:"momentum"`
 	WeightDecay float64   `toml:"weight_decay"`
 	Nesterov    bool      `toml:"nesterov"`
-	Augment     bool      `toml:"augment"`
-	Dropout     float64   `toml:"dropout"` // WRN only
+	// Augment is the augmentation: false or "none"; true or "crop-flip"
+	// (pad 4, random crop, random flip: the DenseNet, WRN and ResNet-9
+	// recipes); "flip-translate" (airbench: a shift by up to 2 pixels with
+	// reflection, flips in alternate epochs).
+	Augment Augment `toml:"augment"`
+	Dropout float64 `toml:"dropout"` // WRN only
+
+	// LRStart and LREnd are the onecycle schedule's rate at the first and
+	// the last step as fractions of lr (airbench's triangle: 0.2 and 0.07;
+	// Page's one-cycle: 0 and 0).
+	LRStart float64 `toml:"lr_start" json:",omitempty"`
+	LREnd   float64 `toml:"lr_end" json:",omitempty"`
+	// LabelSmoothing trains on targets (1 − s)·onehot + s/K (Szegedy et al.,
+	// CVPR 2016; airbench 0.2).
+	LabelSmoothing float64 `toml:"label_smoothing" json:",omitempty"`
+	// BiasLRScale multiplies the batch norms' shifts' learning rate and
+	// divides their weight decay by as much (airbench's bias_scaler, 64).
+	BiasLRScale float64 `toml:"bias_lr_scale" json:",omitempty"`
+	// WhitenBiasEpochs is how many epochs airbench's whitening bias trains
+	// before it is frozen (airbench: 3); 0 trains it throughout.
+	WhitenBiasEpochs int `toml:"whiten_bias_epochs" json:",omitempty"`
+	// EMA is airbench's weight averaging with Lookahead (nets.EMA), as an
+	// inline table: ema = {start = 3, every = 5, decay = 0.95, power = 3}.
+	EMA *EMARecipe `toml:"ema" json:",omitempty"`
+	// TTA is the test-time augmentation of the accuracy the records report
+	// beside the plain one: 0 none, 1 mirror, 2 mirror and translate
+	// (airbench's levels). Detectors always score the plain image.
+	TTA int `toml:"tta" json:",omitempty"`
+}
+
+// EMARecipe is Recipe.EMA: from epoch start (from 0), every few steps.
+type EMARecipe struct {
+	Start int     `toml:"start"`
+	Every int     `toml:"every"`
+	Decay float64 `toml:"decay"`
+	Power float64 `toml:"power"`
+}
+
+// Augment names a training augmentation (Recipe.Augment). In TOML it is a
+// string or, for the two older choices, a boolean.
+type Augment string
+
+// The augmentations.
+const (
+	AugmentNone          Augment = "none"
+	AugmentCropFlip      Augment = "crop-flip"
+	AugmentFlipTranslate Augment = "flip-translate"
+)
+
+// UnmarshalTOML reads true, false or a name.
+func (a *Augment) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		*a = map[bool]Augment{true: AugmentCropFlip, false: AugmentNone}[v]
+		return nil
+	case string:
+		switch Augment(v) {
+		case AugmentNone, AugmentCropFlip, AugmentFlipTranslate:
+			*a = Augment(v)
+			return nil
+		}
+		return fmt.Errorf("augment %q: want none, crop-flip or flip-translate (or true, false)", v)
+	}
+	return fmt.Errorf("augment: want true, false or none, crop-flip, flip-translate; got %T", v)
+}
+
+// MarshalJSON writes the two older choices as the booleans they were, so
+// that the model keys of older plans do not change.
+func (a Augment) MarshalJSON() ([]byte, error) {
+	switch a {
+	case AugmentNone, "":
+		return []byte("false"), nil
+	case AugmentCropFlip:
+		return []byte("true"), nil
+	}
+	return json.Marshal(string(a))
 }
 
 // CustomOOD declares an extra OOD set: a folder or archive of images.

@@ -204,6 +204,14 @@ func Parse(name string, src []byte) (*Plan, error) {
 		}
 	}
 
+	// A misspelt recipe key would otherwise surface as a bad value of the
+	// key it missed.
+	for _, k := range md.Undecoded() {
+		if ks := k.String(); strings.HasPrefix(ks, "network.") {
+			return nil, fail(ks, "unknown key (check its spelling and the table it is in)")
+		}
+	}
+
 	// Networks and their recipes.
 	for _, name := range f.Networks {
 		spec, err := nets.ParseSpec(name)
@@ -347,6 +355,20 @@ func (r Recipe) validate() (string, error) {
 		return "weight_decay", fmt.Errorf("%v, want ≥ 0", r.WeightDecay)
 	case r.Dropout < 0 || r.Dropout >= 1:
 		return "dropout", fmt.Errorf("%v, want in [0, 1)", r.Dropout)
+	case r.LRStart < 0 || r.LRStart > 1 || r.LREnd < 0 || r.LREnd > 1:
+		return "lr_start", fmt.Errorf("lr_start %v and lr_end %v: want fractions of lr in [0, 1]", r.LRStart, r.LREnd)
+	case (r.LRStart != 0 || r.LREnd != 0) && r.Schedule != "onecycle":
+		return "lr_start", fmt.Errorf("lr_start and lr_end apply to schedule onecycle only")
+	case r.LabelSmoothing < 0 || r.LabelSmoothing >= 1:
+		return "label_smoothing", fmt.Errorf("%v, want in [0, 1)", r.LabelSmoothing)
+	case r.BiasLRScale < 0:
+		return "bias_lr_scale", fmt.Errorf("%v, want ≥ 0 (0 or 1: no scaling)", r.BiasLRScale)
+	case r.WhitenBiasEpochs < 0:
+		return "whiten_bias_epochs", fmt.Errorf("%d, want ≥ 0", r.WhitenBiasEpochs)
+	case r.TTA < 0 || r.TTA > 2:
+		return "tta", fmt.Errorf("%d, want 0 (none), 1 (mirror) or 2 (mirror and translate)", r.TTA)
+	case r.EMA != nil && (r.EMA.Start < 0 || r.EMA.Every < 1 || r.EMA.Decay <= 0 || r.EMA.Decay >= 1 || r.EMA.Power < 0):
+		return "ema", fmt.Errorf("%+v: want start ≥ 0, every ≥ 1, decay in (0, 1), power ≥ 0", *r.EMA)
 	}
 	switch r.Schedule {
 	case "step":

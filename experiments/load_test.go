@@ -2,8 +2,12 @@ package experiments
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/nets"
 
 	_ "github.com/mcdood/mcdood/baselines"
 	_ "github.com/mcdood/mcdood/mcd"
@@ -94,6 +98,54 @@ func TestParseGoodPlan(t *testing.T) {
 	}
 }
 
+// TestAirbenchRecipe: airbench's keys decode into the training configuration,
+// augment takes a name or the older boolean, and leaving the new keys out
+// keeps the model keys of older plans.
+func TestAirbenchRecipe(t *testing.T) {
+	src := strings.Replace(good, "augment = true", `augment = "flip-translate"
+lr_start = 0.2
+label_smoothing = 0.2
+bias_lr_scale = 64
+whiten_bias_epochs = 3
+ema = {start = 3, every = 5, decay = 0.95, power = 3}
+tta = 2`, 1)
+	src = strings.Replace(src, `schedule = "cosine"`, "schedule = \"onecycle\"\nwarmup = 1", 1)
+	p, err := Parse("a.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := p.Network("small")
+	cfg, err := n.TrainConfig(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := nets.TrainConfig{Epochs: 2, Batch: 64, Momentum: 0.9, WeightDecay: 5e-4, Seed: 4,
+		Schedule:       nets.OneCycle{Peak: 0.1, PeakAt: 1, Epochs: 2, Start: 0.2},
+		LabelSmoothing: 0.2, NormShiftLRScale: 64, EarlyOnlyEpochs: 3, EMA: &nets.EMA{Start: 3, Every: 5, Decay: 0.95, Power: 3}}
+	if cfg.EMA == nil || *cfg.EMA != *want.EMA {
+		t.Errorf("EMA %+v, want %+v", cfg.EMA, want.EMA)
+	}
+	cfg.EMA, want.EMA = nil, nil
+	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
+		t.Errorf("config\n %+v\nwant\n %+v", cfg, want)
+	}
+	if n.Recipe.TTA != 2 || n.TrainingSet(&loaders.Dataset{}, 1).Aug != &loaders.AirbenchAugmentation {
+		t.Errorf("recipe %+v", n.Recipe)
+	}
+	old, _ := Parse("good.toml", []byte(good))
+	if a := old.Network("small").Recipe.Augment; a != AugmentCropFlip {
+		t.Errorf("augment = true reads as %q", a)
+	}
+	// The model key of the good plan, as it was before these keys existed.
+	if k := old.ModelKey("cifar10", "small", 1); k != "small_cifar10_s1_"+oldRecipeHash {
+		t.Errorf("model key %s changed (want hash %s)", k, oldRecipeHash)
+	}
+}
+
+// oldRecipeHash is the good plan's recipe hash written before the airbench
+// keys were added.
+const oldRecipeHash = "f503ea5e"
+
 func TestBadPlans(t *testing.T) {
 	cases := []struct {
 		name, from, to string
@@ -115,6 +167,13 @@ steps_per_epoch`, "method.mcd: mcd: epochs = 0", 23},
 		{"syntax", `lr = 0.1`, `lr = = 0.1`, "", 12},
 		{"missing recipe", "[network.small]", "[network.other]", `no [network.small] recipe`, 5},
 		{"cross without pool", `seeds = [1, 2]`, "seeds = [1, 2]\nsettings = [\"cross\"]", "cross_pool", 0},
+		{"bad augment", `augment = true`, `augment = "mixup"`, `augment "mixup": want none, crop-flip or flip-translate`, 16},
+		{"bad augment type", `augment = true`, `augment = 3`, `augment: want true, false`, 16},
+		{"lr_end on cosine", `augment = true`, "augment = true\nlr_end = 0.1", "lr_start and lr_end apply to schedule onecycle only", 0},
+		{"smoothing 1", `augment = true`, "augment = true\nlabel_smoothing = 1", "network.small.label_smoothing: 1, want in [0, 1)", 0},
+		{"tta 3", `augment = true`, "augment = true\ntta = 3", "network.small.tta: 3, want 0", 0},
+		{"ema every 0", `augment = true`, "augment = true\nema = {start = 1, every = 0, decay = 0.9, power = 3}", "network.small.ema:", 0},
+		{"ema typo", `augment = true`, "augment = true\nema = {start = 1, evry = 5, decay = 0.9, power = 3}", "network.small.ema.evry: unknown key", 0},
 	}
 	for _, c := range cases {
 		src := strings.Replace(good, c.from, c.to, 1)

@@ -100,22 +100,34 @@ func (n Network) TrainConfig(seed uint64) (nets.TrainConfig, error) {
 	case "cosine":
 		sched = nets.Cosine{Base: r.LR, Epochs: float64(r.Epochs), Warmup: r.Warmup}
 	case "onecycle":
-		sched = nets.OneCycle{Peak: r.LR, PeakAt: r.Warmup, Epochs: float64(r.Epochs)}
+		sched = nets.OneCycle{Peak: r.LR, PeakAt: r.Warmup, Epochs: float64(r.Epochs), Start: r.LRStart, End: r.LREnd}
 	case "constant":
 		sched = nets.Constant(r.LR)
 	default:
 		return nets.TrainConfig{}, fmt.Errorf("network %s: unknown schedule %q", n.Name, r.Schedule)
 	}
-	return nets.TrainConfig{Epochs: r.Epochs, Batch: r.Batch, Momentum: r.Momentum, WeightDecay: r.WeightDecay,
-		Nesterov: r.Nesterov, Schedule: sched, Seed: seed}, nil
+	cfg := nets.TrainConfig{Epochs: r.Epochs, Batch: r.Batch, Momentum: r.Momentum, WeightDecay: r.WeightDecay,
+		Nesterov: r.Nesterov, Schedule: sched, Seed: seed, LabelSmoothing: r.LabelSmoothing,
+		NormShiftLRScale: r.BiasLRScale, EarlyOnlyEpochs: r.WhitenBiasEpochs}
+	if r.WhitenBiasEpochs == 0 {
+		cfg.EarlyOnlyEpochs = r.Epochs
+	}
+	if e := r.EMA; e != nil {
+		cfg.EMA = &nets.EMA{Start: e.Start, Every: e.Every, Decay: e.Decay, Power: e.Power}
+	}
+	return cfg, nil
 }
 
 // TrainingSet binds the recipe's normalisation and augmentation to a
-// training set, for nets.Train.
-func (n Network) TrainingSet(d *loaders.Dataset) loaders.Batches {
-	b := loaders.Batches{Set: d, Norm: loaders.CIFARNormalization}
-	if n.Recipe.Augment {
+// training set for nets.Train; seed draws the first orientation of the
+// alternating flips.
+func (n Network) TrainingSet(d *loaders.Dataset, seed uint64) loaders.Batches {
+	b := loaders.Batches{Set: d, Norm: loaders.CIFARNormalization, Seed: seed}
+	switch n.Recipe.Augment {
+	case AugmentCropFlip:
 		b.Aug = &loaders.StandardAugmentation
+	case AugmentFlipTranslate:
+		b.Aug = &loaders.AirbenchAugmentation
 	}
 	return b
 }

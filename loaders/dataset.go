@@ -90,22 +90,36 @@ var CIFARNormalization = Normalization{
 	Std:  [Channels]float32{63.0 / 255, 62.1 / 255, 66.7 / 255},
 }
 
-// Augmentation is the standard CIFAR training augmentation: a random crop of
-// the image zero-padded by Pad pixels on each side, and a horizontal flip with
-// probability 1/2 when Flip is set.
+// Augmentation is a training augmentation: the standard CIFAR one, a random
+// crop of the image zero-padded by Pad pixels on each side and a horizontal
+// flip with probability 1/2 when Flip is set; or airbench's (Jordan, 2024):
+// a random shift by up to Reflect pixels with the border filled by
+// reflection, and alternating flips.
 type Augmentation struct {
-	Pad  int
-	Flip bool
+	Pad     int
+	Flip    bool
+	Reflect int
+	// AltFlip flips each image in every other epoch, starting flipped or
+	// not at random (airbench's alternating flip, which covers both
+	// orientations more evenly than independent flips). Batches.Fill
+	// applies it, as it needs the epoch; Dataset.Fill ignores it.
+	AltFlip bool
 }
 
 // StandardAugmentation pads by 4 and flips, as in the DenseNet and WRN recipes.
 var StandardAugmentation = Augmentation{Pad: 4, Flip: true}
 
+// AirbenchAugmentation shifts by up to 2 pixels with reflection and flips
+// in alternate epochs (airbench94.py: translate 2, flip).
+var AirbenchAugmentation = Augmentation{Reflect: 2, AltFlip: true}
+
 // Fill writes the images at idx into dst as normalised float32 in NCHW order
 // (len(dst) ≥ len(idx)*ImageBytes) and their labels into labels when both it
 // and d.Labels are non-nil. aug may be nil for no augmentation; rng is used
 // only by aug. Padding pixels are black (byte 0) before normalisation, as
-// torchvision's RandomCrop(32, padding=4) pads the PIL image before ToTensor.
+// torchvision's RandomCrop(32, padding=4) pads the PIL image before ToTensor;
+// reflected ones mirror the image without repeating its edge (torch's
+// 'reflect' padding).
 func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalization, aug *Augmentation, rng *rand.Rand) {
 	var scale, shift [Channels]float32
 	for c := 0; c < Channels; c++ {
@@ -118,11 +132,15 @@ func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalizatio
 		if labels != nil && d.Labels != nil {
 			labels[j] = d.Labels[i]
 		}
-		dx, dy, flip := 0, 0, false
+		dx, dy, flip, reflect := 0, 0, false, false
 		if aug != nil {
 			if aug.Pad > 0 {
 				dx = rng.IntN(2*aug.Pad+1) - aug.Pad
 				dy = rng.IntN(2*aug.Pad+1) - aug.Pad
+			} else if aug.Reflect > 0 {
+				dx = rng.IntN(2*aug.Reflect+1) - aug.Reflect
+				dy = rng.IntN(2*aug.Reflect+1) - aug.Reflect
+				reflect = true
 			}
 			flip = aug.Flip && rng.IntN(2) == 1
 		}
@@ -138,6 +156,9 @@ func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalizatio
 			}
 			for y := 0; y < Side; y++ {
 				sy := y + dy
+				if reflect {
+					sy = reflectIndex(sy)
+				}
 				row := o[y*Side : (y+1)*Side]
 				if sy < 0 || sy >= Side {
 					for x := range row {
@@ -151,6 +172,9 @@ func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalizatio
 						ox = Side - 1 - x
 					}
 					sx := x + dx
+					if reflect {
+						sx = reflectIndex(sx)
+					}
 					if sx < 0 || sx >= Side {
 						row[ox] = sh
 					} else {
@@ -162,12 +186,26 @@ func (d *Dataset) Fill(dst []float32, labels []int, idx []int, norm Normalizatio
 	}
 }
 
+// reflectIndex maps a row or column just outside the image back inside it
+// by reflection about the edge pixel (−1 → 1, Side → Side − 2).
+func reflectIndex(i int) int {
+	switch {
+	case i < 0:
+		return -i
+	case i >= Side:
+		return 2*(Side-1) - i
+	}
+	return i
+}
+
 // Batches is a data set with its normalisation and augmentation bound: what
-// the training and prediction of package nets read (nets.Source).
+// the training and prediction of package nets read (nets.Source). Seed
+// draws each image's first orientation for Aug.AltFlip.
 type Batches struct {
 	Set  *Dataset
 	Norm Normalization
 	Aug  *Augmentation // nil: none
+	Seed uint64
 }
 
 // Len is the number of images.
@@ -183,11 +221,39 @@ func (b Batches) Labels() []int { return b.Set.Labels }
 func (b Batches) Name() string { return b.Set.Name }
 
 // Fill is Dataset.Fill with the bound normalisation, and the bound
-// augmentation when rng is not nil.
-func (b Batches) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand) {
+// augmentation when rng is not nil, alternating flips included: image i is
+// flipped in epoch e when e is odd, or the other way round for the half
+// of the images that start flipped (a hash of Seed and i decides).
+func (b Batches) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand, epoch int) {
 	aug := b.Aug
 	if rng == nil {
 		aug = nil
 	}
 	b.Set.Fill(dst, labels, idx, b.Norm, aug, rng)
+	if aug == nil || !aug.AltFlip {
+		return
+	}
+	for j, i := range idx {
+		if (startsFlipped(b.Seed, i) != 0) == (epoch%2 == 0) {
+			flipRows(dst[j*ImageBytes : (j+1)*ImageBytes])
+		}
+	}
+}
+
+// startsFlipped is 0 or 1 for image i: a bit of SplitMix64 of seed and i.
+func startsFlipped(seed uint64, i int) uint64 {
+	z := seed ^ (uint64(i)+1)*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return (z ^ z>>31) & 1
+}
+
+// flipRows mirrors every 32-pixel row of an image in place.
+func flipRows(img []float32) {
+	for r := 0; r < len(img); r += Side {
+		row := img[r : r+Side]
+		for a, b := 0, Side-1; a < b; a, b = a+1, b-1 {
+			row[a], row[b] = row[b], row[a]
+		}
+	}
 }

@@ -147,6 +147,83 @@ func TestAugmentationPaddingIsNormalisedBlack(t *testing.T) {
 	}
 }
 
+// TestReflectTranslate: a shift by (dx, dy) = (−2, 1) with reflection (forced
+// draws 0 and 3 of IntN(5)) reads pixel (x − 2, y + 1), reflected about the
+// edge pixels: column −1 is column 1, column −2 column 2, row 32 row 30.
+func TestReflectTranslate(t *testing.T) {
+	src := &seqSource{vals: []uint64{forceIntN(0, 5), forceIntN(3, 5)}}
+	d := &Dataset{Name: "r", Pixels: make([]byte, ImageBytes)}
+	for y := 0; y < Side; y++ {
+		for x := 0; x < Side; x++ {
+			d.Pixels[y*Side+x] = byte(y*Side/4 + x) // red: distinct enough
+		}
+	}
+	out := make([]float32, ImageBytes)
+	d.Fill(out, nil, []int{0}, Normalization{Std: [3]float32{1, 1, 1}}, &AirbenchAugmentation, rand.New(src))
+	reflect := func(i int) int {
+		if i < 0 {
+			return -i
+		}
+		if i >= Side {
+			return 2*(Side-1) - i
+		}
+		return i
+	}
+	for y := 0; y < Side; y++ {
+		for x := 0; x < Side; x++ {
+			sy, sx := reflect(y+1), reflect(x-2)
+			want := float32(d.Pixels[sy*Side+sx]) / 255
+			if got := out[y*Side+x]; math.Abs(float64(got-want)) > 1e-6 {
+				t.Fatalf("(%d, %d) = %v, want pixel (%d, %d) = %v", x, y, got, sx, sy, want)
+			}
+		}
+	}
+}
+
+// TestAlternatingFlips: with airbench's augmentation every image is mirrored
+// in every other epoch, half of them from the first epoch on, and a nil rng
+// (prediction) augments nothing.
+func TestAlternatingFlips(t *testing.T) {
+	const n = 200
+	d := &Dataset{Name: "f", Pixels: make([]byte, n*ImageBytes)}
+	for i := 0; i < n; i++ {
+		d.Image(i)[0] = 1 // the top-left red pixel marks the orientation
+	}
+	b := Batches{Set: d, Norm: Normalization{Std: [3]float32{1, 1, 1}}, Aug: &Augmentation{AltFlip: true}, Seed: 7}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	flipped := func(epoch int, rng *rand.Rand) []bool {
+		out := make([]float32, n*ImageBytes)
+		b.Fill(out, nil, idx, rng, epoch)
+		f := make([]bool, n)
+		for i := range f {
+			f[i] = out[i*ImageBytes+Side-1] != 0
+		}
+		return f
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	e0, e1, e2 := flipped(0, rng), flipped(1, rng), flipped(2, rng)
+	count := 0
+	for i := range e0 {
+		if e0[i] == e1[i] || e0[i] != e2[i] {
+			t.Fatalf("image %d flipped %v, %v, %v in epochs 0–2", i, e0[i], e1[i], e2[i])
+		}
+		if e0[i] {
+			count++
+		}
+	}
+	if count < n/3 || count > 2*n/3 {
+		t.Errorf("%d of %d images start flipped", count, n)
+	}
+	for i, f := range flipped(1, nil) {
+		if f {
+			t.Fatalf("image %d flipped without an rng", i)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
 		d  *Dataset

@@ -18,14 +18,18 @@ import (
 //	mlp-H             a two-hidden-layer MLP of width H on the per-channel
 //	                  means of the image: a toy network for tests on 2-D data
 //	                  written into the first two channels
-//	resnet9-C         the CPU default: the DAWNBench ResNet-9 of Page (2018) whose
-//	                  first stage has C channels (see resnet.go)
+//	resnet9-C         the DAWNBench ResNet-9 of Page (2018) whose first stage
+//	                  has C channels (arch_resnet9.go)
+//	airbench-A-B-C    Jordan's airbench (2024) with block widths A, B, C:
+//	                  airbench-64-256-256 is airbench94's, airbench-64-128-128
+//	                  airbench93's (arch_airbench.go)
 type Spec struct {
 	Name    string
 	Family  string
 	Depth   int     // densenet, wrn
 	Growth  int     // densenet k
 	Width   int     // wrn widening factor; resnet9 base channels
+	Widths  [3]int  `json:",omitzero"` // airbench block widths (left out of JSON when zero, so older model keys stay)
 	Dropout float64 // wrn dropout between the two convolutions of a block
 }
 
@@ -36,7 +40,7 @@ type extractor func(b *builder, x *G.Node) *G.Node
 // ParseSpec reads an architecture name (see Spec).
 func ParseSpec(name string) (Spec, error) {
 	bad := func(format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, mlp-H)", name, fmt.Sprintf(format, args...))
+		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, airbench-A-B-C, mlp-H)", name, fmt.Sprintf(format, args...))
 	}
 	nums := func(s string) ([]int, error) {
 		var out []int
@@ -80,6 +84,12 @@ func ParseSpec(name string) (Spec, error) {
 			return bad("want mlp-WIDTH")
 		}
 		return Spec{Name: name, Family: "mlp", Width: n[0]}, nil
+	case strings.HasPrefix(name, "airbench-"):
+		n, err := nums(strings.TrimPrefix(name, "airbench-"))
+		if err != nil || len(n) != 3 {
+			return bad("want airbench-WIDTH1-WIDTH2-WIDTH3")
+		}
+		return Spec{Name: name, Family: "airbench", Widths: [3]int{n[0], n[1], n[2]}}, nil
 	case strings.HasPrefix(name, "resnet9-"):
 		n, err := nums(strings.TrimPrefix(name, "resnet9-"))
 		if err != nil || len(n) != 1 {
@@ -102,6 +112,26 @@ func (s Spec) extractor() (extractor, error) {
 		return resNet9(s.Width), nil
 	case "mlp":
 		return mlp(s.Width), nil
+	case "airbench":
+		return airbench(s.Widths), nil
 	}
 	return nil, fmt.Errorf("nets: unknown architecture family %q", s.Family)
+}
+
+// headScale is the output scale of the architecture's classifier heads and
+// whether they have a bias: (1, true) but for airbench's (1/9, false).
+func (s Spec) headScale() (scale float32, bias bool) {
+	if s.Family == "airbench" {
+		return airbenchHeadScale, false
+	}
+	return 1, true
+}
+
+// dataInit is what an architecture computes from the training images before
+// training, if anything (airbench's whitening filters).
+func (s Spec) dataInit() func(m *Model, src Source) error {
+	if s.Family == "airbench" {
+		return initWhitening
+	}
+	return nil
 }

@@ -43,7 +43,7 @@ func TestPaperNetworksTrain(t *testing.T) {
 			if c.long && testing.Short() {
 				t.Skip("-short")
 			}
-			p, err := newModel(t, c.name).TrainProgram(c.batch)
+			p, err := newModel(t, c.name).TrainProgram(c.batch, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,5 +142,95 @@ func TestFusedEvalMatchesUnfused(t *testing.T) {
 			closeSlices(t, "head 2", fz2, z2, 1e-5)
 			closeSlices(t, "features", ff, f, 1e-5)
 		})
+	}
+}
+
+// airbench-64-128-128 is airbench93's network with two heads: its parameter
+// count by hand (whitening 24·12 + 24, the blocks' convolutions and shifts,
+// two bias-free heads 2·10·128), its frozen whitening filters outside the
+// training gradients, and its layer sizes (31 → 15 → 7 → 3 → 1).
+func TestAirbench(t *testing.T) {
+	m := newModel(t, "airbench-64-128-128")
+	want := 24*12 + 24 + (64*24*9 + 64 + 64*64*9 + 64) + (128*64*9 + 128 + 128*128*9 + 128) + (128*128*9 + 128 + 128*128*9 + 128) + 2*10*128
+	if n := m.NumParams(); n != want || m.FeatureDim() != 128 {
+		t.Fatalf("%d parameters, %d features; want %d and 128", n, m.FeatureDim(), want)
+	}
+	p, err := m.TrainProgram(2, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, par := range p.Params() {
+		if par.Name == "whiten.w" {
+			t.Fatal("the whitening filters are trained")
+		}
+	}
+	roles := map[string]Role{}
+	for _, par := range m.Params() {
+		roles[par.Name] = par.Role
+	}
+	if roles["whiten.w"] != Frozen || roles["whiten.b"] != EarlyOnly || roles["block2.bn1.beta"] != NormShift || roles["block1.conv1.w"] != Trained {
+		t.Errorf("roles %v", roles)
+	}
+	if _, ok := m.byName["block1.bn1.gamma"]; ok {
+		t.Error("airbench's batch norms have a learned scale")
+	}
+}
+
+// initWhitening makes the whitening layer's first twelve filters whiten the
+// images' 2×2 patches: their outputs' second moments are λ/(λ + 5e-4) on the
+// diagonal (≈ 1 here) and 0 off it; the other twelve are their negatives.
+func TestWhiteningFilters(t *testing.T) {
+	m := newModel(t, "airbench-64-128-128")
+	src := toyData(300, 3, 4)
+	// Correlate neighbouring pixels, as in images, with a spread large
+	// enough that every eigenvalue dwarfs the 5e-4 added to it.
+	for i := len(src.pixels) - 1; i > 0; i-- {
+		src.pixels[i] = 10 * (0.6*src.pixels[i] + 0.4*src.pixels[i-1])
+	}
+	if err := m.InitFromData(src); err != nil {
+		t.Fatal(err)
+	}
+	w := m.byName["whiten.w"].Data()
+	var second [whitenPatch][whitenPatch]float64
+	n := 0
+	for i := 0; i < src.Len(); i++ {
+		img := src.pixels[i*ImageSize : (i+1)*ImageSize]
+		for oy := 0; oy < ImageSide-1; oy++ {
+			for ox := 0; ox < ImageSide-1; ox++ {
+				var y [whitenPatch]float64
+				for f := range whitenPatch {
+					for c := range ImageChannels {
+						for ky := range 2 {
+							for kx := range 2 {
+								y[f] += float64(w[f*whitenPatch+(c*2+ky)*2+kx]) * float64(img[(c*ImageSide+oy+ky)*ImageSide+ox+kx])
+							}
+						}
+					}
+				}
+				for a := range whitenPatch {
+					for b := range whitenPatch {
+						second[a][b] += y[a] * y[b]
+					}
+				}
+				n++
+			}
+		}
+	}
+	for a := range whitenPatch {
+		for b := range whitenPatch {
+			v, want := second[a][b]/float64(n), 0.0
+			if a == b {
+				want = 1
+			}
+			if math.Abs(v-want) > 0.02 {
+				t.Errorf("whitened second moment [%d][%d] = %.4f, want %.0f", a, b, v, want)
+			}
+		}
+		for e := range whitenPatch {
+			if w[(a+whitenPatch)*whitenPatch+e] != -w[a*whitenPatch+e] {
+				t.Fatalf("filter %d is not the negative of filter %d", a+whitenPatch, a)
+			}
+		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func benchTrain(b *testing.B, name string, batch int) {
-	p, err := newModel(b, name).TrainProgram(batch)
+	p, err := newModel(b, name).TrainProgram(batch, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func BenchmarkDirectConvSmallConv1(b *testing.B) {
 	y := make([]float32, 32*g.N*g.Pix)
 	eachKernelPath(b, func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			conv3x3Direct(x, w, g, 32, 0, g.N, y, g.N*g.Pix, a, s, true)
+			conv3x3Direct(x, w, g, 32, 0, g.N, y, g.N*g.Pix, a, s, ActReLU)
 		}
 		b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N*g.N), "µs/img")
 	})

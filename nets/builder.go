@@ -52,15 +52,21 @@ func (b *builder) input(name string, shape ...int) (*G.Node, *tensor.Dense) {
 	return G.NewTensor(b.g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithValue(v), G.WithName(name)), v
 }
 
-// param returns this graph's node for a model parameter (one node per graph).
+// param returns this graph's node for a trained model parameter (one node
+// per graph).
 func (b *builder) param(name string, shape []int, init func(*rand.Rand, []float32)) *G.Node {
+	return b.paramRole(name, shape, init, Trained)
+}
+
+// paramRole is param for a parameter of the given role.
+func (b *builder) paramRole(name string, shape []int, init func(*rand.Rand, []float32), role Role) *G.Node {
 	if b.err != nil {
 		return nil
 	}
 	if n, ok := b.nodes[name]; ok {
 		return n
 	}
-	p, err := b.m.param(name, shape, init)
+	p, err := b.m.param(name, shape, init, role)
 	if err != nil {
 		return b.fail(err)
 	}
@@ -76,13 +82,22 @@ func (b *builder) wrap(n *G.Node, err error) *G.Node {
 	return n
 }
 
-// conv is a bias-free k×k convolution to cout channels.
+// conv is a bias-free k×k convolution to cout channels, initialised as the
+// MCD authors' networks are (He-normal with fan-out).
 func (b *builder) conv(name string, x *G.Node, cout, k, stride, pad int) *G.Node {
 	if b.err != nil {
 		return nil
 	}
+	return b.convWith(name, x, cout, k, stride, pad, heNormal(k*k*cout), Trained)
+}
+
+// convWith is conv with its own initialisation and parameter role.
+func (b *builder) convWith(name string, x *G.Node, cout, k, stride, pad int, init func(*rand.Rand, []float32), role Role) *G.Node {
+	if b.err != nil {
+		return nil
+	}
 	cin := x.Shape()[0]
-	w := b.param(name+".w", []int{cout, cin, k, k}, heNormal(k*k*cout))
+	w := b.paramRole(name+".w", []int{cout, cin, k, k}, init, role)
 	if b.err != nil {
 		return nil
 	}
@@ -91,20 +106,52 @@ func (b *builder) conv(name string, x *G.Node, cout, k, stride, pad int) *G.Node
 
 // bn is batch normalisation, followed by ReLU when relu is set.
 func (b *builder) bn(name string, x *G.Node, relu bool) *G.Node {
+	o := BNOptions{}
+	if relu {
+		o.Act = ActReLU
+	}
+	return b.bnWith(name, x, o)
+}
+
+// bnWith is batch normalisation (or, with o.ShiftOnly, a per-channel shift)
+// and an activation, as o says. A layer with a fixed scale has no gamma
+// parameter (its scale is a constant 1); a shift layer's beta is its
+// parameter name+".b" and it has no running statistics.
+func (b *builder) bnWith(name string, x *G.Node, o BNOptions) *G.Node {
 	if b.err != nil {
 		return nil
 	}
 	c := x.Shape()[0]
-	gamma := b.param(name+".gamma", []int{c}, constInit(1))
-	beta := b.param(name+".beta", []int{c}, constInit(0))
+	var gamma, beta *G.Node
+	var st *bnState
+	if o.FixedScale || o.ShiftOnly {
+		gamma = b.constant(name+".scale", c, 1)
+	} else {
+		gamma = b.param(name+".gamma", []int{c}, constInit(1))
+	}
+	if o.ShiftOnly {
+		beta = b.paramRole(name+".b", []int{c}, constInit(0), o.ShiftRole)
+	} else {
+		beta = b.paramRole(name+".beta", []int{c}, constInit(0), NormShift)
+		st = b.m.bnState(name, c, o)
+	}
 	if b.err != nil {
 		return nil
 	}
-	n := b.wrap(BatchNormReLU(x, gamma, beta, b.m.bnState(name, c), b.training, relu))
-	if n != nil {
+	n := b.wrap(BatchNorm(x, gamma, beta, st, b.training, o))
+	if n != nil && !o.ShiftOnly {
 		b.bns = append(b.bns, bnUse{node: n, x: x, gamma: gamma, beta: beta})
 	}
 	return n
+}
+
+// constant is a (c) vector of v that is not a parameter.
+func (b *builder) constant(name string, c int, v float32) *G.Node {
+	t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(c))
+	for i := range f32(t) {
+		f32(t)[i] = v
+	}
+	return G.NewTensor(b.g, tensor.Float32, 1, G.WithShape(c), G.WithValue(t), G.WithName(name))
 }
 
 // fuseConvBN lets each convolution whose only consumer is an
@@ -129,6 +176,32 @@ func (b *builder) fuseConvBN() {
 }
 
 func (b *builder) bnReLU(name string, x *G.Node) *G.Node { return b.bn(name, x, true) }
+
+// head is classifier head name on features (N, F): a linear layer with
+// PyTorch's default initialisation, or, for architectures whose heads have
+// no bias and a fixed scale (airbench's, ×1/9), that.
+func (b *builder) head(name string, x *G.Node, out int) *G.Node {
+	scale, bias := b.m.Spec.headScale()
+	if bias {
+		return b.linear(name, x, out)
+	}
+	if b.err != nil {
+		return nil
+	}
+	in := x.Shape()[1]
+	w := b.param(name+".w", []int{out, in}, uniformInit(1/math.Sqrt(float64(in))))
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(ScaledLinear(x, w, scale))
+}
+
+func (b *builder) globalMaxPool(x *G.Node) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	return b.wrap(GlobalMaxPool(x))
+}
 
 // linear is a fully connected layer with PyTorch's default initialisation.
 func (b *builder) linear(name string, x *G.Node, out int) *G.Node {

@@ -3,9 +3,11 @@ package nets
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,7 +39,7 @@ func (d *toySource) Len() int      { return len(d.labels) }
 func (d *toySource) Classes() int  { return d.k }
 func (d *toySource) Labels() []int { return d.labels }
 func (d *toySource) Name() string  { return "toy" }
-func (d *toySource) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand) {
+func (d *toySource) Fill(dst []float32, labels []int, idx []int, rng *rand.Rand, _ int) {
 	for j, i := range idx {
 		flip := d.augment && rng != nil && rng.IntN(2) == 1
 		src, out := d.pixels[i*ImageSize:(i+1)*ImageSize], dst[j*ImageSize:(j+1)*ImageSize]
@@ -179,4 +181,77 @@ func TestTrainingLearnsToyTask(t *testing.T) {
 		t.Fatalf("after %d epochs: loss %v (first %v), test accuracy %v", len(hist), last.Loss, hist[0].Loss, last.Accuracy)
 	}
 	_ = m
+}
+
+// cancelAfter is a log handler that cancels a run once epoch n is logged
+// done: a run killed between epochs (its checkpoint holds epoch n).
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (h cancelAfter) Enabled(context.Context, slog.Level) bool { return true }
+func (h cancelAfter) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "epoch" && r.Message == "epoch done" && a.Value.Int64() == int64(h.n) {
+			h.cancel()
+		}
+		return true
+	})
+	return nil
+}
+func (h cancelAfter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h cancelAfter) WithGroup(string) slog.Handler      { return h }
+
+// TestResumeWithAirbenchRecipe: a run with every airbench option — the
+// triangle schedule, label smoothing, scaled shift learning rates, the
+// whitening bias frozen after epoch 1, the weight average from epoch 1 —
+// killed after epoch 2 and resumed ends bit for bit where the
+// uninterrupted run does, and the frozen filters never move.
+func TestResumeWithAirbenchRecipe(t *testing.T) {
+	spec, _ := ParseSpec("airbench-8-8-16")
+	data := toyData(48, 3, 5)
+	cfg := TrainConfig{Epochs: 3, Batch: 8, Momentum: 0.85, WeightDecay: 5e-4, Nesterov: true, Seed: 3,
+		Schedule:       OneCycle{Peak: 0.05, PeakAt: 0.7, Epochs: 3, Start: 0.2, End: 0.07},
+		LabelSmoothing: 0.2, NormShiftLRScale: 8, EarlyOnlyEpochs: 1, EMA: &EMA{Start: 1, Every: 2, Decay: 0.9, Power: 3}}
+	straight, _, err := Train(context.Background(), spec, data, cfg, TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "run.ckpt")
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := TrainOptions{Checkpoint: path, Meta: map[string]string{"recipe": "airbench"}, Log: slog.New(cancelAfter{2, cancel})}
+	if _, _, err := Train(ctx, spec, data, cfg, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the killed run: %v", err)
+	}
+	opts.Log = nil
+	resumed, hist, err := Train(context.Background(), spec, data, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 1 || hist[0].Epoch != 3 {
+		t.Fatalf("resumed run trained epochs %+v, want only epoch 3", hist)
+	}
+	fresh, err := New(spec, 3, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.InitFromData(data); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range straight.Params() {
+		for j, v := range p.Data() {
+			if resumed.Params()[i].Data()[j] != v {
+				t.Fatalf("%s[%d]: resumed %v, uninterrupted %v", p.Name, j, resumed.Params()[i].Data()[j], v)
+			}
+		}
+		if p.Role == Frozen && !slices.Equal(p.Data(), fresh.Params()[i].Data()) {
+			t.Errorf("frozen %s changed in training", p.Name)
+		}
+	}
+	for name, s := range straight.bn {
+		if !slices.Equal(s.Mean, resumed.bn[name].Mean) || !slices.Equal(s.Var, resumed.bn[name].Var) {
+			t.Fatalf("BN %s running statistics differ after resume", name)
+		}
+	}
 }

@@ -152,19 +152,22 @@ func TestGradients(t *testing.T) {
 	checkGrad(t, "conv k3 s2 p1 keeping columns",
 		[]*tensor.Dense{randTensor(rng, 1, 3, 4, 7, 7), randTensor(rng, 0.3, 5, 3, 3, 3)}, []int{0, 1},
 		func(in []*G.Node) (*G.Node, error) { return conv2D(in[0], in[1], 2, 1, &colCache{left: 1 << 20}) }, nil, 1e-2, atol, rtol)
-	for _, relu := range []bool{false, true} {
+	for _, o := range []BNOptions{{}, {Act: ActReLU}, {Act: ActGELU}, {Act: ActGELU, FixedScale: true}, {Act: ActGELU, ShiftOnly: true}} {
 		for _, training := range []bool{true, false} {
 			st := newBNState(3)
 			for i := range st.Mean {
 				st.Mean[i], st.Var[i] = 0.2*float32(i), 0.5+float32(i)
 			}
 			wrt := []int{0, 1, 2}
-			if !training {
+			switch {
+			case !training:
 				wrt = []int{0}
+			case o.FixedScale:
+				wrt = []int{0, 2}
 			}
-			checkGrad(t, fmt.Sprintf("bn relu=%v training=%v", relu, training),
+			checkGrad(t, fmt.Sprintf("bn %+v training=%v", o, training),
 				[]*tensor.Dense{randTensor(rng, 1, 3, 4, 3, 3), randTensor(rng, 1, 3), randTensor(rng, 1, 3)}, wrt,
-				func(in []*G.Node) (*G.Node, error) { return BatchNormReLU(in[0], in[1], in[2], st, training, relu) }, nil, 1e-3, atol, rtol)
+				func(in []*G.Node) (*G.Node, error) { return BatchNorm(in[0], in[1], in[2], st, training, o) }, nil, 1e-3, atol, rtol)
 		}
 	}
 	checkGrad(t, "swapNC", []*tensor.Dense{randTensor(rng, 1, 2, 3, 4, 5)}, []int{0},
@@ -177,10 +180,16 @@ func TestGradients(t *testing.T) {
 		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 3, 2) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "maxpool 2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 6, 4)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return MaxPool2(in[0]) }, nil, 1e-3, atol, rtol)
+	checkGrad(t, "maxpool 2 odd", []*tensor.Dense{randTensor(rng, 1, 2, 3, 7, 5)}, []int{0},
+		func(in []*G.Node) (*G.Node, error) { return MaxPool2(in[0]) }, nil, 1e-3, atol, rtol)
+	checkGrad(t, "global max pool", []*tensor.Dense{randTensor(rng, 1, 4, 3, 3, 3)}, []int{0},
+		func(in []*G.Node) (*G.Node, error) { return GlobalMaxPool(in[0]) }, nil, 1e-3, atol, rtol)
 	checkGrad(t, "global avg pool", []*tensor.Dense{randTensor(rng, 1, 4, 3, 5, 5)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return GlobalAvgPool(in[0]) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "linear", []*tensor.Dense{randTensor(rng, 1, 5, 7), randTensor(rng, 0.5, 4, 7), randTensor(rng, 1, 4)}, []int{0, 1, 2},
 		func(in []*G.Node) (*G.Node, error) { return Linear(in[0], in[1], in[2]) }, nil, 1e-2, atol, rtol)
+	checkGrad(t, "scaled linear", []*tensor.Dense{randTensor(rng, 1, 5, 7), randTensor(rng, 0.5, 4, 7)}, []int{0, 1},
+		func(in []*G.Node) (*G.Node, error) { return ScaledLinear(in[0], in[1], 1.0/9) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "relu", []*tensor.Dense{randTensor(rng, 1, 5, 7)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return ReLU(in[0]) }, nil, 1e-3, atol, rtol)
 	checkGrad(t, "add", []*tensor.Dense{randTensor(rng, 1, 2, 3, 4, 4), randTensor(rng, 1, 2, 3, 4, 4)}, []int{0, 1},
@@ -210,6 +219,8 @@ func TestGradients(t *testing.T) {
 		checkGrad(t, fmt.Sprintf("nll heads=%d T=%g", c.heads, c.temp), ins, wrt,
 			func(in []*G.Node) (*G.Node, error) { return SoftmaxNLL(in[0], c.temp, c.mean, in[1:]...) }, nil, h, atolNLL, rtol)
 	}
+	checkGrad(t, "label-smoothed cross-entropy", []*tensor.Dense{labels, randTensor(rng, 2, 6, 4)}, []int{1},
+		func(in []*G.Node) (*G.Node, error) { return SmoothedCrossEntropy(in[0], in[1], 0.2) }, nil, 1e-2, atol, rtol)
 	for _, scale := range []float64{0.5, 3} {
 		checkGrad(t, fmt.Sprintf("mean entropy scale %g", scale), []*tensor.Dense{randTensor(rng, scale, 6, 5)}, []int{0},
 			func(in []*G.Node) (*G.Node, error) { return MeanEntropy(in[0]) }, nil, 1e-2, atol, rtol)

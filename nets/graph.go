@@ -151,7 +151,7 @@ func (g *Graph) Head(k int, features Tensor) Tensor {
 	if !g.ok(features) {
 		return Tensor{}
 	}
-	n := g.b.linear(fmt.Sprintf("head%d", k), features.n, g.m.Classes)
+	n := g.b.head(fmt.Sprintf("head%d", k), features.n, g.m.Classes)
 	if g.b.err != nil {
 		return Tensor{}
 	}
@@ -173,6 +173,15 @@ func (g *Graph) CrossEntropy(z, y Tensor) Tensor {
 		return Tensor{}
 	}
 	return g.wrap(SoftmaxNLL(y.n, 1, true, z.n))
+}
+
+// SmoothedCrossEntropy is CrossEntropy against labels smoothed by s:
+// targets (1 − s)·onehot(y) + s/K (Szegedy et al., CVPR 2016).
+func (g *Graph) SmoothedCrossEntropy(z, y Tensor, s float64) Tensor {
+	if !g.ok(z, y) {
+		return Tensor{}
+	}
+	return g.wrap(SmoothedCrossEntropy(y.n, z.n, s))
 }
 
 // NLL is Σ_i −log((1/H) Σ_h softmax(z_h,i / T)[y_i]) over the heads' logits
@@ -226,8 +235,9 @@ func (g *Graph) Hinge(margin float64, x Tensor) Tensor {
 }
 
 // Train compiles a training step that computes loss and its gradient with
-// respect to every parameter of the model (Program.Params, Program.Grads);
-// the graph must be in Training mode and use every parameter.
+// respect to every parameter of the model but the Frozen ones
+// (Program.Params, Program.Grads); the graph must be in Training mode and
+// use every parameter.
 func (g *Graph) Train(loss Tensor) (*Program, error) {
 	if g.mode != Training {
 		return nil, fmt.Errorf("nets: Train on an evaluation graph")
@@ -241,6 +251,9 @@ func (g *Graph) Train(loss Tensor) (*Program, error) {
 		n, ok := g.b.nodes[par.Name]
 		if !ok {
 			return nil, fmt.Errorf("nets: the training graph of %s does not use parameter %s", g.m.Spec.Name, par.Name)
+		}
+		if par.Role == Frozen {
+			continue
 		}
 		p.params = append(p.params, par)
 		wrt = append(wrt, n)

@@ -2,6 +2,7 @@ package nets
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -49,12 +50,12 @@ var (
 	// conv3x3Direct, when not nil, convolves images [n0, n1) of x with w
 	// directly for geometries where useDirect holds, writing y's columns
 	// n0·Pix… of every output row (rows ldy apart); with a not nil, it then
-	// maps output channel c as scaleShift(·, a[c], b[c], relu) does.
-	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool)
-	// scaleShift writes out[i] = a·x[i] + b, clamped at 0 when relu; out
-	// may be x itself.
+	// maps output channel c as scaleShift(·, a[c], b[c], act) does (act
+	// ActNone or ActReLU).
+	conv3x3Direct func(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, act Act)
+	// scaleShift writes out[i] = act(a·x[i] + b); out may be x itself.
 	scaleShift = refScaleShift
-	// bnGradSums returns Σg and Σg·x̂ with g = dy·[a·x+b > 0 or !relu] and
+	// bnGradSums returns Σg and Σg·x̂ with g = dy·act′(a·x + b) and
 	// x̂ = (x − mean)·invstd, where a = gamma·invstd, b = beta − a·mean.
 	bnGradSums = refBNGradSums
 	// bnGradInput writes dx = k·(g − c1 − x̂·c2) with g and x̂ as in bnGradSums.
@@ -165,23 +166,61 @@ func refMoments(row []float32) (mean, variance float64) {
 	return mean, q / float64(len(row))
 }
 
-func refScaleShift(x, out []float32, a, b float32, relu bool) {
+// Act is the activation a batch norm (or a channel shift) applies after its
+// affine map: none, ReLU, or the GELU x·Φ(x) (Hendrycks & Gimpel, 2016),
+// exact as PyTorch's nn.GELU (the native kernels take erf to 1.5e-7).
+type Act int
+
+const (
+	ActNone Act = iota
+	ActReLU
+	ActGELU
+)
+
+func (a Act) String() string { return [...]string{"", "+relu", "+gelu"}[a] }
+
+// actGrad is act(v) and its derivative.
+func actGrad(act Act, v float32) (y, d float32) {
+	switch act {
+	case ActReLU:
+		if v > 0 {
+			return v, 1
+		}
+		return 0, 0
+	case ActGELU:
+		u := float64(v)
+		cdf := 0.5 * (1 + math.Erf(u/math.Sqrt2))
+		return float32(u * cdf), float32(cdf + u*math.Exp(-u*u/2)/math.Sqrt(2*math.Pi))
+	}
+	return v, 1
+}
+
+func refScaleShift(x, out []float32, a, b float32, act Act) {
 	out = out[:len(x)]
 	for i, v := range x {
 		y := a*v + b
-		if relu && y < 0 {
-			y = 0
+		switch act {
+		case ActReLU:
+			if y < 0 {
+				y = 0
+			}
+		case ActGELU:
+			y, _ = actGrad(act, y)
 		}
 		out[i] = y
 	}
 }
 
-func refBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG, sumGX float64) {
+func refBNGradSums(x, dy []float32, mean, invstd, a, b float32, act Act) (sumG, sumGX float64) {
 	dy = dy[:len(x)]
 	for i, v := range x {
 		g := dy[i]
-		if relu && a*v+b <= 0 {
+		if act == ActReLU && a*v+b <= 0 {
 			continue
+		}
+		if act == ActGELU {
+			_, d := actGrad(act, a*v+b)
+			g *= d
 		}
 		sumG += float64(g)
 		sumGX += float64(g) * float64((v-mean)*invstd)
@@ -189,22 +228,26 @@ func refBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG
 	return sumG, sumGX
 }
 
-func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, relu bool) {
+func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
 	dy, dx = dy[:len(x)], dx[:len(x)]
 	for i, v := range x {
 		g := dy[i]
-		if relu && a*v+b <= 0 {
+		if act == ActReLU && a*v+b <= 0 {
 			g = 0
+		}
+		if act == ActGELU {
+			_, d := actGrad(act, a*v+b)
+			g *= d
 		}
 		dx[i] = k * (g - c1 - (v-mean)*invstd*c2)
 	}
 }
 
 // useDirect reports whether conv3x3Direct handles g with cout output
-// channels: 3×3, stride 1, pad 1, at most four input channels, rows of 32,
-// a multiple of four output channels.
-func useDirect(g geom, cout int) bool {
-	return conv3x3Direct != nil && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad == 1 && g.C <= 4 && g.OW == 32 && cout%4 == 0
+// channels and a fused activation act: 3×3, stride 1, pad 1, at most four
+// input channels, rows of 32, a multiple of four output channels, no GELU.
+func useDirect(g geom, cout int, act Act) bool {
+	return conv3x3Direct != nil && act != ActGELU && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad == 1 && g.C <= 4 && g.OW == 32 && cout%4 == 0
 }
 
 // KernelsEnv names the variable that picks the instruction-set level of the

@@ -42,25 +42,86 @@ static inline const float *next_plane(const float *x, const nk_geom *g, long c, 
 	return NULL;
 }
 
-static void scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int relu) {
-	if (relu) {
+// nk_exp is e^x for x ≥ −87 (smaller x give about e^−87, which only ever
+// multiplies a far smaller number here), in branch-free arithmetic the
+// compiler vectorises: x = n·ln 2 + r with |r| ≤ ln 2 / 2, Cephes's
+// polynomial for e^r (relative error below 2e-7), and 2^n built in the
+// exponent bits.
+static inline float nk_exp(float x) {
+	x = x < -87.0f ? -87.0f : x; // not fmaxf/fminf: their NaN rules stop the vectoriser
+	x = x > 88.0f ? 88.0f : x;
+	const float fn = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+	float r = x - fn * 0.693359375f;
+	r = r - fn * -2.12194440e-4f;
+	float p = 1.9875691500e-4f;
+	p = p * r + 1.3981999507e-3f;
+	p = p * r + 8.3334519073e-3f;
+	p = p * r + 4.1665795894e-2f;
+	p = p * r + 1.6666665459e-1f;
+	p = p * r + 5.0000001201e-1f;
+	p = p * r * r + r + 1.0f;
+	const int bits = ((int)fn + 127) << 23;
+	float scale;
+	__builtin_memcpy(&scale, &bits, sizeof scale);
+	return p * scale;
+}
+
+// The GELU u·Φ(u) = u/2·(1 + erf(u/√2)) (Hendrycks & Gimpel, 2016; PyTorch's
+// exact nn.GELU), with erf from Abramowitz & Stegun 7.1.26 (absolute error
+// below 1.5e-7): GELU_PARTS sets cdf = Φ(u) and e = e^(−u²/2).
+#define GELU_PARTS(u)                                                         \
+	const float x_ = (u) * 0.70710678118654752f, ax_ = __builtin_fabsf(x_);      \
+	const float t_ = 1.0f / (1.0f + 0.3275911f * ax_);                           \
+	const float e = nk_exp(-ax_ * ax_);                                           \
+	float poly_ = 1.061405429f;                                                   \
+	poly_ = poly_ * t_ - 1.453152027f;                                            \
+	poly_ = poly_ * t_ + 1.421413741f;                                            \
+	poly_ = poly_ * t_ - 0.284496736f;                                            \
+	poly_ = poly_ * t_ + 0.254829592f;                                            \
+	const float cdf = 0.5f * (1.0f + __builtin_copysignf(1.0f - poly_ * t_ * e, x_))
+
+// nk_gelu is the GELU of u.
+static inline float nk_gelu(float u) {
+	GELU_PARTS(u);
+	(void)e;
+	return u * cdf;
+}
+
+// nk_gelu_grad is the GELU's derivative at u, Φ(u) + u·φ(u).
+static inline float nk_gelu_grad(float u) {
+	GELU_PARTS(u);
+	return cdf + u * 0.39894228040143268f * e;
+}
+
+static void scale_shift(const float *restrict x, float *restrict y, long n, float a, float b, int act) {
+	switch (act) {
+	case NK_RELU:
 		for (long i = 0; i < n; i++) {
 			float v = a * x[i] + b;
 			y[i] = v > 0 ? v : 0;
 		}
-	} else {
+		break;
+	case NK_GELU:
+		for (long i = 0; i < n; i++) y[i] = nk_gelu(a * x[i] + b);
+		break;
+	default:
 		for (long i = 0; i < n; i++) y[i] = a * x[i] + b;
 	}
 }
 
 // In place: y = x.
-static void scale_shift_inplace(float *x, long n, float a, float b, int relu) {
-	if (relu) {
+static void scale_shift_inplace(float *x, long n, float a, float b, int act) {
+	switch (act) {
+	case NK_RELU:
 		for (long i = 0; i < n; i++) {
 			float v = a * x[i] + b;
 			x[i] = v > 0 ? v : 0;
 		}
-	} else {
+		break;
+	case NK_GELU:
+		for (long i = 0; i < n; i++) x[i] = nk_gelu(a * x[i] + b);
+		break;
+	default:
 		for (long i = 0; i < n; i++) x[i] = a * x[i] + b;
 	}
 }
@@ -89,18 +150,27 @@ static void moments(const float *restrict x, long n, double *mean, double *var) 
 	*var = q / (double)n;
 }
 
-static void bn_grad_sums(const float *restrict x, const float *restrict dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx) {
+static void bn_grad_sums(const float *restrict x, const float *restrict dy, long n, float mean, float invstd, float a, float b, int act, double *sum_g, double *sum_gx) {
 	double sg = 0, sgx = 0;
 	for (long i0 = 0; i0 < n; i0 += BLOCK) {
 		long i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
 		float bg = 0, bgx = 0;
-		if (relu) {
+		switch (act) {
+		case NK_RELU:
 			for (long i = i0; i < i1; i++) {
 				float g = a * x[i] + b > 0 ? dy[i] : 0;
 				bg += g;
 				bgx += g * (x[i] - mean);
 			}
-		} else {
+			break;
+		case NK_GELU:
+			for (long i = i0; i < i1; i++) {
+				float g = dy[i] * nk_gelu_grad(a * x[i] + b);
+				bg += g;
+				bgx += g * (x[i] - mean);
+			}
+			break;
+		default:
 			for (long i = i0; i < i1; i++) {
 				bg += dy[i];
 				bgx += dy[i] * (x[i] - mean);
@@ -113,14 +183,19 @@ static void bn_grad_sums(const float *restrict x, const float *restrict dy, long
 	*sum_gx = sgx * invstd;
 }
 
-static void bn_grad_input(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu) {
+static void bn_grad_input(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
 	float s = invstd * c2;
-	if (relu) {
+	switch (act) {
+	case NK_RELU:
 		for (long i = 0; i < n; i++) {
 			float g = a * x[i] + b > 0 ? dy[i] : 0;
 			dx[i] = k * (g - c1 - (x[i] - mean) * s);
 		}
-	} else {
+		break;
+	case NK_GELU:
+		for (long i = 0; i < n; i++) dx[i] = k * (dy[i] * nk_gelu_grad(a * x[i] + b) - c1 - (x[i] - mean) * s);
+		break;
+	default:
 		for (long i = 0; i < n; i++) dx[i] = k * (dy[i] - c1 - (x[i] - mean) * s);
 	}
 }
@@ -422,7 +497,7 @@ static void maxpool2(const float *restrict x, float *restrict y, int *restrict a
 // portable loop below, so both give the same floats. NB is a constant where
 // it is inlined, so the loops over it unroll and acc lives in registers
 // (the portable loop's arrays spill to the stack).
-__attribute__((always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy, const float *a, const float *b, int relu) {
+__attribute__((always_inline)) static inline void direct_rows_avx512(const float *restrict q, long C, long pw, long pplane, long H, const float *restrict w, long NB, float *restrict dst, long ldy, const float *a, const float *b, int act) {
 	for (long oy = 0; oy < H; oy++) {
 		__m512 acc[8][2];
 		for (long j = 0; j < NB; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
@@ -444,7 +519,7 @@ __attribute__((always_inline)) static inline void direct_rows_avx512(const float
 				const __m512 aj = _mm512_set1_ps(a[j]), bj = _mm512_set1_ps(b[j]);
 				for (int h = 0; h < 2; h++) {
 					acc[j][h] = _mm512_fmadd_ps(acc[j][h], aj, bj);
-					if (relu) acc[j][h] = _mm512_max_ps(acc[j][h], _mm512_setzero_ps());
+					if (act == NK_RELU) acc[j][h] = _mm512_max_ps(acc[j][h], _mm512_setzero_ps());
 				}
 			}
 			_mm512_storeu_ps(dst + j * ldy + oy * DIRECT_OW, acc[j][0]);
@@ -453,7 +528,7 @@ __attribute__((always_inline)) static inline void direct_rows_avx512(const float
 	}
 }
 
-static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
+static void conv3x3_direct_avx512(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int act) {
 	const long C = g->C, H = g->H, W = g->W, plane = H * W;
 	const nk_phases ph = phases_of(g);
 	float *q = calloc(C * ph.qplane, sizeof(float));
@@ -465,9 +540,9 @@ static void conv3x3_direct_avx512(const float *restrict x, const float *restrict
 			for (long ci = 0; ci < C; ci++) prefetch_plane(x + (ci * g->N + n + 1) * plane, plane, 0);
 		long co = 0;
 		for (; co + 8 <= cout; co += 8)
-			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, relu);
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 8, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, act);
 		for (; co < cout; co += 4)
-			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 4, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, relu);
+			direct_rows_avx512(q, C, ph.qw, ph.qplane, H, w + co * C * 9, 4, y + co * ldy + n * plane, ldy, a ? a + co : a, a ? b + co : b, act);
 	}
 	free(q);
 }
@@ -478,12 +553,12 @@ static void conv3x3_direct_avx512(const float *restrict x, const float *restrict
 // usual rate): y[co, n, oy, ox] = Σ w[co, ci, ky, kx]·x[ci, n, oy+ky−1, ox+kx−1],
 // four (AVX-512: eight) output channels at a time sharing each input row;
 // rows of 32 and a multiple of four output channels only. With a not NULL, output channel
-// co is then mapped to a[co]·y + b[co] (clamped at 0 when relu): a batch norm
+// co is then mapped to act(a[co]·y + b[co]) (act none or ReLU): a batch norm
 // fused into the convolution.
-static void conv3x3_direct(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int relu) {
+static void conv3x3_direct(const float *restrict x, const float *restrict w, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy, const float *a, const float *b, int act) {
 #if NK_LEVEL == 4
 	{
-		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy, a, b, relu);
+		conv3x3_direct_avx512(x, w, g, cout, n0, n1, y, ldy, a, b, act);
 		return;
 	}
 #endif
@@ -524,7 +599,7 @@ static void conv3x3_direct(const float *restrict x, const float *restrict w, con
 		}
 		if (a) // the batch norm while the image is in cache
 			for (long co = 0; co < cout; co++)
-				scale_shift_inplace(y + co * ldy + n * plane, plane, a[co], b[co], relu);
+				scale_shift_inplace(y + co * ldy + n * plane, plane, a[co], b[co], act);
 	}
 	free(q);
 }

@@ -14,6 +14,9 @@ typedef struct {
 	long C, N, H, W, KH, KW, Stride, Pad, OH, OW;
 } nk_geom;
 
+// Activations applied after a batch norm's affine map (nets.Act).
+enum { NK_NONE = 0, NK_RELU = 1, NK_GELU = 2 };
+
 // Instruction-set levels, named after the x86-64 micro-architecture levels.
 enum { NK_GENERIC = 1, NK_AVX2 = 3, NK_AVX512 = 4 };
 
@@ -25,15 +28,15 @@ int nk_select(int level);
 // nk_selected is the level in use.
 int nk_selected(void);
 
-void nk_scale_shift(const float *x, float *y, long n, float a, float b, int relu);
-void nk_scale_shift_inplace(float *x, long n, float a, float b, int relu);
+void nk_scale_shift(const float *x, float *y, long n, float a, float b, int act);
+void nk_scale_shift_inplace(float *x, long n, float a, float b, int act);
 void nk_moments(const float *x, long n, double *mean, double *var);
-void nk_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx);
-void nk_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu);
+void nk_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int act, double *sum_g, double *sum_gx);
+void nk_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act);
 void nk_im2col(const float *x, const nk_geom *g, long n0, long n1, float *col);
 void nk_col2im(const float *col, const nk_geom *g, long n0, long n1, float *dx);
 void nk_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);
-void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int relu);
+void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int act);
 
 // nk_table is one level's kernels.
 typedef struct {

@@ -4,6 +4,7 @@ package nets
 
 /*
 #cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include "kernels_cgo.h"
 */
 import "C"
@@ -46,7 +47,7 @@ func init() {
 	conv3x3Direct = nativeConv3x3Direct
 }
 
-func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, relu bool) {
+func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, act Act) {
 	_ = x[g.C*g.N*g.H*g.W-1]
 	_ = w[cout*g.K-1]
 	_ = y[(cout-1)*ldy+n1*g.Pix-1]
@@ -56,7 +57,7 @@ func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, 
 		pa, pb = fp(a), fp(b)
 	}
 	cg := cgeom(g)
-	C.nk_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy), pa, pb, cbool(relu))
+	C.nk_conv3x3_direct(fp(x), fp(w), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy), pa, pb, C.int(act))
 }
 
 func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {
@@ -70,13 +71,6 @@ func nativeMaxPool2(x, y []float32, argmax []int32, h, w int) {
 }
 
 func fp(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
-
-func cbool(b bool) C.int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 func cgeom(g geom) C.nk_geom {
 	return C.nk_geom{C: C.long(g.C), N: C.long(g.N), H: C.long(g.H), W: C.long(g.W), KH: C.long(g.KH), KW: C.long(g.KW),
@@ -103,24 +97,24 @@ func nativeMoments(row []float32) (mean, variance float64) {
 	return float64(m), float64(v)
 }
 
-func nativeScaleShift(x, out []float32, a, b float32, relu bool) {
+func nativeScaleShift(x, out []float32, a, b float32, act Act) {
 	_ = out[len(x)-1]
 	if len(x) > 0 && &x[0] == &out[0] {
-		C.nk_scale_shift_inplace(fp(x), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+		C.nk_scale_shift_inplace(fp(x), C.long(len(x)), C.float(a), C.float(b), C.int(act))
 		return
 	}
-	C.nk_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), cbool(relu))
+	C.nk_scale_shift(fp(x), fp(out), C.long(len(x)), C.float(a), C.float(b), C.int(act))
 }
 
-func nativeBNGradSums(x, dy []float32, mean, invstd, a, b float32, relu bool) (sumG, sumGX float64) {
+func nativeBNGradSums(x, dy []float32, mean, invstd, a, b float32, act Act) (sumG, sumGX float64) {
 	_ = dy[len(x)-1]
 	var sg, sgx C.double
-	C.nk_bn_grad_sums(fp(x), fp(dy), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), cbool(relu), &sg, &sgx)
+	C.nk_bn_grad_sums(fp(x), fp(dy), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.int(act), &sg, &sgx)
 	return float64(sg), float64(sgx)
 }
 
-func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, relu bool) {
+func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
 	_ = dy[len(x)-1]
 	_ = dx[len(x)-1]
-	C.nk_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), cbool(relu))
+	C.nk_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), C.int(act))
 }

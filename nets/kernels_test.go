@@ -82,32 +82,36 @@ func testKernelsMatchReference(t *testing.T) {
 		if math.Abs(m-rm) > 1e-5 || math.Abs(v-rv) > 1e-4*rv {
 			t.Fatalf("moments(n=%d) = %v, %v; reference %v, %v", n, m, v, rm, rv)
 		}
-		for _, relu := range []bool{false, true} {
+		for _, act := range []Act{ActNone, ActReLU, ActGELU} {
 			a, b, mean, inv := float32(0.7), float32(-0.3), float32(1.5), float32(0.33)
 			got, want := make([]float32, n), make([]float32, n)
-			scaleShift(x, got, a, b, relu)
-			refScaleShift(x, want, a, b, relu)
-			closeSlices(t, "scaleShift", got, want, 1e-6)
-			sg, sgx := bnGradSums(x, dy, mean, inv, a, b, relu)
-			rg, rgx := refBNGradSums(x, dy, mean, inv, a, b, relu)
+			scaleShift(x, got, a, b, act)
+			refScaleShift(x, want, a, b, act)
+			// GELU: erf to 1.5e-7 absolute in the native kernels.
+			closeSlices(t, "scaleShift"+act.String(), got, want, 1e-6)
+			sg, sgx := bnGradSums(x, dy, mean, inv, a, b, act)
+			rg, rgx := refBNGradSums(x, dy, mean, inv, a, b, act)
 			if math.Abs(sg-rg) > 1e-3*(1+math.Abs(rg)) || math.Abs(sgx-rgx) > 1e-3*(1+math.Abs(rgx)) {
-				t.Fatalf("bnGradSums(n=%d relu=%v) = %v, %v; reference %v, %v", n, relu, sg, sgx, rg, rgx)
+				t.Fatalf("bnGradSums(n=%d act=%v) = %v, %v; reference %v, %v", n, act, sg, sgx, rg, rgx)
 			}
-			bnGradInput(x, dy, got, mean, inv, a, b, 0.9, 0.1, 0.2, relu)
-			refBNGradInput(x, dy, want, mean, inv, a, b, 0.9, 0.1, 0.2, relu)
-			closeSlices(t, "bnGradInput", got, want, 1e-5)
+			bnGradInput(x, dy, got, mean, inv, a, b, 0.9, 0.1, 0.2, act)
+			refBNGradInput(x, dy, want, mean, inv, a, b, 0.9, 0.1, 0.2, act)
+			closeSlices(t, "bnGradInput"+act.String(), got, want, 1e-5)
 		}
 	}
-	x := randSlice(rng, 3*6*8)
-	x[1] = x[0] // a tie: the first maximum wins in both
-	y, yr := make([]float32, 3*3*4), make([]float32, 3*3*4)
-	a, ar := make([]int32, len(y)), make([]int32, len(y))
-	maxPool2(x, y, a, 6, 8)
-	refMaxPool2(x, yr, ar, 6, 8)
-	closeSlices(t, "maxPool2", y, yr, 0)
-	for i := range a {
-		if a[i] != ar[i] {
-			t.Fatalf("maxPool2 argmax[%d] = %d, reference %d", i, a[i], ar[i])
+	for _, hw := range [][2]int{{6, 8}, {7, 5}, {31, 31}} {
+		h, w := hw[0], hw[1]
+		x := randSlice(rng, 3*h*w)
+		x[1] = x[0] // a tie: the first maximum wins in both
+		y, yr := make([]float32, 3*(h/2)*(w/2)), make([]float32, 3*(h/2)*(w/2))
+		a, ar := make([]int32, len(y)), make([]int32, len(y))
+		maxPool2(x, y, a, h, w)
+		refMaxPool2(x, yr, ar, h, w)
+		closeSlices(t, "maxPool2", y, yr, 0)
+		for i := range a {
+			if a[i] != ar[i] {
+				t.Fatalf("maxPool2 %dx%d argmax[%d] = %d, reference %d", h, w, i, a[i], ar[i])
+			}
 		}
 	}
 }
@@ -123,7 +127,7 @@ func testDirectConvMatchesGEMM(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 8))
 	for i, c := range []struct{ cin, cout, n int }{{3, 32, 5}, {1, 4, 2}, {4, 16, 3}, {2, 12, 2}} {
 		g := newGeom(c.cin, c.n, 32, 32, 3, 3, 1, 1)
-		if !useDirect(g, c.cout) {
+		if !useDirect(g, c.cout, ActReLU) {
 			t.Fatalf("%+v: direct path not taken", c)
 		}
 		x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, c.cout*g.K)
@@ -132,25 +136,25 @@ func testDirectConvMatchesGEMM(t *testing.T) {
 		if i > 0 {
 			a, b = randSlice(rng, c.cout), randSlice(rng, c.cout)
 		}
-		relu := i%2 == 1
+		act := []Act{ActNone, ActReLU}[i%2]
 		ld := g.N * g.Pix
 		got, want := make([]float32, c.cout*ld), make([]float32, c.cout*ld)
 		for i := range got {
 			got[i] = 99 // every element must be written
 		}
-		conv3x3Direct(x, w, g, c.cout, 1, g.N, got, ld, a, b, relu)
+		conv3x3Direct(x, w, g, c.cout, 1, g.N, got, ld, a, b, act)
 		col := make([]float32, g.K*(g.N-1)*g.Pix)
 		refIm2col(x, g, 1, g.N, col)
 		sgemm(false, false, c.cout, (g.N-1)*g.Pix, g.K, 1, w, g.K, col, (g.N-1)*g.Pix, 0, want[g.Pix:], ld)
 		for co := range c.cout {
 			row := want[co*ld+g.Pix : (co+1)*ld]
 			if a != nil {
-				refScaleShift(row, row, a[co], b[co], relu)
+				refScaleShift(row, row, a[co], b[co], act)
 			}
 			closeSlices(t, "direct conv", got[co*ld+g.Pix:(co+1)*ld], row, 1e-5)
 		}
 	}
-	if useDirect(newGeom(3, 2, 32, 32, 3, 3, 2, 1), 32) || useDirect(newGeom(3, 2, 32, 32, 3, 3, 1, 1), 30) || useDirect(newGeom(8, 2, 32, 32, 3, 3, 1, 1), 32) {
+	if useDirect(newGeom(3, 2, 32, 32, 3, 3, 2, 1), 32, ActNone) || useDirect(newGeom(3, 2, 32, 32, 3, 3, 1, 1), 30, ActNone) || useDirect(newGeom(8, 2, 32, 32, 3, 3, 1, 1), 32, ActNone) || useDirect(newGeom(3, 2, 32, 32, 3, 3, 1, 1), 32, ActGELU) {
 		t.Error("direct path taken for a geometry it does not handle")
 	}
 }

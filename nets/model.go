@@ -10,11 +10,29 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Param is one trainable tensor of a model, shared by all its graphs.
+// Param is one tensor of a model's weights, shared by all its graphs.
 type Param struct {
 	Name  string
 	Value *tensor.Dense
+	Role  Role
 }
+
+// Role says how training treats a parameter.
+type Role int
+
+const (
+	// Trained parameters are updated by every step.
+	Trained Role = iota
+	// NormShift is a batch norm's shift β, whose learning rate a recipe may
+	// scale (TrainConfig.NormShiftLRScale; airbench's bias_scaler).
+	NormShift
+	// Frozen parameters are never trained: airbench's whitening filters,
+	// computed from the training images before training.
+	Frozen
+	// EarlyOnly parameters are trained for the first
+	// TrainConfig.EarlyOnlyEpochs epochs only (airbench's whitening bias).
+	EarlyOnly
+)
 
 // Data returns the parameter's values.
 func (p *Param) Data() []float32 { return f32(p.Value) }
@@ -71,8 +89,9 @@ func (m *Model) NumParams() int {
 // FeatureDim is the width of the extractor's output (the heads' input).
 func (m *Model) FeatureDim() int { return m.feature }
 
-// param returns the named parameter, creating it with init on first use.
-func (m *Model) param(name string, shape []int, init func(rng *rand.Rand, v []float32)) (*Param, error) {
+// param returns the named parameter, creating it with init and role on
+// first use.
+func (m *Model) param(name string, shape []int, init func(rng *rand.Rand, v []float32), role Role) (*Param, error) {
 	if p, ok := m.byName[name]; ok {
 		if !p.Value.Shape().Eq(tensor.Shape(shape)) {
 			return nil, fmt.Errorf("nets: parameter %s has shape %v, graph wants %v", name, p.Value.Shape(), shape)
@@ -82,18 +101,24 @@ func (m *Model) param(name string, shape []int, init func(rng *rand.Rand, v []fl
 	if m.init == nil {
 		return nil, fmt.Errorf("nets: parameter %s does not exist in model %s", name, m.Spec.Name)
 	}
-	p := &Param{Name: name, Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))}
+	p := &Param{Name: name, Value: tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)), Role: role}
 	init(m.init, p.Data())
 	m.params = append(m.params, p)
 	m.byName[name] = p
 	return p, nil
 }
 
-func (m *Model) bnState(name string, c int) *bnState {
+func (m *Model) bnState(name string, c int, o BNOptions) *bnState {
 	if s, ok := m.bn[name]; ok {
 		return s
 	}
 	s := newBNState(c)
+	if o.Eps != 0 {
+		s.Eps = o.Eps
+	}
+	if o.Momentum != 0 {
+		s.Momentum = o.Momentum
+	}
 	m.bn[name] = s
 	m.bnNames = append(m.bnNames, name)
 	return s
@@ -105,6 +130,24 @@ func heNormal(fanOut int) func(*rand.Rand, []float32) {
 	return func(rng *rand.Rand, v []float32) {
 		for i := range v {
 			v[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+}
+
+// torchConvInit is PyTorch's default nn.Conv2d initialisation, U(±1/√fan_in)
+// (kaiming_uniform_ with a = √5), followed, when dirac is set, by
+// torch.nn.init.dirac_ on the first min(cout, cin) filters: each of them the
+// identity of its input channel (airbench's implicit residual).
+func torchConvInit(cout, cin, k int, dirac bool) func(*rand.Rand, []float32) {
+	return func(rng *rand.Rand, v []float32) {
+		uniformInit(1/math.Sqrt(float64(cin*k*k)))(rng, v)
+		if !dirac {
+			return
+		}
+		for o := 0; o < min(cout, cin); o++ {
+			f := v[o*cin*k*k : (o+1)*cin*k*k]
+			zero(f)
+			f[(o*k+k/2)*k+k/2] = 1
 		}
 	}
 }
@@ -139,7 +182,7 @@ func (m *Model) sortedBN() []string {
 func (m *Model) Clone() *Model {
 	c := &Model{Spec: m.Spec, Classes: m.Classes, byName: map[string]*Param{}, bn: map[string]*bnState{}, feature: m.feature}
 	for _, p := range m.params {
-		q := &Param{Name: p.Name, Value: p.Value.Clone().(*tensor.Dense)}
+		q := &Param{Name: p.Name, Value: p.Value.Clone().(*tensor.Dense), Role: p.Role}
 		c.params = append(c.params, q)
 		c.byName[q.Name] = q
 	}
@@ -168,4 +211,14 @@ func (m *Model) features(b *builder, x *G.Node) (*G.Node, error) {
 	}
 	m.feature = f.Shape()[1]
 	return f, nil
+}
+
+// InitFromData computes what the architecture takes from the training
+// images before training (airbench's whitening filters); Train calls it for
+// a new model. Other architectures need nothing.
+func (m *Model) InitFromData(src Source) error {
+	if init := m.Spec.dataInit(); init != nil {
+		return init(m, src)
+	}
+	return nil
 }

@@ -9,13 +9,15 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Batch normalisation (Ioffe & Szegedy, ICML 2015) fused with the ReLU that
-// follows it in every network here. Stock gorgonia's BatchNorm has a wrong
-// eval-mode input gradient and resets its running statistics on every new
-// machine; this one keeps its statistics in a bnState shared by the training
-// and evaluation graphs of a model, with PyTorch's conventions: biased
-// variance to normalise, unbiased variance in the running estimate,
-// momentum 0.1, eps 1e-5.
+// Batch normalisation (Ioffe & Szegedy, ICML 2015) fused with the
+// activation that follows it (ReLU in most networks here, GELU in airbench).
+// Stock gorgonia's BatchNorm has a wrong eval-mode input gradient and resets
+// its running statistics on every new machine; this one keeps its statistics
+// in a bnState shared by the training and evaluation graphs of a model, with
+// PyTorch's conventions: biased variance to normalise, unbiased variance in
+// the running estimate, momentum 0.1 and eps 1e-5 unless a layer says
+// otherwise. The same op without the normalisation is a per-channel shift
+// and activation: the bias and GELU after airbench's whitening layer.
 
 // bnState is one layer's running statistics, shared by every graph of a model.
 type bnState struct {
@@ -32,27 +34,56 @@ func newBNState(c int) *bnState {
 	return s
 }
 
+// BNOptions shape a batch-norm layer beyond its input.
+type BNOptions struct {
+	Act Act
+	// FixedScale keeps gamma at its value (ones): a batch norm without a
+	// learned scale, as airbench's; gamma gets no gradient.
+	FixedScale bool
+	// ShiftOnly skips the normalisation: y = act(gamma·x + beta) with no
+	// statistics (st may be nil); ShiftRole is the role of its shift.
+	ShiftOnly bool
+	ShiftRole Role
+	// Eps and Momentum, when not zero, replace PyTorch's 1e-5 and 0.1 (the
+	// weight of the batch in the running statistics).
+	Eps, Momentum float32
+}
+
 // BatchNormReLU normalises x (C, N, H, W) per channel, scales by gamma and
 // shifts by beta (both (C)), then applies ReLU when relu is set. In training
 // mode it uses the batch statistics and updates the running ones; otherwise
 // it uses the running statistics.
 func BatchNormReLU(x, gamma, beta *G.Node, st *bnState, training, relu bool) (*G.Node, error) {
-	xs := x.Shape()
-	if xs.Dims() != 4 || gamma.Shape().TotalSize() != xs[0] || beta.Shape().TotalSize() != xs[0] || len(st.Mean) != xs[0] {
-		return nil, fmt.Errorf("nets: BatchNormReLU: input %v, gamma %v, beta %v, %d running statistics do not match", xs, gamma.Shape(), beta.Shape(), len(st.Mean))
+	o := BNOptions{}
+	if relu {
+		o.Act = ActReLU
 	}
-	op := &bnOp{opBase: newOpBase("bn%s%s", map[bool]string{true: "+relu"}[relu], map[bool]string{false: "/eval"}[training]),
-		st: st, training: training, relu: relu, shape: xs.Clone()}
+	return BatchNorm(x, gamma, beta, st, training, o)
+}
+
+// BatchNorm is BatchNormReLU with the activation and the options of o.
+func BatchNorm(x, gamma, beta *G.Node, st *bnState, training bool, o BNOptions) (*G.Node, error) {
+	xs := x.Shape()
+	if xs.Dims() != 4 || gamma.Shape().TotalSize() != xs[0] || beta.Shape().TotalSize() != xs[0] || (!o.ShiftOnly && len(st.Mean) != xs[0]) {
+		return nil, fmt.Errorf("nets: BatchNorm: input %v, gamma %v, beta %v do not match its running statistics", xs, gamma.Shape(), beta.Shape())
+	}
+	kind := "bn"
+	if o.ShiftOnly {
+		kind = "shift"
+	}
+	op := &bnOp{opBase: newOpBase("%s%s%s", kind, o.Act, map[bool]string{false: "/eval"}[training]),
+		st: st, training: training, act: o.Act, fixedScale: o.FixedScale, shiftOnly: o.ShiftOnly, shape: xs.Clone()}
 	return G.ApplyOp(op, x, gamma, beta)
 }
 
 type bnOp struct {
 	opBase
-	st       *bnState
-	training bool
-	relu     bool
-	shape    tensor.Shape
-	out      buffer
+	st                    *bnState
+	training              bool
+	act                   Act
+	fixedScale, shiftOnly bool
+	shape                 tensor.Shape
+	out                   buffer
 	// Per channel, from the last forward run: the statistics used to
 	// normalise, and the affine map y = a·x + b they give with gamma, beta.
 	mean, invstd, a, b []float32
@@ -94,27 +125,33 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 	parallel(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			row := x[ch*m : (ch+1)*m]
-			var mean, variance float64
-			if op.training {
-				mean, variance = moments(row)
+			switch {
+			case op.shiftOnly:
+				op.mean[ch], op.invstd[ch], op.a[ch], op.b[ch] = 0, 1, gamma[ch], beta[ch]
+			case op.training:
+				mean, variance := moments(row)
 				unbiased := variance
 				if m > 1 {
 					unbiased = variance * float64(m) / float64(m-1)
 				}
 				st.Mean[ch] = (1-st.Momentum)*st.Mean[ch] + st.Momentum*float32(mean)
 				st.Var[ch] = (1-st.Momentum)*st.Var[ch] + st.Momentum*float32(unbiased)
-			} else {
-				mean, variance = float64(st.Mean[ch]), float64(st.Var[ch])
+				op.mean[ch] = float32(mean)
+				op.invstd[ch], op.a[ch], op.b[ch] = bnAffine(mean, variance, st.Eps, gamma[ch], beta[ch])
+			default:
+				mean, variance := float64(st.Mean[ch]), float64(st.Var[ch])
+				op.mean[ch] = float32(mean)
+				op.invstd[ch], op.a[ch], op.b[ch] = bnAffine(mean, variance, st.Eps, gamma[ch], beta[ch])
 			}
-			op.mean[ch] = float32(mean)
-			op.invstd[ch], op.a[ch], op.b[ch] = bnAffine(mean, variance, st.Eps, gamma[ch], beta[ch])
-			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.relu)
+			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
 		}
 	})
 	return out, nil
 }
 
-func (op *bnOp) DiffWRT(int) []bool { return []bool{true, op.training, op.training} }
+func (op *bnOp) DiffWRT(int) []bool {
+	return []bool{true, op.training && !op.fixedScale, op.training}
+}
 
 func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	bwd := &bnGradOp{opBase: newOpBase("∂ %v", op), fwd: op}
@@ -125,9 +162,11 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if !op.training {
 		return G.Nodes{dx, nil, nil}, nil
 	}
-	dgamma, err := G.ApplyOp(&bnParamGradOp{opBase: newOpBase("∂γ %v", op), bwd: bwd, gamma: true}, dx)
-	if err != nil {
-		return nil, err
+	var dgamma *G.Node
+	if !op.fixedScale {
+		if dgamma, err = G.ApplyOp(&bnParamGradOp{opBase: newOpBase("∂γ %v", op), bwd: bwd, gamma: true}, dx); err != nil {
+			return nil, err
+		}
 	}
 	dbeta, err := G.ApplyOp(&bnParamGradOp{opBase: newOpBase("∂β %v", op), bwd: bwd}, dx)
 	if err != nil {
@@ -138,8 +177,9 @@ func (op *bnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 
 // bnGradOp computes ∂L/∂x from (x, gamma, beta, ∂L/∂y) with the statistics of
 // the forward run, and ∂L/∂gamma, ∂L/∂beta on the side (read by
-// bnParamGradOp). In evaluation mode the statistics are constants and
-// ∂L/∂x = a·g, where g is ∂L/∂y masked by the ReLU.
+// bnParamGradOp). In evaluation mode, and without normalisation, the
+// statistics are constants and ∂L/∂x = a·g, where g is ∂L/∂y times the
+// activation's derivative.
 type bnGradOp struct {
 	opBase
 	fwd          *bnOp
@@ -167,15 +207,19 @@ func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
 		for ch := lo; ch < hi; ch++ {
 			row, drow, dxrow := x[ch*m:(ch+1)*m], dy[ch*m:(ch+1)*m], dx[ch*m:(ch+1)*m]
 			mean, invstd, a, b := f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch]
-			if !f.training {
+			if !f.training || f.shiftOnly {
+				if f.training { // a shift layer's parameters
+					sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.act)
+					op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
+				}
 				// x̂ terms vanish: dx = a·g.
-				bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.relu)
+				bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.act)
 				continue
 			}
-			sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.relu)
+			sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.act)
 			op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
 			// dx = a·(g − Σg/m − x̂·Σg·x̂/m)
-			bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.relu)
+			bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
 		}
 	})
 	return out, nil

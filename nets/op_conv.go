@@ -74,7 +74,7 @@ func (p *convPost) affine() {
 func (p *convPost) apply(y []float32, ld, c0, c1 int) {
 	for ch := range p.a {
 		row := y[ch*ld+c0 : ch*ld+c1]
-		scaleShift(row, row, p.a[ch], p.b[ch], p.bn.relu)
+		scaleShift(row, row, p.a[ch], p.b[ch], p.bn.act)
 	}
 }
 
@@ -143,14 +143,17 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		})
 		return out, nil
 	}
-	if !op.training && useDirect(g, op.cout) {
+	var act Act
+	if op.post != nil {
+		act = op.post.bn.act
+	}
+	if !op.training && useDirect(g, op.cout, act) {
 		var a, b []float32
-		var relu bool
 		if op.post != nil {
-			a, b, relu = op.post.a, op.post.b, op.post.bn.relu
+			a, b = op.post.a, op.post.b
 		}
 		parallel(g.N, func(_, lo, hi int) {
-			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy, a, b, relu)
+			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy, a, b, act)
 		})
 		return out, nil
 	}

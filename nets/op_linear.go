@@ -9,10 +9,14 @@ import (
 )
 
 // linearOp is a fully connected layer: (N, F) features, (K, F) weights and
-// (K) bias give (N, K) logits, as torch.nn.Linear.
+// (K) bias give (N, K) logits, as torch.nn.Linear; without a bias and with
+// a fixed output scale s it is s·x·wᵀ (airbench's head: a bias-free linear
+// layer times 1/9).
 type linearOp struct {
 	opBase
 	n, f, k int
+	bias    bool
+	scale   float32
 	out     buffer
 }
 
@@ -22,27 +26,51 @@ func Linear(x, w, b *G.Node) (*G.Node, error) {
 	if xs.Dims() != 2 || ws.Dims() != 2 || xs[1] != ws[1] || bs.TotalSize() != ws[0] {
 		return nil, fmt.Errorf("nets: Linear: input %v, weight %v, bias %v do not match", xs, ws, bs)
 	}
-	return G.ApplyOp(&linearOp{opBase: newOpBase("linear%dx%d", ws[0], ws[1]), n: xs[0], f: xs[1], k: ws[0]}, x, w, b)
+	return G.ApplyOp(&linearOp{opBase: newOpBase("linear%dx%d", ws[0], ws[1]), n: xs[0], f: xs[1], k: ws[0], bias: true, scale: 1}, x, w, b)
 }
 
-func (op *linearOp) Arity() int    { return 3 }
-func (op *linearOp) Type() hm.Type { return fnType(tt(2), tt(2), tt(1), tt(2)) }
+// ScaledLinear computes scale·x·wᵀ for x (N, F), w (K, F): no bias.
+func ScaledLinear(x, w *G.Node, scale float32) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 2 || ws.Dims() != 2 || xs[1] != ws[1] {
+		return nil, fmt.Errorf("nets: ScaledLinear: input %v and weight %v do not match", xs, ws)
+	}
+	return G.ApplyOp(&linearOp{opBase: newOpBase("linear%dx%d*%g", ws[0], ws[1], scale), n: xs[0], f: xs[1], k: ws[0], scale: scale}, x, w)
+}
+
+func (op *linearOp) Arity() int {
+	if op.bias {
+		return 3
+	}
+	return 2
+}
+func (op *linearOp) Type() hm.Type {
+	if op.bias {
+		return fnType(tt(2), tt(2), tt(1), tt(2))
+	}
+	return fnType(tt(2), tt(2), tt(2))
+}
 func (op *linearOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.k}, nil
 }
 
 func (op *linearOp) Do(vs ...G.Value) (G.Value, error) {
-	x, w, b := f32(vs[0]), f32(vs[1]), f32(vs[2])
+	x, w := f32(vs[0]), f32(vs[1])
 	out := op.out.get(op.n, op.k)
 	y := f32(out)
-	for i := 0; i < op.n; i++ {
-		copy(y[i*op.k:(i+1)*op.k], b)
+	var beta float32
+	if op.bias {
+		b := f32(vs[2])
+		for i := 0; i < op.n; i++ {
+			copy(y[i*op.k:(i+1)*op.k], b)
+		}
+		beta = 1
 	}
-	sgemm(false, true, op.n, op.k, op.f, 1, x, op.f, w, op.f, 1, y, op.k)
+	sgemm(false, true, op.n, op.k, op.f, op.scale, x, op.f, w, op.f, beta, y, op.k)
 	return out, nil
 }
 
-func (op *linearOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (op *linearOp) DiffWRT(int) []bool { return []bool{true, true, true}[:op.Arity()] }
 
 func (op *linearOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dx, err := G.ApplyOp(&linearGradOp{opBase: newOpBase("∂x %v", op), fwd: op, which: 0}, inputs[1], grad)
@@ -52,6 +80,9 @@ func (op *linearOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dw, err := G.ApplyOp(&linearGradOp{opBase: newOpBase("∂w %v", op), fwd: op, which: 1}, inputs[0], grad)
 	if err != nil {
 		return nil, err
+	}
+	if !op.bias {
+		return G.Nodes{dx, dw}, nil
 	}
 	db, err := G.ApplyOp(&linearGradOp{opBase: newOpBase("∂b %v", op), fwd: op, which: 2}, grad, grad)
 	if err != nil {
@@ -98,9 +129,9 @@ func (op *linearGradOp) Do(vs ...G.Value) (G.Value, error) {
 	d := f32(out)
 	switch op.which {
 	case 0:
-		sgemm(false, false, f.n, f.f, f.k, 1, dy, f.k, other, f.f, 0, d, f.f)
+		sgemm(false, false, f.n, f.f, f.k, f.scale, dy, f.k, other, f.f, 0, d, f.f)
 	case 1:
-		sgemm(true, false, f.k, f.f, f.n, 1, dy, f.k, other, f.f, 0, d, f.f)
+		sgemm(true, false, f.k, f.f, f.n, f.scale, dy, f.k, other, f.f, 0, d, f.f)
 	default:
 		zero(d)
 		for i := 0; i < f.n; i++ {

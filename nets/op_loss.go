@@ -45,8 +45,25 @@ type nllOp struct {
 	heads, n, k int
 	temp        float64
 	mean        bool // scale 1/N (else 1)
-	out         G.F32
-	probs       [][]float64 // per head, N×K softmax from the last run
+	// smoothing s > 0 (one head, T = 1) makes the target (1 − s)·onehot(y)
+	// + s/K, as PyTorch's label_smoothing (Szegedy et al., CVPR 2016):
+	// L_i = −(1 − s)·log p_iy − (s/K)·Σ_k log p_ik.
+	smoothing float64
+	out       G.F32
+	probs     [][]float64 // per head, N×K softmax from the last run
+}
+
+// SmoothedCrossEntropy is the mean cross-entropy of logits z (N, K) against
+// labels smoothed by s (see nllOp).
+func SmoothedCrossEntropy(labels, z *G.Node, s float64) (*G.Node, error) {
+	if !(s >= 0 && s < 1) {
+		return nil, fmt.Errorf("nets: label smoothing %v outside [0, 1)", s)
+	}
+	n, err := SoftmaxNLL(labels, 1, true, z)
+	if err == nil && s > 0 {
+		n.Op().(*nllOp).smoothing = s
+	}
+	return n, err
 }
 
 // SoftmaxNLL builds the loss above over heads (each (N, K)) and labels (N).
@@ -91,6 +108,16 @@ func (op *nllOp) Do(vs ...G.Value) (G.Value, error) {
 		y := int(labels[i])
 		if y < 0 || y >= op.k {
 			return nil, fmt.Errorf("nets: label %v of row %d outside [0,%d)", labels[i], i, op.k)
+		}
+		if op.smoothing > 0 {
+			z := f32(vs[0])[i*op.k : (i+1)*op.k]
+			logSum := Softmax(z, 1, op.probs[0][i*op.k:(i+1)*op.k])
+			var all float64
+			for _, v := range z {
+				all += float64(v) - logSum
+			}
+			total -= (1-op.smoothing)*(float64(z[y])-logSum) + op.smoothing/float64(op.k)*all
+			continue
 		}
 		var q float64
 		for h := 0; h < op.heads; h++ {
@@ -154,6 +181,19 @@ func (op *nllGradOp) Do(vs ...G.Value) (G.Value, error) {
 	d := f32(out)
 	for i := 0; i < f.n; i++ {
 		y := int(labels[i])
+		if f.smoothing > 0 {
+			// ∂L_i/∂z_j = p_j − target_j.
+			p := f.probs[0][i*f.k : (i+1)*f.k]
+			c, uniform := f.scale()*g, f.smoothing/float64(f.k)
+			for j, pj := range p {
+				t := uniform
+				if j == y {
+					t += 1 - f.smoothing
+				}
+				d[i*f.k+j] = float32(c * (pj - t))
+			}
+			continue
+		}
 		var q float64
 		for h := 0; h < f.heads; h++ {
 			q += f.probs[h][i*f.k+y]

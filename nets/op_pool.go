@@ -206,11 +206,12 @@ type maxPoolOp struct {
 	argma []int32 // index into the input plane of each output's maximum
 }
 
-// MaxPool2 halves H and W of x (C, N, H, W) with 2×2 max pooling (H, W even).
+// MaxPool2 halves H and W of x (C, N, H, W) with 2×2 max pooling at stride
+// 2; an odd last row or column is dropped, as by PyTorch's MaxPool2d(2).
 func MaxPool2(x *G.Node) (*G.Node, error) {
 	s := x.Shape()
-	if s.Dims() != 4 || s[2]%2 != 0 || s[3]%2 != 0 {
-		return nil, fmt.Errorf("nets: MaxPool2 wants (C,N,H,W) with even H, W; got %v", s)
+	if s.Dims() != 4 || s[2] < 2 || s[3] < 2 {
+		return nil, fmt.Errorf("nets: MaxPool2 wants (C,N,H,W) with H, W ≥ 2; got %v", s)
 	}
 	return G.ApplyOp(&maxPoolOp{opBase: newOpBase("maxpool2"), g: newGeom(s[0], s[1], s[2], s[3], 2, 2, 2, 0)}, x)
 }
@@ -275,5 +276,93 @@ func (op *maxPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
 
 func (op *maxPoolGradOp) DiffWRT(int) []bool { return []bool{false, false} }
 func (op *maxPoolGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// gmpOp is global max pooling: (C, N, H, W) to features (N, C), the maximum
+// of each plane (airbench's final MaxPool2d over the whole 3×3 map).
+type gmpOp struct {
+	opBase
+	in     tensor.Shape
+	out    buffer
+	argmax []int32 // index within its plane of each maximum (the first on ties)
+}
+
+// GlobalMaxPool turns x (C, N, H, W) into features (N, C).
+func GlobalMaxPool(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if s.Dims() != 4 {
+		return nil, fmt.Errorf("nets: GlobalMaxPool wants (C,N,H,W), got %v", s)
+	}
+	return G.ApplyOp(&gmpOp{opBase: newOpBase("gmp"), in: s.Clone()}, x)
+}
+
+func (op *gmpOp) Arity() int    { return 1 }
+func (op *gmpOp) Type() hm.Type { return fnType(tt(4), tt(2)) }
+func (op *gmpOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.in[1], op.in[0]}, nil
+}
+
+func (op *gmpOp) Do(vs ...G.Value) (G.Value, error) {
+	x := f32(vs[0])
+	c, n, plane := op.in[0], op.in[1], op.in[2]*op.in[3]
+	out := op.out.get(n, c)
+	y := f32(out)
+	if op.argmax == nil {
+		op.argmax = make([]int32, c*n)
+	}
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			for i := 0; i < n; i++ {
+				p := x[(ch*n+i)*plane : (ch*n+i+1)*plane]
+				best := 0
+				for k, v := range p {
+					if v > p[best] {
+						best = k
+					}
+				}
+				y[i*c+ch], op.argmax[ch*n+i] = p[best], int32(best)
+			}
+		}
+	})
+	return out, nil
+}
+
+func (op *gmpOp) DiffWRT(int) []bool { return []bool{true} }
+func (op *gmpOp) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&gmpGradOp{opBase: newOpBase("∂ %v", op), fwd: op}, grad)
+	return G.Nodes{d}, err
+}
+
+// gmpGradOp routes each feature's gradient to its plane's maximum.
+type gmpGradOp struct {
+	opBase
+	fwd *gmpOp
+	out buffer
+}
+
+func (op *gmpGradOp) Arity() int    { return 1 }
+func (op *gmpGradOp) Type() hm.Type { return fnType(tt(2), tt(4)) }
+func (op *gmpGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.fwd.in.Clone(), nil
+}
+
+func (op *gmpGradOp) Do(vs ...G.Value) (G.Value, error) {
+	dy := f32(vs[0])
+	in := op.fwd.in
+	c, n, plane := in[0], in[1], in[2]*in[3]
+	out := op.out.get(in...)
+	dx := f32(out)
+	zero(dx)
+	for ch := 0; ch < c; ch++ {
+		for i := 0; i < n; i++ {
+			dx[(ch*n+i)*plane+int(op.fwd.argmax[ch*n+i])] = dy[i*c+ch]
+		}
+	}
+	return out, nil
+}
+
+func (op *gmpGradOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *gmpGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
 }

@@ -78,13 +78,13 @@ func (m *Model) EvalProgram(batch int) (*Program, error) {
 
 // TrainProgram compiles the pre-training step of the two-head network:
 // CE(C1(G(x)), y) + CE(C2(G(x)), y), both heads learning the labels (Yu &
-// Aizawa, ICCV 2019, Sec. 3.2).
-func (m *Model) TrainProgram(batch int) (*Program, error) {
+// Aizawa, ICCV 2019, Sec. 3.2), smoothed by smoothing when it is not 0.
+func (m *Model) TrainProgram(batch int, smoothing float64) (*Program, error) {
 	g := m.NewGraph(Training)
 	x, y := g.Images(batch), g.Labels(batch)
 	f := g.Features(x)
 	z1, z2 := g.Head(1, f), g.Head(2, f)
-	p, err := g.Train(g.Sum(g.CrossEntropy(z1, y), g.CrossEntropy(z2, y)))
+	p, err := g.Train(g.Sum(g.SmoothedCrossEntropy(z1, y, smoothing), g.SmoothedCrossEntropy(z2, y, smoothing)))
 	if err != nil {
 		return nil, err
 	}

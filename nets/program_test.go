@@ -60,7 +60,7 @@ func TestTwoHeadNetworkGradients(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	t.Run("pre-training", func(t *testing.T) {
-		p, err := m.TrainProgram(6)
+		p, err := m.TrainProgram(6, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

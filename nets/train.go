@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mcdood/mcdood/internal/progress"
@@ -25,8 +27,9 @@ type Source interface {
 	// Fill writes the images at idx into dst as normalised float32 NCHW,
 	// and their labels into labels when it is not nil; rng draws the
 	// augmentation, if any, and with a nil rng nothing is augmented (as
-	// Predict reads).
-	Fill(dst []float32, labels []int, idx []int, rng *rand.Rand)
+	// Predict reads). epoch (from 0) is for augmentations that follow the
+	// epoch (airbench's alternating flips).
+	Fill(dst []float32, labels []int, idx []int, rng *rand.Rand, epoch int)
 	// Name names the set in messages.
 	Name() string
 }
@@ -42,6 +45,30 @@ type TrainConfig struct {
 	Nesterov    bool
 	Schedule    Schedule
 	Seed        uint64 // weights, batch order, augmentation and dropout all derive from it
+
+	// LabelSmoothing s > 0 trains both heads on targets (1 − s)·onehot + s/K
+	// (Szegedy et al., CVPR 2016; airbench uses 0.2).
+	LabelSmoothing float64
+	// NormShiftLRScale, when not 0 or 1, multiplies the learning rate of the
+	// batch norms' shifts and divides their weight decay by as much, so that
+	// their decay stays the other parameters' (airbench's bias_scaler, 64).
+	NormShiftLRScale float64
+	// EarlyOnlyEpochs is how many epochs EarlyOnly parameters train
+	// (airbench's whiten_bias_epochs, 3).
+	EarlyOnlyEpochs int
+	// EMA, when set, averages the weights as airbench's Lookahead does.
+	EMA *EMA
+}
+
+// EMA is airbench's exponential moving average of the weights with Lookahead
+// (Zhang et al., NeurIPS 2019): from epoch Start (from 0), every Every steps,
+// the average moves to the network by 1 − ρ with ρ = Decay^Every·(t/T)^Power
+// (t the step, T all steps: averaging grows stronger through training), and
+// the network is set to the average; at the end of each epoch too. Batch-norm
+// statistics are averaged with the weights.
+type EMA struct {
+	Start, Every int
+	Decay, Power float64
 }
 
 // TrainOptions are the parts of a training run that do not change its result.
@@ -91,7 +118,12 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 	if start >= cfg.Epochs {
 		return m, nil, nil
 	}
-	prog, err := m.TrainProgram(cfg.Batch)
+	if start == 0 {
+		if err := m.InitFromData(data); err != nil {
+			return nil, nil, err
+		}
+	}
+	prog, err := m.TrainProgram(cfg.Batch, cfg.LabelSmoothing)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,11 +131,17 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 	steps := data.Len() / cfg.Batch
 	labels := make([]int, cfg.Batch)
 	var history []EpochStats
+	var avg *average
 	for epoch := start; epoch < cfg.Epochs; epoch++ {
 		t0 := time.Now()
 		order := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+1)).Perm(data.Len())
 		augRNG := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+2))
 		prog.SetDropoutSeed(cfg.Seed^0xd50, uint64(epoch))
+		groups := cfg.groups(prog, epoch)
+		if cfg.EMA != nil && epoch > cfg.EMA.Start && avg == nil {
+			// A resumed run: at an epoch's end the network is its average.
+			avg = newAverage(m)
+		}
 		bar := opts.Progress.Start(fmt.Sprintf("train %s epoch %d/%d", spec.Name, epoch+1, cfg.Epochs), int64(steps), "batch")
 		var lossSum float64
 		for s := 0; s < steps; s++ {
@@ -112,7 +150,7 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 				return nil, nil, err
 			}
 			idx := order[s*cfg.Batch : (s+1)*cfg.Batch]
-			data.Fill(prog.Input(), labels, idx, augRNG)
+			data.Fill(prog.Input(), labels, idx, augRNG, epoch)
 			for i, l := range labels {
 				prog.Labels()[i] = float32(l)
 			}
@@ -121,8 +159,17 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 				return nil, nil, fmt.Errorf("training %s, epoch %d, step %d: %w", spec.Name, epoch+1, s+1, err)
 			}
 			lr := cfg.Schedule.LR(float64(epoch) + float64(s)/float64(steps))
-			if err := opt.Step(lr, prog.Params(), prog.Grads()); err != nil {
+			if err := groups.step(opt, lr, cfg.WeightDecay, prog.Grads()); err != nil {
 				return nil, nil, err
+			}
+			if e := cfg.EMA; e != nil && epoch >= e.Start {
+				if t := epoch*steps + s + 1; t%e.Every == 0 {
+					if avg == nil {
+						avg = newAverage(m)
+					} else {
+						avg.update(m, math.Pow(e.Decay, float64(e.Every))*math.Pow(float64(t)/float64(cfg.Epochs*steps), e.Power))
+					}
+				}
 			}
 			lossSum += prog.Loss()
 			bar.Add(1)
@@ -131,6 +178,9 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 			}
 		}
 		bar.Finish()
+		if avg != nil {
+			avg.update(m, 1) // the network takes the average at the epoch's end
+		}
 		st := EpochStats{Epoch: epoch + 1, LR: cfg.Schedule.LR(float64(epoch)), Loss: lossSum / float64(steps)}
 		if opts.Test != nil {
 			out, err := Predict(ctx, m, opts.Test, PredictOptions{Batch: 256})
@@ -153,6 +203,90 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 		}
 	}
 	return m, history, nil
+}
+
+// paramGroups are a training step's parameters by learning-rate scale:
+// every trained parameter, and the batch norms' shifts when their rate is
+// scaled. grads index the program's parameters.
+type paramGroups []paramGroup
+
+type paramGroup struct {
+	lrScale, wdScale float64
+	params           []*Param
+	index            []int // into the program's Params and Grads
+}
+
+// groups sorts prog's parameters for an epoch: EarlyOnly parameters drop
+// out after EarlyOnlyEpochs.
+func (cfg TrainConfig) groups(prog *Program, epoch int) paramGroups {
+	plain := paramGroup{lrScale: 1, wdScale: 1}
+	shift := paramGroup{lrScale: cfg.NormShiftLRScale, wdScale: 1 / cfg.NormShiftLRScale}
+	for i, p := range prog.Params() {
+		switch {
+		case p.Role == EarlyOnly && epoch >= cfg.EarlyOnlyEpochs:
+		case p.Role == NormShift && cfg.NormShiftLRScale != 0 && cfg.NormShiftLRScale != 1:
+			shift.params, shift.index = append(shift.params, p), append(shift.index, i)
+		default:
+			plain.params, plain.index = append(plain.params, p), append(plain.index, i)
+		}
+	}
+	if shift.params == nil {
+		return paramGroups{plain}
+	}
+	return paramGroups{plain, shift}
+}
+
+// step updates every group at learning rate lr (times the group's scale).
+func (gs paramGroups) step(opt *SGD, lr, wd float64, grads [][]float32) error {
+	for _, g := range gs {
+		gr := make([][]float32, len(g.index))
+		for k, i := range g.index {
+			gr[k] = grads[i]
+		}
+		if err := opt.StepDecay(lr*g.lrScale, wd*g.wdScale, g.params, gr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// average is the EMA's copy of a model's parameters and batch-norm
+// statistics.
+type average struct {
+	params [][]float32
+	bn     [][2][]float32
+}
+
+func newAverage(m *Model) *average {
+	a := &average{}
+	for _, p := range m.params {
+		a.params = append(a.params, slices.Clone(p.Data()))
+	}
+	for _, name := range m.bnNames {
+		s := m.bn[name]
+		a.bn = append(a.bn, [2][]float32{slices.Clone(s.Mean), slices.Clone(s.Var)})
+	}
+	return a
+}
+
+// update moves the average towards m by 1 − rho (torch's lerp_) and sets m
+// to it.
+func (a *average) update(m *Model, rho float64) {
+	w := float32(1 - rho)
+	lerp := func(avg, cur []float32) {
+		for i, v := range cur {
+			avg[i] += w * (v - avg[i])
+			cur[i] = avg[i]
+		}
+	}
+	for k, p := range m.params {
+		lerp(a.params[k], p.Data())
+	}
+	for k, name := range m.bnNames {
+		s := m.bn[name]
+		lerp(a.bn[k][0], s.Mean)
+		lerp(a.bn[k][1], s.Var)
+	}
 }
 
 // resumeOrNew loads opts.Checkpoint when it exists, else makes a fresh model.
@@ -185,8 +319,61 @@ func resumeOrNew(spec Spec, classes int, cfg TrainConfig, opts TrainOptions) (*M
 // PredictOptions tune Predict.
 type PredictOptions struct {
 	Batch    int  // images per forward pass (default 256)
-	Features bool // also return the extractor's features
+	Features bool // also return the extractor's features (not with TTA)
+	// TTA averages the logits over views of each image (airbench's
+	// test-time augmentation): 1, the image and its mirror; 2, those and
+	// the mirrored pair shifted by one pixel up-left and down-right with
+	// reflection, weighted ½ and ¼ + ¼.
+	TTA      int
 	Progress *progress.Reporter
+}
+
+// view is one test-time view of an image: a shift by (dx, dy) with the
+// border reflected, then a mirror when flip is set, and its weight.
+type view struct {
+	dx, dy int
+	flip   bool
+	w      float32
+}
+
+// ttaViews are the views of a TTA level (PredictOptions.TTA).
+func ttaViews(level int) ([]view, error) {
+	switch level {
+	case 0:
+		return []view{{w: 1}}, nil
+	case 1:
+		return []view{{w: 0.5}, {flip: true, w: 0.5}}, nil
+	case 2:
+		return []view{{w: 0.25}, {flip: true, w: 0.25}, {dx: -1, dy: -1, w: 0.125}, {dx: -1, dy: -1, flip: true, w: 0.125},
+			{dx: 1, dy: 1, w: 0.125}, {dx: 1, dy: 1, flip: true, w: 0.125}}, nil
+	}
+	return nil, fmt.Errorf("nets: TTA level %d: want 0, 1 or 2", level)
+}
+
+// apply writes view v of the NCHW images in src into dst.
+func (v view) apply(dst, src []float32) {
+	reflect := func(i int) int {
+		switch {
+		case i < 0:
+			return -i
+		case i >= ImageSide:
+			return 2*(ImageSide-1) - i
+		}
+		return i
+	}
+	for p := 0; p < len(src); p += ImageSide * ImageSide {
+		in, out := src[p:p+ImageSide*ImageSide], dst[p:p+ImageSide*ImageSide]
+		for y := 0; y < ImageSide; y++ {
+			row := in[reflect(y+v.dy)*ImageSide:]
+			for x := 0; x < ImageSide; x++ {
+				ox := x
+				if v.flip {
+					ox = ImageSide - 1 - x
+				}
+				out[y*ImageSide+ox] = row[reflect(x+v.dx)]
+			}
+		}
+	}
 }
 
 // Outputs are a model's evaluation-mode outputs on a data set, image by image.
@@ -206,16 +393,19 @@ func (o *Outputs) Logits(h, i int) []float32 {
 }
 
 // Accuracy is the fraction of images whose arg-max logit is the label, per head.
-func (o *Outputs) Accuracy(labels []int) []float64 {
+func (o *Outputs) Accuracy(labels []int) []float64 { return o.AccuracyRange(labels, 0, len(labels)) }
+
+// AccuracyRange is Accuracy over images lo to hi − 1.
+func (o *Outputs) AccuracyRange(labels []int, lo, hi int) []float64 {
 	acc := make([]float64, 2)
 	for h := 0; h < 2; h++ {
 		right := 0
-		for i, l := range labels {
-			if argmax(o.Logits(h, i)) == l {
+		for i := lo; i < hi; i++ {
+			if argmax(o.Logits(h, i)) == labels[i] {
 				right++
 			}
 		}
-		acc[h] = float64(right) / float64(len(labels))
+		acc[h] = float64(right) / float64(hi-lo)
 	}
 	return acc
 }
@@ -241,6 +431,13 @@ func Predict(ctx context.Context, m *Model, ds Source, o PredictOptions) (*Outpu
 	if batch == 0 {
 		return &Outputs{Classes: m.Classes, FeatureDim: m.FeatureDim()}, nil
 	}
+	views, err := ttaViews(o.TTA)
+	if err != nil {
+		return nil, err
+	}
+	if o.TTA > 0 && o.Features {
+		return nil, fmt.Errorf("nets: Predict: features with TTA")
+	}
 	prog, err := m.EvalProgram(batch)
 	if err != nil {
 		return nil, err
@@ -254,6 +451,10 @@ func Predict(ctx context.Context, m *Model, ds Source, o PredictOptions) (*Outpu
 	bar := o.Progress.Start("evaluate "+ds.Name(), int64(n), "img")
 	defer bar.Finish()
 	idx := make([]int, batch)
+	var clean []float32
+	if o.TTA > 0 {
+		clean = make([]float32, len(prog.Input()))
+	}
 	for b0 := 0; b0 < n; b0 += batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -262,15 +463,31 @@ func Predict(ctx context.Context, m *Model, ds Source, o PredictOptions) (*Outpu
 		for i := range idx {
 			idx[i] = b0 + min(i, k-1) // pad with the last image
 		}
-		ds.Fill(prog.Input(), nil, idx, nil)
-		if err := prog.Run(); err != nil {
-			return nil, err
+		if o.TTA == 0 {
+			ds.Fill(prog.Input(), nil, idx, nil, 0)
+			if err := prog.Run(); err != nil {
+				return nil, err
+			}
+			z1, z2 := prog.Logits()
+			copy(out.Z1[b0*m.Classes:], z1[:k*m.Classes])
+			copy(out.Z2[b0*m.Classes:], z2[:k*m.Classes])
+			if o.Features {
+				copy(out.Features[b0*m.FeatureDim():], prog.Features()[:k*m.FeatureDim()])
+			}
+			bar.Add(k)
+			continue
 		}
-		z1, z2 := prog.Logits()
-		copy(out.Z1[b0*m.Classes:], z1[:k*m.Classes])
-		copy(out.Z2[b0*m.Classes:], z2[:k*m.Classes])
-		if o.Features {
-			copy(out.Features[b0*m.FeatureDim():], prog.Features()[:k*m.FeatureDim()])
+		ds.Fill(clean, nil, idx, nil, 0)
+		for _, v := range views {
+			v.apply(prog.Input(), clean)
+			if err := prog.Run(); err != nil {
+				return nil, err
+			}
+			z1, z2 := prog.Logits()
+			for i := range k * m.Classes {
+				out.Z1[b0*m.Classes+i] += v.w * z1[i]
+				out.Z2[b0*m.Classes+i] += v.w * z2[i]
+			}
 		}
 		bar.Add(k)
 	}

@@ -30,13 +30,16 @@ type Record struct {
 	// result: network recipe, detector parameters, split, data sources.
 	Config map[string]string `json:"config"`
 
-	Accuracy float64            `json:"accuracy"`                // ID test accuracy of the pre-trained network (head 1)
-	Metrics  metrics.Report     `json:"metrics"`                 // exact mode
-	Paper    *metrics.Report    `json:"paper_metrics,omitempty"` // the MCD authors' test.py computation
-	CI       *metrics.Intervals `json:"ci,omitempty"`            // bootstrap intervals, when asked for
-	Counts   Counts             `json:"counts"`
-	Notes    []Note             `json:"notes,omitempty"`    // what the detector chose or learned
-	Warnings []string           `json:"warnings,omitempty"` // anything a reader of the number should know
+	Accuracy float64 `json:"accuracy"` // ID test accuracy of the pre-trained network (head 1)
+	// TTAAccuracy is the same with the recipe's test-time augmentation
+	// (Recipe.TTA), which the detectors do not use; 0 without.
+	TTAAccuracy float64            `json:"tta_accuracy,omitempty"`
+	Metrics     metrics.Report     `json:"metrics"`                 // exact mode
+	Paper       *metrics.Report    `json:"paper_metrics,omitempty"` // the MCD authors' test.py computation
+	CI          *metrics.Intervals `json:"ci,omitempty"`            // bootstrap intervals, when asked for
+	Counts      Counts             `json:"counts"`
+	Notes       []Note             `json:"notes,omitempty"`    // what the detector chose or learned
+	Warnings    []string           `json:"warnings,omitempty"` // anything a reader of the number should know
 
 	Commit  string             `json:"commit"`
 	Machine string             `json:"machine"`

@@ -5,9 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"time"
@@ -39,6 +41,7 @@ measured in one run on the same machine:
 			iters := fs.Int("iters", 0, "minimum timed calls per phase (default 10 for small, 3 otherwise)")
 			peer := fs.String("peer", "", "peer benchmark `command` printing \"train img/s: X\" and \"infer img/s: Y\"")
 			rounds := fs.Int("rounds", 3, "alternating rounds when --peer is given")
+			cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our rounds to `file` (go tool pprof)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -64,6 +67,13 @@ measured in one run on the same machine:
 				n := 1
 				if *peer != "" {
 					n = *rounds
+				}
+				if *cpuProfile != "" {
+					stop, err := startCPUProfile(*cpuProfile)
+					if err != nil {
+						return err
+					}
+					defer stop()
 				}
 				var ours, theirs [2][]float64
 				var last benchResult
@@ -140,4 +150,20 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -48,7 +48,7 @@ func measureThroughput(spec nets.Spec, cfg benchConfig) (benchResult, error) {
 		return benchResult{}, err
 	}
 	res := benchResult{Params: m.NumParams()}
-	tp, err := m.TrainProgram(cfg.Batch)
+	tp, err := m.TrainProgram(cfg.Batch, 0)
 	if err != nil {
 		return res, err
 	}
@@ -59,6 +59,9 @@ func measureThroughput(spec nets.Spec, cfg benchConfig) (benchResult, error) {
 	}
 	for i := range tp.Labels() {
 		tp.Labels()[i] = float32(rng.IntN(cfg.Classes))
+	}
+	if err := m.InitFromData(randomImages(tp.Input())); err != nil {
+		return res, err
 	}
 	opt := nets.NewSGD(0.9, 1e-4, false)
 	step := func() error {
@@ -138,4 +141,18 @@ func rss() int64 {
 		return -1
 	}
 	return pages * int64(os.Getpagesize())
+}
+
+// randomImages is the benchmark's one random batch as a training set (for
+// airbench's whitening filters).
+type randomImages []float32
+
+func (r randomImages) Len() int      { return len(r) / nets.ImageSize }
+func (r randomImages) Classes() int  { return 10 }
+func (r randomImages) Labels() []int { return make([]int, r.Len()) }
+func (r randomImages) Name() string  { return "random" }
+func (r randomImages) Fill(dst []float32, _ []int, idx []int, _ *rand.Rand, _ int) {
+	for j, i := range idx {
+		copy(dst[j*nets.ImageSize:(j+1)*nets.ImageSize], r[i*nets.ImageSize:(i+1)*nets.ImageSize])
+	}
 }
