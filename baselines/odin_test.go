@@ -1,8 +1,10 @@
 package baselines
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
@@ -109,5 +111,49 @@ func TestODINPerturbationFollowsFiniteDifferences(t *testing.T) {
 				t.Errorf("the perturbation did not raise log S_ŷ: %g → %g", before, after)
 			}
 		})
+	}
+}
+
+// ODIN's scores at ε > 0 are those of the perturbed images: for almost every
+// image the step raises the largest softmax probability above its value on
+// the clean image (ε = 0), and by more for a larger ε, on a small
+// convolutional network at T = 1000; the memo hands out equal copies.
+func TestODINScoresPerturb(t *testing.T) {
+	spec, err := nets.ParseSpec("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nets.New(spec, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	d := &loaders.Dataset{Name: "random", Pixels: make([]byte, 40*loaders.ImageBytes)}
+	for i := range d.Pixels {
+		d.Pixels[i] = byte(rng.IntN(256))
+	}
+	env := &ood.Env{Model: m, Norm: loaders.CIFARNormalization, Batch: 16, Memo: &ood.Memo{}}
+	scores, err := odinScores(context.Background(), env, d, nets.Head1, 1000, []float64{0, 0.001, 0.004})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, upMore := 0, 0
+	for i := range scores[0] {
+		if scores[1][i] > scores[0][i] {
+			up++
+		}
+		if scores[2][i] > scores[1][i] {
+			upMore++
+		}
+	}
+	if up < 36 || upMore < 36 {
+		t.Errorf("the perturbation raised the score of %d (ε 0.001 over 0) and %d (0.004 over 0.001) of 40 images", up, upMore)
+	}
+	again, err := odinScores(context.Background(), env, d, nets.Head1, 1000, []float64{0.004})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &again[0][0] == &scores[2][0] || !slices.Equal(again[0], scores[2]) {
+		t.Error("the memo does not hand out an equal copy")
 	}
 }
