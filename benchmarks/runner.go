@@ -38,14 +38,25 @@ type Options struct {
 	Machine       string // machine description, stored in records
 	Progress      *progress.Reporter
 	Log           *slog.Logger
+	// Data is the data pass of this run (OpenData with these options); Run
+	// makes it when nil.
+	Data *Data
+	// SkipBroken runs the other cells when a set is broken, and counts the
+	// broken set's cells failed; without it a broken set stops the run
+	// before any training (a *BrokenError).
+	SkipBroken bool
 }
 
 // Summary says what a run did.
 type Summary struct {
 	Done, Skipped int
-	// Missing lists OOD sets whose data is absent (their cells are skipped),
-	// with the command that fetches each.
+	// Missing lists OOD and ID sets whose data is absent (their cells are
+	// skipped), with the command that fetches each.
 	Missing []MissingSet
+	// Failed lists the cells that could not be run (broken data, an error
+	// of the detector); the other cells ran.
+	Failed  []FailedCell
+	Data    *Data
 	Records []*results.Record // every record of the plan in the store, old and new
 }
 
@@ -56,13 +67,56 @@ type MissingSet struct {
 	Cells int
 }
 
+// FailedCell is a cell that could not be run, and why.
+type FailedCell struct {
+	Key string
+	Err error
+}
+
 // groupKey gathers the cells that share a pre-trained network.
 type groupKey struct {
 	id, network string
 	seed        uint64
 }
 
-// Run executes the plan's cells that have no record yet.
+// pendingCells are the plan's cells of this shard without a record, and how
+// many have one.
+func pendingCells(plan *experiments.Plan, opts Options) ([]experiments.Cell, int, error) {
+	store, err := results.OpenStore(opts.Out)
+	if err != nil {
+		return nil, 0, err
+	}
+	var pending []experiments.Cell
+	skipped := 0
+	for i, c := range plan.Cells {
+		if opts.Shards > 1 && i%opts.Shards != opts.Shard {
+			continue
+		}
+		if store.Has(c.Key) {
+			skipped++
+			continue
+		}
+		pending = append(pending, c)
+	}
+	return pending, skipped, nil
+}
+
+// crossPool is the OOD set whose images form the cross setting's pool for
+// cells of OOD set name: the plan's cross_pool, or the next set of the list
+// when name is the cross_pool itself.
+func crossPool(f experiments.File, name string) string {
+	if f.CrossPool == name {
+		return nextOOD(f.OOD, name)
+	}
+	return f.CrossPool
+}
+
+// Run executes the plan's cells that have no record yet. Data problems are
+// found before any training (Options.Data, OpenData): missing sets skip
+// their cells, broken ones stop the run unless Options.SkipBroken. A cell
+// that fails later is listed in Summary.Failed and the others go on; Run
+// returns an error only for what stops every cell (a cancelled context, the
+// results directory).
 func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, error) {
 	log := opts.Log
 	if log == nil {
@@ -72,29 +126,34 @@ func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, e
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{}
+	data := opts.Data
+	if data == nil {
+		if data, err = OpenData(ctx, plan, opts); err != nil {
+			return nil, err
+		}
+	}
+	sum := &Summary{Data: data}
+	if broken := data.Broken(); len(broken) > 0 && !opts.SkipBroken {
+		return sum, &BrokenError{Sets: broken}
+	}
+	pending, skipped, err := pendingCells(plan, opts)
+	if err != nil {
+		return nil, err
+	}
+	sum.Skipped = skipped
 	var order []groupKey
-	pending := map[groupKey][]experiments.Cell{}
-	for i, c := range plan.Cells {
-		if opts.Shards > 1 && i%opts.Shards != opts.Shard {
-			continue
-		}
-		if store.Has(c.Key) {
-			sum.Skipped++
-			continue
-		}
+	groups := map[groupKey][]experiments.Cell{}
+	for _, c := range pending {
 		g := groupKey{c.ID, c.Network, c.Seed}
-		if _, ok := pending[g]; !ok {
+		if _, ok := groups[g]; !ok {
 			order = append(order, g)
 		}
-		pending[g] = append(pending[g], c)
+		groups[g] = append(groups[g], c)
 	}
 	missing := map[string]*MissingSet{}
 	for _, g := range order {
-		r := &groupRun{plan: plan, opts: opts, log: log, store: store, key: g, missing: missing}
-		n, err := r.run(ctx, pending[g])
-		sum.Done += n
-		if err != nil {
+		r := &groupRun{plan: plan, opts: opts, log: log, store: store, key: g, missing: missing, data: data, sum: sum}
+		if err := r.run(ctx, groups[g]); err != nil {
 			return sum, err
 		}
 	}
@@ -125,6 +184,8 @@ type groupRun struct {
 	store   *results.Store
 	key     groupKey
 	missing map[string]*MissingSet
+	data    *Data
+	sum     *Summary
 
 	train, idVal, idTest *loaders.Dataset
 	model                *nets.Model
@@ -134,46 +195,69 @@ type groupRun struct {
 	ood                  map[string][2]*loaders.Dataset // val, test
 }
 
-func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) (done int, err error) {
+// fail records cells that could not run.
+func (r *groupRun) fail(err error, cells ...experiments.Cell) {
+	for _, c := range cells {
+		r.sum.Failed = append(r.sum.Failed, FailedCell{Key: c.Key, Err: err})
+		r.log.Error("cell failed", "key", c.Key, "error", err)
+	}
+}
+
+// run runs the group's cells; it returns an error only when the run must
+// stop (a cancelled context, a store that cannot be written).
+func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 	f := r.plan.File
-	train, test, err := loaders.OpenID(r.key.id, r.opts.DataRoot)
-	if errors.Is(err, loaders.ErrNotFound) {
+	id := r.data.find("ID", r.key.id, 0)
+	switch id.Status {
+	case Missing:
 		r.miss(r.key.id, len(cells))
-		return 0, nil
+		return nil
+	case Broken:
+		r.fail(fmt.Errorf("ID set %s: %s", r.key.id, id.Problem), cells...)
+		return nil
 	}
-	if err != nil {
-		return 0, err
+	r.train = id.train
+	var err error
+	if r.idVal, r.idTest, err = loaders.Split(id.test, f.Validation, f.SplitSeed); err != nil {
+		r.fail(err, cells...)
+		return nil
 	}
-	train, test = capSet(train, f.TrainImages), capSet(test, f.TestImages)
-	r.train = train
-	if r.idVal, r.idTest, err = loaders.Split(test, f.Validation, f.SplitSeed); err != nil {
-		return 0, err
-	}
-	if err := r.pretrain(ctx, test); err != nil {
-		return 0, err
+	if err := r.pretrain(ctx, id.test); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.fail(err, cells...)
+		return nil
 	}
 	r.env = &ood.Env{Model: r.model, Norm: loaders.CIFARNormalization, Batch: f.EvalBatch, Seed: r.key.seed,
 		Progress: r.opts.Progress, Log: r.log, Memo: &ood.Memo{}}
 	r.ood = map[string][2]*loaders.Dataset{}
 	for _, c := range cells {
 		if err := ctx.Err(); err != nil {
-			return done, err
+			return err
 		}
 		ok, err := r.cell(ctx, c)
-		if err != nil {
-			return done, fmt.Errorf("cell %s: %w", c.Key, err)
-		}
-		if ok {
-			done++
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errStore):
+			return fmt.Errorf("cell %s: %w", c.Key, err)
+		case err != nil:
+			r.fail(err, c)
+		case ok:
+			r.sum.Done++
 		}
 	}
-	return done, nil
+	return nil
 }
+
+// errStore marks a failure to write the results directory: it stops the run.
+var errStore = errors.New("writing results")
 
 func (r *groupRun) miss(name string, cells int) {
 	m, ok := r.missing[name]
 	if !ok {
-		m = &MissingSet{Name: name, Fetch: fmt.Sprintf("mcdood data fetch --data %s %s", r.opts.DataRoot, name)}
+		m = &MissingSet{Name: name, Fetch: fetchCommand(r.opts.DataRoot, name)}
 		r.missing[name] = m
 		r.log.Warn("data set missing; its cells are skipped", "set", name, "fetch", m.Fetch)
 	}
@@ -215,19 +299,22 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	return nil
 }
 
-// oodSplit loads an OOD set once per group and splits it.
+// oodSplit splits an OOD set of the data pass, once per group; a missing
+// set is loaders.ErrNotFound.
 func (r *groupRun) oodSplit(name string) (val, test *loaders.Dataset, err error) {
 	if s, ok := r.ood[name]; ok {
 		return s[0], s[1], nil
 	}
-	f := r.plan.File
-	d, err := loaders.Open(name, r.opts.DataRoot, loaders.Options{Seed: r.key.seed, NoiseImages: f.NoiseImages,
-		Custom: r.plan.Custom, Progress: r.opts.Progress})
-	if err != nil {
-		return nil, nil, err
+	s := r.data.find("OOD", name, r.key.seed)
+	switch {
+	case s == nil:
+		return nil, nil, fmt.Errorf("OOD set %s (seed %d) was not in the data pass", name, r.key.seed)
+	case s.Status == Missing:
+		return nil, nil, fmt.Errorf("%s: %w", s.Problem, loaders.ErrNotFound)
+	case s.Status == Broken:
+		return nil, nil, fmt.Errorf("OOD set %s: %s", name, s.Problem)
 	}
-	d = capSet(d, f.OODImages)
-	if val, test, err = loaders.Split(d, f.Validation, f.SplitSeed); err != nil {
+	if val, test, err = loaders.Split(s.test, r.plan.File.Validation, r.plan.File.SplitSeed); err != nil {
 		return nil, nil, err
 	}
 	r.ood[name] = [2]*loaders.Dataset{val, test}
@@ -248,10 +335,7 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	setting := ood.Setting(c.Setting)
 	var other *loaders.Dataset
 	if setting == ood.Cross {
-		name := f.CrossPool
-		if name == c.OOD {
-			name = nextOOD(f.OOD, c.OOD)
-		}
+		name := crossPool(f, c.OOD)
 		if _, other, err = r.oodSplit(name); err != nil {
 			if errors.Is(err, loaders.ErrNotFound) {
 				r.miss(name, 1)
@@ -306,6 +390,11 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 		return false, fmt.Errorf("paper-mode metrics: %w", err)
 	}
 	rec.Paper = &paper.Report
+	oodPositive, err := metrics.FPR95OODPositive(idScores, oodScores)
+	if err != nil {
+		return false, fmt.Errorf("OOD-positive FPR@95: %w", err)
+	}
+	rec.FPR95OODPositive = &oodPositive
 	if paper.FPR95Fallback {
 		rec.Warnings = append(rec.Warnings, "paper-mode FPR95: no threshold had TPR in [0.9495, 0.9505]; the exact value is shown")
 	}
@@ -327,10 +416,10 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 		rec.Warnings = append(rec.Warnings, w.Warnings()...)
 	}
 	if err := r.store.PutScores(c.Key, idScores, oodScores); err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", errStore, err)
 	}
 	if err := r.store.Put(rec); err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", errStore, err)
 	}
 	r.log.Info("cell done", "key", c.Key, "auroc", rec.Metrics.AUROC, "fpr95", rec.Metrics.FPR95)
 	return true, nil

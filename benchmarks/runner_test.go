@@ -1,7 +1,14 @@
 package benchmarks
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +123,83 @@ func TestRunResumesAndReportsMissingData(t *testing.T) {
 func hasAny(s *results.Store) bool {
 	keys, _ := s.Keys()
 	return len(keys) > 0
+}
+
+// brokenPlan has a healthy OOD set and a custom one given by path.
+func brokenPlan(t *testing.T, path string) *experiments.Plan {
+	t.Helper()
+	src := strings.Replace(tiny, `ood = ["gaussian", "lsun-crop", "uniform"]`, `ood = ["gaussian", "mine"]`, 1) + `
+[[custom_ood]]
+name = "mine"
+path = "` + path + `"
+fit = "resize"
+`
+	plan, err := experiments.Parse("broken.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// A custom OOD set with a corrupt image, or a truncated archive, is found by
+// the data pass, named with its file, before anything is trained; with
+// SkipBroken the healthy set's cells run and the broken set's fail.
+func TestBrokenDataFailsBeforeTraining(t *testing.T) {
+	data := testenv.DataMirror(t)
+	root := t.TempDir()
+	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
+		t.Fatal(err)
+	}
+	// 150 good images (more than the 100 validation images) and a JPEG cut
+	// short; and a .tar.gz cut in the middle.
+	folder := filepath.Join(root, "mine")
+	os.Mkdir(folder, 0o755)
+	img := image.NewRGBA(image.Rect(0, 0, 40, 40))
+	var good bytes.Buffer
+	if err := png.Encode(&good, img); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		os.WriteFile(filepath.Join(folder, fmt.Sprintf("img%03d.png", i)), good.Bytes(), 0o644)
+	}
+	os.WriteFile(filepath.Join(folder, "zz-cut.jpg"), []byte("\xff\xd8\xff\xe0\x00\x10JFIF"), 0o644)
+	var tgz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(zw)
+	for i := range 150 {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("img%03d.png", i), Mode: 0o644, Size: int64(good.Len())})
+		tw.Write(good.Bytes())
+	}
+	tw.Close()
+	zw.Close()
+	os.WriteFile(filepath.Join(root, "cut.tar.gz"), tgz.Bytes()[:tgz.Len()/2], 0o644)
+
+	for _, c := range []struct{ path, want string }{{"mine", "zz-cut.jpg"}, {"cut.tar.gz", "cut.tar.gz"}} {
+		t.Run(c.path, func(t *testing.T) {
+			plan := brokenPlan(t, c.path)
+			out := t.TempDir()
+			opts := Options{DataRoot: root, Out: out}
+			_, err := Run(context.Background(), plan, opts)
+			var be *BrokenError
+			if !errors.As(err, &be) || len(be.Sets) != 1 || be.Sets[0].Name != "mine" || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("run: %v, want a BrokenError naming %s", err, c.want)
+			}
+			if models, _ := filepath.Glob(filepath.Join(out, "models", "*")); len(models) > 0 {
+				t.Fatalf("trained before failing: %v", models)
+			}
+			opts.SkipBroken = true
+			sum, err := Run(context.Background(), plan, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Done != 2 || len(sum.Failed) != 2 || !strings.Contains(sum.Failed[0].Err.Error(), c.want) {
+				t.Fatalf("with SkipBroken: done %d, failed %+v", sum.Done, sum.Failed)
+			}
+			var table bytes.Buffer
+			sum.Data.WriteTable(&table)
+			if !strings.Contains(table.String(), "broken") || !strings.Contains(table.String(), "gaussian") {
+				t.Errorf("data table:\n%s", table.String())
+			}
+		})
+	}
 }

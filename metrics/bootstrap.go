@@ -61,7 +61,7 @@ func Bootstrap(id, ood []float64, cfg BootstrapConfig) (Intervals, error) {
 	if !(cfg.Level > 0 && cfg.Level < 1) {
 		return Intervals{}, fmt.Errorf("metrics: bootstrap level %v outside (0, 1)", cfg.Level)
 	}
-	if cfg.Mode != Exact && cfg.Mode != Paper {
+	if cfg.Mode != Exact && cfg.Mode != Paper && cfg.Mode != ExactOODPositive {
 		return Intervals{}, fmt.Errorf("metrics: unknown mode %d", int(cfg.Mode))
 	}
 	if err := validate(id, ood); err != nil {
@@ -92,6 +92,10 @@ func Bootstrap(id, ood []float64, cfg BootstrapConfig) (Intervals, error) {
 			rep = p.Report
 		} else {
 			rep = exactSorted(ra, rb, TPRLevel)
+			if cfg.Mode == ExactOODPositive {
+				// The resamples are valid and sorted, so this cannot fail.
+				rep.FPR95, _ = FPR95OODPositive(ra, rb)
+			}
 		}
 		vals[0][r], vals[1][r], vals[2][r], vals[3][r], vals[4][r] =
 			rep.FPR95, rep.DetectionError, rep.AUROC, rep.AUPRIn, rep.AUPROut

@@ -41,32 +41,55 @@ const (
 	Exact Mode = iota
 	// Paper reproduces the MCD authors' test.py (see ComputePaper).
 	Paper
+	// ExactOODPositive is Exact with FPR@95 read with OOD as the positive
+	// class (FPR95OODPositive), as OpenOOD and pytorch-ood report it; the
+	// other four numbers are Exact's. It is what the OODPositive convention
+	// selects (ModeFor).
+	ExactOODPositive
 )
 
-// String returns "exact" or "paper".
+// String returns "exact", "paper" or "exact-ood-positive".
 func (m Mode) String() string {
 	switch m {
 	case Exact:
 		return "exact"
 	case Paper:
 		return "paper"
+	case ExactOODPositive:
+		return "exact-ood-positive"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode parses "exact" or "paper".
+// ParseMode parses "exact", "paper" or "exact-ood-positive".
 func ParseMode(s string) (Mode, error) {
 	switch s {
 	case "exact":
 		return Exact, nil
 	case "paper":
 		return Paper, nil
+	case "exact-ood-positive":
+		return ExactOODPositive, nil
 	}
 	return 0, fmt.Errorf("unknown metrics mode %q (want exact or paper)", s)
 }
 
+// ModeFor is the mode that reads mode's numbers in convention c: the
+// OOD-positive FPR@95 exists for the exact metrics only (the MCD authors'
+// test.py counts ID as positive).
+func ModeFor(mode Mode, c Convention) (Mode, error) {
+	switch {
+	case c == IDPositive:
+		return mode, nil
+	case mode == Exact || mode == ExactOODPositive:
+		return ExactOODPositive, nil
+	}
+	return 0, fmt.Errorf("metrics: the %s mode has no OOD-positive FPR@95 (the MCD authors' test.py counts ID as positive); use the exact mode", mode)
+}
+
 // Compute returns the five metrics in mode m: Compute for Exact, the Report
-// of ComputePaper for Paper (its FPR95 fallback flag is dropped).
+// of ComputePaper for Paper (its FPR95 fallback flag is dropped), and for
+// ExactOODPositive Compute's with FPR95OODPositive.
 func (m Mode) Compute(id, ood []float64) (Report, error) {
 	switch m {
 	case Exact:
@@ -74,6 +97,13 @@ func (m Mode) Compute(id, ood []float64) (Report, error) {
 	case Paper:
 		p, err := ComputePaper(id, ood)
 		return p.Report, err
+	case ExactOODPositive:
+		r, err := Compute(id, ood)
+		if err != nil {
+			return r, err
+		}
+		r.FPR95, err = FPR95OODPositive(id, ood)
+		return r, err
 	}
 	return Report{}, fmt.Errorf("metrics: unknown mode %d", int(m))
 }
@@ -237,4 +267,98 @@ func validate(id, ood []float64) error {
 		}
 	}
 	return nil
+}
+
+// Convention says which class is positive for FPR@95.
+type Convention int
+
+const (
+	// IDPositive reads FPR@95 as the fraction of OOD images accepted when
+	// 95% of the ID images are (ODIN, Liang et al., ICLR 2018; the MCD
+	// paper): Report.FPR95.
+	IDPositive Convention = iota
+	// OODPositive reads it as the fraction of ID images flagged when 95% of
+	// the OOD images are, as OpenOOD v1.5 and pytorch-ood do (OOD the
+	// positive class, the score negated): FPR95OODPositive.
+	OODPositive
+)
+
+func (c Convention) String() string {
+	if c == OODPositive {
+		return "ood-positive"
+	}
+	return "id-positive"
+}
+
+// ParseConvention parses "id-positive" or "ood-positive".
+func ParseConvention(s string) (Convention, error) {
+	switch s {
+	case "id-positive":
+		return IDPositive, nil
+	case "ood-positive":
+		return OODPositive, nil
+	}
+	return 0, fmt.Errorf("unknown convention %q (want id-positive or ood-positive)", s)
+}
+
+// FPR95OODPositive is FPR@95 with OOD as the positive class, computed as
+// OpenOOD v1.5 does (openood/evaluators/metrics.py, auc_and_fpr_recall):
+// scikit-learn's roc_curve of the OOD labels against the negated scores, with
+// its default drop_intermediate (points where both counts move in equal
+// steps are dropped), then the FPR — the fraction of ID images flagged as OOD
+// — at the first point whose TPR is at least 95%. AUROC, detection error and
+// the AUPRs do not depend on which class is positive.
+func FPR95OODPositive(id, ood []float64) (float64, error) {
+	a, b, err := sortedCopies(id, ood)
+	if err != nil {
+		return 0, err
+	}
+	// The curve flags as OOD every score ≤ v, for each distinct v from the
+	// lowest up (the negated scores from the highest down): tps counts OOD
+	// scores ≤ v, fps ID scores ≤ v.
+	var tps, fps []int
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var v float64
+		switch {
+		case i == len(a):
+			v = b[j]
+		case j == len(b):
+			v = a[i]
+		default:
+			v = min(a[i], b[j])
+		}
+		for i < len(a) && a[i] == v {
+			i++
+		}
+		for j < len(b) && b[j] == v {
+			j++
+		}
+		tps, fps = append(tps, j), append(fps, i)
+	}
+	// drop_intermediate: keep the ends and every point where the second
+	// difference of fps or of tps is not zero.
+	keep := []int{0}
+	for k := 1; k+1 < len(tps); k++ {
+		if fps[k+1]-2*fps[k]+fps[k-1] != 0 || tps[k+1]-2*tps[k]+tps[k-1] != 0 {
+			keep = append(keep, k)
+		}
+	}
+	if len(tps) > 1 {
+		keep = append(keep, len(tps)-1)
+	}
+	if len(tps) <= 2 {
+		keep = keep[:0]
+		for k := range tps {
+			keep = append(keep, k)
+		}
+	}
+	// scikit-learn then puts (0, 0) first, which TPRLevel > 0 never picks.
+	nI, nO := float64(len(a)), float64(len(b))
+	for _, k := range keep {
+		if float64(tps[k])/nO >= TPRLevel {
+			return float64(fps[k]) / nI, nil
+		}
+	}
+	return 1, nil
 }

@@ -282,8 +282,8 @@ func TestParseMode(t *testing.T) {
 }
 
 // testCase is one case of testdata/cases.json, written by
-// testdata/gen_cases.py with scikit-learn (exact) and a transcription of the
-// MCD authors' test.py in NumPy (paper).
+// testdata/gen_cases.py with scikit-learn (exact, and OpenOOD's OOD-positive
+// FPR95) and a transcription of the MCD authors' test.py in NumPy (paper).
 type testCase struct {
 	Name  string    `json:"name"`
 	ID    []float64 `json:"id"`
@@ -293,6 +293,10 @@ type testCase struct {
 		Report
 		Fallback bool `json:"fallback"`
 	} `json:"paper"`
+	OODPositive struct {
+		FPR95 float64 `json:"fpr95"`
+		AUROC float64 `json:"auroc"`
+	} `json:"ood_positive"`
 }
 
 func loadCases(t testing.TB) []testCase {
@@ -331,4 +335,28 @@ func TestAgreesWithScikitLearn(t *testing.T) {
 		}
 	}
 	t.Logf("largest |ours − scikit-learn| = %.3g (%s)", worst, worstCase)
+}
+
+// TestOODPositiveAgreesWithScikitLearn checks FPR95OODPositive against
+// OpenOOD v1.5's computation with scikit-learn (roc_curve of the OOD labels
+// against the negated scores, drop_intermediate as default) on every
+// committed case, and that the AUROC is the same number in both
+// conventions.
+func TestOODPositiveAgreesWithScikitLearn(t *testing.T) {
+	for _, c := range loadCases(t) {
+		got, err := FPR95OODPositive(c.ID, c.OOD)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		r, err := Compute(c.ID, c.OOD)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-c.OODPositive.FPR95) > 1e-9 || math.Abs(r.AUROC-c.OODPositive.AUROC) > 1e-9 {
+			t.Errorf("%s: OOD-positive FPR95 %v, AUROC %v; scikit-learn %v, %v", c.Name, got, r.AUROC, c.OODPositive.FPR95, c.OODPositive.AUROC)
+		}
+	}
+	if _, err := ParseConvention("ood"); err == nil {
+		t.Error("convention \"ood\" accepted")
+	}
 }

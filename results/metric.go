@@ -143,6 +143,13 @@ func (r *Record) Report(mode metrics.Mode) (metrics.Report, error) {
 			return metrics.Report{}, fmt.Errorf("record %s has no paper-mode metrics (paper_metrics)", r.Key)
 		}
 		return *r.Paper, nil
+	case metrics.ExactOODPositive:
+		if r.FPR95OODPositive == nil {
+			return metrics.Report{}, fmt.Errorf("record %s has no OOD-positive FPR@95 (fpr95_ood_positive), and no scores to compute it from", r.Key)
+		}
+		rep := r.Metrics
+		rep.FPR95 = *r.FPR95OODPositive
+		return rep, nil
 	}
 	return metrics.Report{}, fmt.Errorf("unknown metrics mode %v", mode)
 }

@@ -33,13 +33,17 @@ type Record struct {
 	Accuracy float64 `json:"accuracy"` // ID test accuracy of the pre-trained network (head 1)
 	// TTAAccuracy is the same with the recipe's test-time augmentation
 	// (Recipe.TTA), which the detectors do not use; 0 without.
-	TTAAccuracy float64            `json:"tta_accuracy,omitempty"`
-	Metrics     metrics.Report     `json:"metrics"`                 // exact mode
-	Paper       *metrics.Report    `json:"paper_metrics,omitempty"` // the MCD authors' test.py computation
-	CI          *metrics.Intervals `json:"ci,omitempty"`            // bootstrap intervals, when asked for
-	Counts      Counts             `json:"counts"`
-	Notes       []Note             `json:"notes,omitempty"`    // what the detector chose or learned
-	Warnings    []string           `json:"warnings,omitempty"` // anything a reader of the number should know
+	TTAAccuracy float64         `json:"tta_accuracy,omitempty"`
+	Metrics     metrics.Report  `json:"metrics"`                 // exact mode
+	Paper       *metrics.Report `json:"paper_metrics,omitempty"` // the MCD authors' test.py computation
+	// FPR95OODPositive is FPR@95 with OOD as the positive class, as OpenOOD
+	// reads it (metrics.FPR95OODPositive); ReadRecords computes it from the
+	// scores for records written before it existed.
+	FPR95OODPositive *float64           `json:"fpr95_ood_positive,omitempty"`
+	CI               *metrics.Intervals `json:"ci,omitempty"` // bootstrap intervals, when asked for
+	Counts           Counts             `json:"counts"`
+	Notes            []Note             `json:"notes,omitempty"`    // what the detector chose or learned
+	Warnings         []string           `json:"warnings,omitempty"` // anything a reader of the number should know
 
 	Commit  string             `json:"commit"`
 	Machine string             `json:"machine"`

@@ -246,9 +246,12 @@ func (t *Table) titleLines(g *Group) (heading string, lines []string) {
 	lines = append(lines,
 		fmt.Sprintf("ID set %s, network %s, test accuracy %s (%s).", g.ID, g.Network, acc, seeds),
 		fmt.Sprintf("Setting %s.", SettingDescription(g.Setting)))
-	mode := "exact metrics (package metrics)"
-	if t.Options.Mode == metrics.Paper {
+	mode := "exact metrics (package metrics), FPR@95 ID-positive (the share of OOD images accepted when 95% of ID images are)"
+	switch t.Options.Mode {
+	case metrics.Paper:
 		mode = "paper-mode metrics (the MCD authors' test.py)"
+	case metrics.ExactOODPositive:
+		mode = "exact metrics (package metrics), FPR@95 OOD-positive as OpenOOD's (the share of ID images flagged when 95% of OOD images are; the published FPR@95s are ID-positive and not shown)"
 	}
 	values := "Our values"
 	if len(g.Seeds) > 1 {

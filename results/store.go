@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mcdood/mcdood/internal/atomicfile"
+	"github.com/mcdood/mcdood/metrics"
 )
 
 // Store keeps one JSON file per finished cell under DIR/records/ and the
@@ -87,7 +88,31 @@ func ReadRecords(dir string) ([]*Record, error) {
 	if fi, err := os.Stat(filepath.Join(dir, recordsDir)); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a results directory (no %s folder)", dir, recordsDir)
 	}
-	return (&Store{dir: dir}).All()
+	s := &Store{dir: dir}
+	recs, err := s.All()
+	if err != nil {
+		return nil, err
+	}
+	// Records written before the OOD-positive FPR@95 get it from their
+	// scores, when these are there.
+	for _, r := range recs {
+		if r.FPR95OODPositive != nil {
+			continue
+		}
+		id, ood, err := s.Scores(r.Key)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		v, err := metrics.FPR95OODPositive(id, ood)
+		if err != nil {
+			return nil, fmt.Errorf("%s: scores of %s: %w", dir, r.Key, err)
+		}
+		r.FPR95OODPositive = &v
+	}
+	return recs, nil
 }
 
 // Dir is the store's directory.

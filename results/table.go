@@ -14,9 +14,11 @@ import (
 // exact-mode metrics, no intervals, published numbers only for networks the
 // papers report, DefaultPreference, the default row and column orders.
 type TableOptions struct {
-	// Mode selects the records' numbers: metrics.Exact (Record.Metrics) or
+	// Mode selects the records' numbers: metrics.Exact (Record.Metrics),
 	// metrics.Paper (Record.Paper, the MCD authors' test.py, the like-for-like
-	// comparison with the published numbers).
+	// comparison with the published numbers), or metrics.ExactOODPositive
+	// (Exact with OpenOOD's OOD-positive FPR@95, beside which no published
+	// FPR@95 is shown: those are ID-positive).
 	Mode metrics.Mode
 	// CI adds a row of bootstrap intervals (Record.CI) under each OOD set.
 	CI bool
@@ -137,7 +139,13 @@ func BuildTable(records []*Record, opts TableOptions) (*Table, error) {
 	if len(opts.Prefer) == 0 {
 		opts.Prefer = DefaultPreference
 	}
-	if opts.Mode != metrics.Exact && opts.Mode != metrics.Paper {
+	switch opts.Mode {
+	case metrics.Exact, metrics.Paper:
+	case metrics.ExactOODPositive:
+		if opts.CI {
+			return nil, fmt.Errorf("results: the bootstrap intervals are ID-positive; a table with the OOD-positive FPR@95 cannot show them")
+		}
+	default:
 		return nil, fmt.Errorf("results: unknown metrics mode %v", opts.Mode)
 	}
 	type cellID struct{ id, network, setting, ood, method string }
@@ -250,6 +258,9 @@ func newCell(g *Group, method string, recs []*Record, opts TableOptions) *Cell {
 			p, ok = Reference(g.PaperNetwork, g.ID, r.OOD, r.Detector, opts.Prefer...)
 		}
 		if ok {
+			if opts.Mode == metrics.ExactOODPositive {
+				p.given[0] = false // published FPR@95s are ID-positive
+			}
 			c.Paper = &p
 		}
 	}

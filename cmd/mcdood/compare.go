@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"strings"
 
-	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/results"
 )
 
@@ -44,6 +44,7 @@ shows as missing groups; write a new baseline after an intended change.`,
 			baseline := fs.String("baseline", "", "baseline `FILE` to compare with")
 			write := fs.String("write-baseline", "", "write the results as a baseline `FILE` instead of comparing")
 			mode := fs.String("mode", "", "with --write-baseline: which metrics of the records, exact (default) or paper")
+			convention := fs.String("convention", "", "with --write-baseline: FPR@95's positive class, id-positive (default) or ood-positive")
 			k := fs.Float64("k", results.DefaultK, "standard deviations of the baseline a number may move")
 			tolerance := fs.Float64("tolerance", results.DefaultTolerance, "the least margin, in fractions (the floor under k·std)")
 			perMetric := fs.String("metric-tolerance", "", "per-metric floors `METRIC=VALUE,...` (fpr95, detection_error, auroc, aupr_in, aupr_out, accuracy)")
@@ -58,8 +59,8 @@ shows as missing groups; write a new baseline after an intended change.`,
 				if (*baseline == "") == (*write == "") {
 					return usagef("give exactly one of --baseline and --write-baseline")
 				}
-				if *baseline != "" && *mode != "" {
-					return usagef("--mode applies to --write-baseline only (a baseline records its mode)")
+				if *baseline != "" && (*mode != "" || *convention != "") {
+					return usagef("--mode and --convention apply to --write-baseline only (a baseline records its mode)")
 				}
 				if !(*k > 0) {
 					return usagef("--k %v: want > 0", *k)
@@ -77,11 +78,9 @@ shows as missing groups; write a new baseline after an intended change.`,
 					recs = append(recs, r...)
 				}
 				if *write != "" {
-					m := metrics.Exact
-					if *mode != "" {
-						if m, err = metrics.ParseMode(*mode); err != nil {
-							return usagef("%v", err)
-						}
+					m, err := parseModeConvention(cmp.Or(*mode, "exact"), cmp.Or(*convention, "id-positive"))
+					if err != nil {
+						return usagef("%v", err)
 					}
 					b, err := results.NewBaseline(recs, m)
 					if err != nil {

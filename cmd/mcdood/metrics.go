@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/mcdood/mcdood/metrics"
+	"github.com/mcdood/mcdood/results"
 )
 
 func init() {
@@ -22,16 +23,21 @@ func init() {
 		name:    "metrics",
 		order:   20,
 		summary: "compute FPR@95TPR, detection error, AUROC, AUPR-In and AUPR-Out from two score files",
-		usage:   "--id FILE --ood FILE [--mode exact|paper] [--format json|text] [--bootstrap N]",
+		usage:   "(--id FILE --ood FILE | --scores FILE) [--mode exact|paper] [--convention id-positive|ood-positive] [--format json|text] [--bootstrap N]",
 		help: `
 Each file holds one score per line, a higher score meaning more
 in-distribution (MCD's score is the negated discrepancy). Blank lines and
 everything from a "#" to the end of a line are ignored, so a score may carry
 a trailing comment. A line that is not exactly one finite number is an
 error naming the file and the line. "-" reads standard input (for one of
-the two files).
+the two files). A file ending in .npy is read as a 1-D numpy array;
+--scores reads both sets from one file that mcdood scores exported (.npz or
+.csv).
 
-ID is the positive class. All five metrics are fractions in [0, 1] in JSON
+ID is the positive class unless --convention ood-positive, which reads
+FPR@95TPR as OpenOOD v1.5 does: the share of ID images flagged as OOD when
+95% of the OOD images are (the other four metrics do not depend on the
+convention). All five metrics are fractions in [0, 1] in JSON
 and percentages in text. --mode exact (the default) uses the package
 metrics definitions, which agree with scikit-learn; --mode paper reproduces
 the MCD authors' test.py on the negated scores, for putting numbers beside
@@ -42,9 +48,11 @@ aupr_in and aupr_out; "fpr95_fallback": true is added when paper mode found
 no threshold in test.py's TPR window and reports the exact FPR95 instead,
 and "ci" (a {"low", "high"} pair per metric) with --bootstrap.`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			idPath := fs.String("id", "", "file of in-distribution scores (`FILE`, or - for stdin)")
-			oodPath := fs.String("ood", "", "file of out-of-distribution scores (`FILE`, or - for stdin)")
+			idPath := fs.String("id", "", "file of in-distribution scores (`FILE`, .npy, or - for stdin)")
+			oodPath := fs.String("ood", "", "file of out-of-distribution scores (`FILE`, .npy, or - for stdin)")
+			both := fs.String("scores", "", "both sets from one `FILE` of mcdood scores: .npz (arrays id and ood) or .csv (set,score)")
 			mode := fs.String("mode", "exact", "metric definitions: exact or paper (the MCD authors' test.py)")
+			convention := fs.String("convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD, pytorch-ood)")
 			format := fs.String("format", "text", "output format: json or text")
 			resamples := fs.Int("bootstrap", 0, "add percentile bootstrap confidence intervals from `N` resamples (0: none)")
 			level := fs.Float64("level", 0.95, "coverage of the bootstrap intervals, in (0, 1)")
@@ -53,13 +61,16 @@ and "ci" (a {"low", "high"} pair per metric) with --bootstrap.`,
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q (the files go after --id and --ood)", args)
 				}
-				if *idPath == "" || *oodPath == "" {
-					return usagef("both --id and --ood are required")
+				if *both != "" && (*idPath != "" || *oodPath != "") {
+					return usagef("give --scores, or --id and --ood, not both")
+				}
+				if *both == "" && (*idPath == "" || *oodPath == "") {
+					return usagef("both --id and --ood are required (or --scores)")
 				}
 				if *idPath == "-" && *oodPath == "-" {
 					return usagef("only one of --id and --ood can be - (standard input)")
 				}
-				m, err := metrics.ParseMode(*mode)
+				m, err := parseModeConvention(*mode, *convention)
 				if err != nil {
 					return usagef("%v", err)
 				}
@@ -72,11 +83,12 @@ and "ci" (a {"low", "high"} pair per metric) with --bootstrap.`,
 				if *resamples > 0 && !(*level > 0 && *level < 1) {
 					return usagef("--level %v outside (0, 1)", *level)
 				}
-				id, err := readScoreFile(*idPath)
-				if err != nil {
-					return err
+				var id, ood []float64
+				if *both != "" {
+					id, ood, err = readScorePair(*both)
+				} else if id, err = readScoreFile(*idPath); err == nil {
+					ood, err = readScoreFile(*oodPath)
 				}
-				ood, err := readScoreFile(*oodPath)
 				if err != nil {
 					return err
 				}
@@ -87,7 +99,7 @@ and "ci" (a {"low", "high"} pair per metric) with --bootstrap.`,
 						return err
 					}
 					out.Report, out.FPR95Fallback = p.Report, p.FPR95Fallback
-				} else if out.Report, err = metrics.Compute(id, ood); err != nil {
+				} else if out.Report, err = m.Compute(id, ood); err != nil {
 					return err
 				}
 				if out.FPR95Fallback {
@@ -164,6 +176,17 @@ func readScoreFile(path string) ([]float64, error) {
 	if path == "-" {
 		return readScores("<stdin>", metricsStdin)
 	}
+	if strings.HasSuffix(path, ".npy") {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		v, err := results.ReadNPY(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return v, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -221,4 +244,49 @@ func readScores(name string, r io.Reader) ([]float64, error) {
 		return nil, fmt.Errorf("%s: no scores", name)
 	}
 	return scores, nil
+}
+
+// parseModeConvention reads --mode and --convention into one metrics.Mode.
+func parseModeConvention(mode, convention string) (metrics.Mode, error) {
+	m, err := metrics.ParseMode(mode)
+	if err != nil {
+		return 0, err
+	}
+	c, err := metrics.ParseConvention(convention)
+	if err != nil {
+		return 0, err
+	}
+	return metrics.ModeFor(m, c)
+}
+
+// readScorePair reads the ID and OOD scores of one file of mcdood scores:
+// an .npz with arrays id and ood, or a set,score .csv.
+func readScorePair(path string) (id, ood []float64, err error) {
+	if !strings.HasSuffix(path, ".npz") && !strings.HasSuffix(path, ".csv") {
+		return nil, nil, fmt.Errorf("%s: --scores reads .npz or .csv files", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case strings.HasSuffix(path, ".npz"):
+		arrays, err := results.ReadNPZ(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		id, okI := arrays["id"]
+		ood, okO := arrays["ood"]
+		if !okI || !okO {
+			return nil, nil, fmt.Errorf("%s: want arrays id and ood (mcdood scores writes them)", path)
+		}
+		return id, ood, nil
+	case strings.HasSuffix(path, ".csv"):
+		id, ood, err := results.ReadScoresCSV(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return id, ood, nil
+	}
+	return nil, nil, fmt.Errorf("%s: --scores reads .npz or .csv files", path)
 }

@@ -32,7 +32,12 @@ func init() {
 		order:   50,
 		summary: "run an experiment plan (TOML) and print the tables beside the paper's",
 		usage:   "-c FILE [--data DIR] [--out DIR] [--seeds 1,2,3] [--shard i/n]",
-		help: `Runs every cell of the plan that has no record yet: pre-trains each
+		help: `First opens, decodes and checks every data set the cells without a record
+need and prints what is there, what is missing (with the command that
+fetches it) and what is broken (the file, and what is wrong); a broken set
+stops the run before any training, unless --skip-broken. A missing set's
+cells are skipped. Then runs every cell of the plan that has no record yet:
+pre-trains each
 network once (cached under OUT/models by a hash of its recipe), prepares each
 detector (ODIN tuning, MCD fine-tuning), scores the test images and stores
 one record per cell under OUT/records. A killed run resumes where it stopped;
@@ -54,7 +59,8 @@ records/ and scores/ files into one folder, or results.Merge) and run
 			seeds := fs.String("seeds", "", "run these `seeds` (comma-separated) instead of the plan's")
 			threads := fs.Int("threads", 0, "worker threads (default all cores)")
 			refNet := fs.String("reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
-			quiet := fs.Bool("quiet", false, "no progress bars")
+			quiet := fs.Bool("quiet", false, "no progress reports")
+			skipBroken := fs.Bool("skip-broken", false, "run the other cells when a data set is broken (its cells fail; the exit status is 1)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -99,16 +105,40 @@ records/ and scores/ files into one folder, or results.Merge) and run
 				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, %d threads\n",
 					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Threads())
 				t0 := time.Now()
-				sum, err := benchmarks.Run(ctx, plan, benchmarks.Options{DataRoot: root, Out: outDir, Shard: sh, Shards: shards,
-					Commit: commit(), Machine: machine(), Progress: rep, Log: log})
+				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Shard: sh, Shards: shards,
+					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken}
+				// The data pass: every set the pending cells need, decoded
+				// and checked before anything is trained.
+				if bopts.Data, err = benchmarks.OpenData(ctx, plan, bopts); err != nil {
+					return err
+				}
+				if len(bopts.Data.Sets) > 0 {
+					fmt.Fprintf(e.stdout, "data for the %s cells without a record (%.1f s):\n", shardName(sh, shards), time.Since(t0).Seconds())
+					if err := bopts.Data.WriteTable(e.stdout); err != nil {
+						return err
+					}
+				}
+				sum, err := benchmarks.Run(ctx, plan, bopts)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%d cells run, %d already recorded, %.1f minutes\n", sum.Done, sum.Skipped, time.Since(t0).Minutes())
+				fmt.Fprintf(e.stdout, "%d cells run, %d already recorded, %d failed, %.1f minutes\n", sum.Done, sum.Skipped, len(sum.Failed), time.Since(t0).Minutes())
 				for _, m := range sum.Missing {
 					fmt.Fprintf(e.stdout, "missing data %s: %d cells skipped; get it with: %s\n", m.Name, m.Cells, m.Fetch)
 				}
+				for _, f := range sum.Failed {
+					fmt.Fprintf(e.stdout, "failed %s: %v\n", f.Key, f.Err)
+				}
+				failed := func() error {
+					if len(sum.Failed) == 0 {
+						return nil
+					}
+					return fmt.Errorf("%d cells failed (listed above); the others ran", len(sum.Failed))
+				}
 				if len(sum.Records) == 0 {
+					if err := failed(); err != nil {
+						return err
+					}
 					return fmt.Errorf("no records: nothing to tabulate")
 				}
 				opts := results.ReportOptions{Log: log, Table: results.TableOptions{CI: plan.File.Bootstrap > 0,
@@ -124,10 +154,18 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					return err
 				}
 				fmt.Fprintf(e.stdout, "tables: %s; plots: %s\n", filepath.Join(outDir, "tables"), filepath.Join(outDir, "plots"))
-				return nil
+				return failed()
 			}
 		},
 	})
+}
+
+// shardName says which cells a run takes: "all", or "shard 2/4 of the".
+func shardName(sh, shards int) string {
+	if shards <= 1 {
+		return "plan's"
+	}
+	return fmt.Sprintf("shard %d/%d's", sh, shards)
 }
 
 func parseShard(s string) (i, n int, err error) {

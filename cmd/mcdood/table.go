@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/mcdood/mcdood/internal/atomicfile"
-	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/results"
 )
 
@@ -47,6 +46,7 @@ published numbers as paper_* columns.`,
 			ci := fs.Bool("ci", false, "show the records' bootstrap intervals")
 			refNet := fs.String("reference-network", "densenet-bc-100", "compare networks the papers do not report with this `network`'s published numbers (\"\" for none)")
 			mode := fs.String("mode", "exact", "which metrics of the records: exact, or paper (the MCD authors' test.py)")
+			convention := fs.String("convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD)")
 			prefer := fs.String("prefer", "", "comma-separated order of the `sources` of published numbers (default yu-aizawa-2019-table2,liang-2018-table2,yu-aizawa-2019-table1)")
 			plan := fs.String("plan", "", "only the records of this plan `name`")
 			out := fs.String("out", "", "write to `FILE` (atomically) instead of standard output")
@@ -62,7 +62,7 @@ published numbers as paper_* columns.`,
 					return usagef("%v", err)
 				}
 				opts := results.TableOptions{CI: *ci, ReferenceNetwork: *refNet}
-				if opts.Mode, err = metrics.ParseMode(*mode); err != nil {
+				if opts.Mode, err = parseModeConvention(*mode, *convention); err != nil {
 					return usagef("%v", err)
 				}
 				if *prefer != "" {

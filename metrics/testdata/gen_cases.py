@@ -18,6 +18,12 @@ in-distribution.
   aupr_in          average_precision_score, ID positive
   aupr_out         average_precision_score, OOD positive, scores negated
 
+"ood_positive" values are OpenOOD v1.5's (openood/evaluators/metrics.py,
+auc_and_fpr_recall), with OOD the positive class:
+  fpr95            roc_curve(ood, -score) (drop_intermediate left True, as
+                   OpenOOD does): fpr at the first point with tpr >= 0.95
+  auroc            roc_auc_score(ood, -score)
+
 "paper" values come from the loops of the MCD authors' test.py
 (github.com/YU1ut/UOOD-MCD), transcribed below, applied to the discrepancy
 d = -score. Thresholds: every distinct d + 10e-5, plus test.py's fixed
@@ -44,6 +50,13 @@ def exact(idv, oodv):
         "aupr_in": float(average_precision_score(y, s)),
         "aupr_out": float(average_precision_score(1 - y, -s)),
     }
+
+
+def ood_positive(idv, oodv):
+    ood = np.r_[np.zeros(len(idv)), np.ones(len(oodv))]
+    s = -np.r_[idv, oodv]
+    fpr, tpr, _ = roc_curve(ood, s)
+    return {"fpr95": float(fpr[np.argmax(tpr >= 0.95)]), "auroc": float(roc_auc_score(ood, s))}
 
 
 # --- test.py, transcribed (X1 = ID discrepancies, Y1 = OOD discrepancies) ---
@@ -170,13 +183,18 @@ def main():
         ("mcd-l1-zeros-1000x1000", -l1(rng, 1000, 10, 2.0, 2.0, 60), -l1(rng, 1000, 10, 0.5, 0.5, 15)),
         ("mcd-l1-rounded-2000x1000", -np.round(l1(rng, 2000, 10, 2.0, 2.0, 0), 4), -np.round(l1(rng, 1000, 10, 1.0, 1.0, 0), 4)),
         ("large-scale-1000x1000", rng.normal(1, 1, 1000) * 1e6, rng.normal(0, 1, 1000) * 1e6),
+        # Every value held by one ID and one OOD score: the OOD-positive ROC
+        # moves in equal diagonal steps, so drop_intermediate keeps only its
+        # ends and OpenOOD's FPR95 is 1, not 0.95.
+        ("paired-ties-20x20", [float(v) for v in range(20)], [float(v) for v in range(20)]),
     ]
     out = []
     for name, idv, oodv in cases:
         idv = [float(v) for v in idv]
         oodv = [float(v) for v in oodv]
         ex = exact(idv, oodv)
-        out.append({"name": name, "id": idv, "ood": oodv, "exact": ex, "paper": paper(idv, oodv, ex)})
+        out.append({"name": name, "id": idv, "ood": oodv, "exact": ex, "ood_positive": ood_positive(idv, oodv),
+                    "paper": paper(idv, oodv, ex)})
     json.dump({
         "generator": "metrics/testdata/gen_cases.py",
         "sklearn": __import__("sklearn").__version__,

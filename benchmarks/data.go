@@ -1,0 +1,223 @@
+package benchmarks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mcdood/mcdood/experiments"
+	"github.com/mcdood/mcdood/loaders"
+	"github.com/mcdood/mcdood/ood"
+)
+
+// Status says whether a data set a plan needs can be used.
+type Status string
+
+const (
+	Ready   Status = "ok"
+	Missing Status = "missing" // not under the data root: its cells are skipped
+	Broken  Status = "broken"  // there, but unreadable or too small
+)
+
+// DataSet is one data set a plan's cells need, as the data pass found it.
+type DataSet struct {
+	Name string
+	Role string // "ID" or "OOD"
+	// Seed is the seed an OOD set was opened with: random crops and the
+	// noise sets depend on it (0 for ID sets).
+	Seed   uint64
+	Status Status
+	// Train and Test count the images a run uses (after the plan's caps);
+	// an OOD set has Test only.
+	Train, Test int
+	Source      string // the folder or archive read, "generated", with "(derived, crop)" and the like
+	Problem     string // Missing: the command that fetches it; Broken: the file and what is wrong
+	Cells       int    // cells that need it
+
+	train, test *loaders.Dataset
+}
+
+// Data is every data set the pending cells of a run need, opened, decoded
+// and checked once, before any training (OpenData); Run takes it so that
+// nothing is decoded twice.
+type Data struct {
+	Sets []*DataSet
+}
+
+func (d *Data) find(role, name string, seed uint64) *DataSet {
+	for _, s := range d.Sets {
+		if s.Role == role && s.Name == name && s.Seed == seed {
+			return s
+		}
+	}
+	return nil
+}
+
+// Broken lists the sets that are there but cannot be used.
+func (d *Data) Broken() []*DataSet {
+	var out []*DataSet
+	for _, s := range d.Sets {
+		if s.Status == Broken {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// OpenData opens every data set that the plan's cells without a record need
+// (the shard's, when sharded) — each ID set, and each OOD set with each seed
+// it is drawn with, the cross setting's pool included — decodes every image
+// and checks that each set has more test images than the validation split
+// takes. It fails only on what is not the data's fault (a cancelled
+// context, an unreadable results directory); a set that is missing or broken
+// is reported in its DataSet.
+func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data, error) {
+	pending, _, err := pendingCells(plan, opts)
+	if err != nil {
+		return nil, err
+	}
+	f := plan.File
+	d := &Data{}
+	need := func(role, name string, seed uint64) *DataSet {
+		if s := d.find(role, name, seed); s != nil {
+			return s
+		}
+		s := &DataSet{Name: name, Role: role, Seed: seed}
+		d.Sets = append(d.Sets, s)
+		return s
+	}
+	for _, c := range pending {
+		need("ID", c.ID, 0).Cells++
+		need("OOD", c.OOD, c.Seed).Cells++
+		if c.Setting == string(ood.Cross) {
+			need("OOD", crossPool(f, c.OOD), c.Seed).Cells++
+		}
+	}
+	for _, s := range d.Sets {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.Role == "ID" {
+			s.openID(f, opts)
+		} else {
+			s.openOOD(plan, opts)
+		}
+	}
+	return d, nil
+}
+
+func (s *DataSet) openID(f experiments.File, opts Options) {
+	train, test, err := loaders.OpenID(s.Name, opts.DataRoot)
+	if s.fail(err, opts.DataRoot) {
+		return
+	}
+	s.train, s.test = capSet(train, f.TrainImages), capSet(test, f.TestImages)
+	s.Train, s.Test, s.Source = s.train.Len(), s.test.Len(), opts.DataRoot
+	s.checkSize(f.Validation)
+}
+
+func (s *DataSet) openOOD(plan *experiments.Plan, opts Options) {
+	f := plan.File
+	lo := loaders.Options{Seed: s.Seed, NoiseImages: f.NoiseImages, Custom: plan.Custom, Progress: opts.Progress}
+	src, err := loaders.Locate(s.Name, opts.DataRoot, lo)
+	if s.fail(err, opts.DataRoot) {
+		return
+	}
+	s.Source = sourceOf(src)
+	set, err := loaders.Open(s.Name, opts.DataRoot, lo)
+	if s.fail(err, opts.DataRoot) {
+		return
+	}
+	s.test = capSet(set, f.OODImages)
+	s.Test = s.test.Len()
+	s.checkSize(f.Validation)
+}
+
+// fail records err, if any, as the set's status.
+func (s *DataSet) fail(err error, root string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, loaders.ErrNotFound):
+		s.Status, s.Problem = Missing, "get it with: "+fetchCommand(root, s.Name)
+	default:
+		s.Status, s.Problem = Broken, err.Error()
+	}
+	return true
+}
+
+func (s *DataSet) checkSize(validation int) {
+	if s.Test <= validation {
+		s.Status, s.Problem = Broken, fmt.Sprintf("%d test images, not more than the %d the validation split takes", s.Test, validation)
+		return
+	}
+	s.Status = Ready
+}
+
+func sourceOf(src loaders.Source) string {
+	p := src.Path
+	if p == "" {
+		p = "generated"
+	}
+	if src.Derived {
+		p += fmt.Sprintf(" (derived, %s)", src.Fit)
+	}
+	return p
+}
+
+func fetchCommand(root, name string) string {
+	return fmt.Sprintf("mcdood data fetch --data %s %s", root, name)
+}
+
+// WriteTable writes the data pass as a table: every set, its status, image
+// counts and source, and for a missing or broken set what to do or what is
+// wrong.
+func (d *Data) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "set\trole\tstatus\timages\tcells\tsource or problem")
+	for _, s := range d.Sets {
+		name := s.Name
+		if s.Role == "OOD" && s.Seed != 0 && d.seeds(s.Name) > 1 {
+			name += fmt.Sprintf(" (seed %d)", s.Seed)
+		}
+		images := "—"
+		switch {
+		case s.Status == Missing || (s.Status == Broken && s.Test == 0):
+		case s.Role == "ID":
+			images = fmt.Sprintf("%d train, %d test", s.Train, s.Test)
+		default:
+			images = fmt.Sprint(s.Test)
+		}
+		detail := s.Source
+		if s.Problem != "" {
+			detail = s.Problem
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, s.Role, s.Status, images, s.Cells, detail)
+	}
+	return tw.Flush()
+}
+
+// seeds counts the seeds an OOD set is opened with.
+func (d *Data) seeds(name string) int {
+	n := 0
+	for _, s := range d.Sets {
+		if s.Role == "OOD" && s.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// BrokenError is the error of a run stopped before training by broken data.
+type BrokenError struct{ Sets []*DataSet }
+
+func (e *BrokenError) Error() string {
+	var parts []string
+	for _, s := range e.Sets {
+		parts = append(parts, fmt.Sprintf("%s: %s", s.Name, s.Problem))
+	}
+	return fmt.Sprintf("broken data (nothing was trained; fix it, or skip these sets' cells with --skip-broken): %s", strings.Join(parts, "; "))
+}
