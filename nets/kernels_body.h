@@ -388,6 +388,102 @@ static void im2col_3x3p1_avx512(const float *restrict x, const nk_geom *g, long 
 }
 #endif
 
+#if NK_LEVEL == 3
+// The AVX2 counterparts of the AVX-512 row kernels above, eight outputs at a
+// time: copies in the same places, so the column matrix is the same.
+
+// mask8 has its first n lanes set (n ≤ 8).
+__attribute__((always_inline)) static inline __m256i mask8(long n) {
+	const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lanes);
+}
+
+// load8 loads the first n (up to 8) floats at p, zeros after them.
+__attribute__((always_inline)) static inline __m256 load8(const float *p, long n) {
+	return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask8(n));
+}
+
+// store3_avx2 writes the first n (up to 8) floats of a, b and c to p,
+// p + ld and p + 2·ld.
+__attribute__((always_inline)) static inline void store3_avx2(float *p, long ld, __m256 a, __m256 b, __m256 c, long n) {
+	if (n >= 8) {
+		_mm256_storeu_ps(p, a);
+		_mm256_storeu_ps(p + ld, b);
+		_mm256_storeu_ps(p + 2 * ld, c);
+	} else if (n == 4) {
+		_mm_storeu_ps(p, _mm256_castps256_ps128(a));
+		_mm_storeu_ps(p + ld, _mm256_castps256_ps128(b));
+		_mm_storeu_ps(p + 2 * ld, _mm256_castps256_ps128(c));
+	} else {
+		const __m256i m = mask8(n);
+		_mm256_maskstore_ps(p, m, a);
+		_mm256_maskstore_ps(p + ld, m, b);
+		_mm256_maskstore_ps(p + 2 * ld, m, c);
+	}
+}
+
+// row_s1_avx2 is row_s1_avx512 eight outputs at a time.
+__attribute__((always_inline)) static inline void row_s1_avx2(float *r, long ld, const float *xrow, long W) {
+	const __m256i prev = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6);
+	const __m256i next = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
+	for (long ox = 0; ox < W; ox += 8) {
+		__m256 v = _mm256_setzero_ps(), p = v, q = v;
+		if (xrow) {
+			const long left = W - ox;
+			v = load8(xrow + ox, left);
+			p = _mm256_permutevar8x32_ps(v, prev);
+			p = _mm256_blend_ps(p, _mm256_set1_ps(ox > 0 ? xrow[ox - 1] : 0), 1);
+			q = _mm256_permutevar8x32_ps(v, next);
+			q = _mm256_blend_ps(q, _mm256_set1_ps(left > 8 ? xrow[ox + 8] : 0), 0x80);
+		}
+		store3_avx2(r + ox, ld, p, v, q, W - ox);
+	}
+}
+
+// row_s2_avx2 is row_s2_avx512 eight outputs at a time: input columns
+// 2·ox to 2·ox + 15 split into their even and odd columns.
+__attribute__((always_inline)) static inline void row_s2_avx2(float *r, long ld, const float *xrow, long W, long OW) {
+	const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+	const __m256i prev = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6);
+	for (long ox = 0; ox < OW; ox += 8) {
+		__m256 e = _mm256_setzero_ps(), o = e, p = e;
+		if (xrow) {
+			const long left = W - 2 * ox;
+			const __m256 lo = load8(xrow + 2 * ox, left), hi = left > 8 ? load8(xrow + 2 * ox + 8, left - 8) : _mm256_setzero_ps();
+			const __m256 a = _mm256_permutevar8x32_ps(lo, split), b = _mm256_permutevar8x32_ps(hi, split);
+			e = _mm256_permute2f128_ps(a, b, 0x20);
+			o = _mm256_permute2f128_ps(a, b, 0x31);
+			p = _mm256_permutevar8x32_ps(o, prev);
+			p = _mm256_blend_ps(p, _mm256_set1_ps(ox > 0 ? xrow[2 * ox - 1] : 0), 1);
+		}
+		store3_avx2(r + ox, ld, p, e, o, OW - ox);
+	}
+}
+
+// im2col_3x3p1_avx2 is im2col_3x3p1_avx512 with the AVX2 row kernels.
+static void im2col_3x3p1_avx2(const float *restrict x, const nk_geom *g, long n0, long n1, float *restrict col) {
+	const long S = g->Stride, OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+	const long cols = (n1 - n0) * OH * OW, plane = H * W, img = OH * OW;
+	for (long c = 0; c < g->C; c++)
+		for (long n = n0; n < n1; n++) {
+			const float *xp = x + (c * g->N + n) * plane;
+			float *dst = col + c * 9 * cols + (n - n0) * img;
+			const float *next = next_plane(x, g, c, n, n0, n1);
+			if (next) prefetch_plane(next, plane, 0);
+			for (long oy = 0; oy < OH; oy++)
+				for (long ky = 0; ky < 3; ky++) {
+					const long iy = S * oy + ky - 1;
+					const float *xrow = iy >= 0 && iy < H ? xp + iy * W : NULL;
+					float *r = dst + ky * 3 * cols + oy * OW;
+					if (S == 1)
+						row_s1_avx2(r, cols, xrow, W);
+					else
+						row_s2_avx2(r, cols, xrow, W, OW);
+				}
+		}
+}
+#endif
+
 // Row (c, ky, kx) of the column matrix, for images n0..n1. Each input plane
 // is first copied, zero-padded, into Stride phase planes (phase r holds the
 // padded columns r, r+Stride, ...), so that every row segment of the column
@@ -401,6 +497,11 @@ static void im2col(const float *restrict x, const nk_geom *g, long n0, long n1, 
 #if NK_LEVEL == 4
 	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2)) {
 		im2col_3x3p1_avx512(x, g, n0, n1, col);
+		return;
+	}
+#elif NK_LEVEL == 3
+	if (g->Pad == 1 && g->KH == 3 && g->KW == 3 && (S == 1 || S == 2)) {
+		im2col_3x3p1_avx2(x, g, n0, n1, col);
 		return;
 	}
 #endif
