@@ -89,18 +89,18 @@ func (d *ODIN) Prepare(ctx context.Context, env *ood.Env, data *ood.Data) error 
 	if data.IDVal == nil || data.OODVal == nil {
 		return fmt.Errorf("odin: tuning needs ID and OOD validation images")
 	}
+	idScores, err := odinScores(ctx, env, data.IDVal, d.Heads, d.Temperatures, d.Epsilons)
+	if err != nil {
+		return err
+	}
+	oodScores, err := odinScores(ctx, env, data.OODVal, d.Heads, d.Temperatures, d.Epsilons)
+	if err != nil {
+		return err
+	}
 	best := math.Inf(1)
-	for _, t := range d.Temperatures {
-		idScores, err := odinScores(ctx, env, data.IDVal, d.Heads, t, d.Epsilons)
-		if err != nil {
-			return err
-		}
-		oodScores, err := odinScores(ctx, env, data.OODVal, d.Heads, t, d.Epsilons)
-		if err != nil {
-			return err
-		}
+	for j, t := range d.Temperatures {
 		for k, eps := range d.Epsilons {
-			fpr, err := metrics.FPRAtTPR(idScores[k], oodScores[k], metrics.TPRLevel)
+			fpr, err := metrics.FPRAtTPR(idScores[j][k], oodScores[j][k], metrics.TPRLevel)
 			if err != nil {
 				return fmt.Errorf("odin: T=%g ε=%g: %w", t, eps, err)
 			}
@@ -127,11 +127,11 @@ func (d *ODIN) Notes() []ood.Note {
 
 // Score implements ood.Detector.
 func (d *ODIN) Score(ctx context.Context, env *ood.Env, images *loaders.Dataset) ([]float64, error) {
-	s, err := odinScores(ctx, env, images, d.Heads, d.T, []float64{d.Eps})
+	s, err := odinScores(ctx, env, images, d.Heads, []float64{d.T}, []float64{d.Eps})
 	if err != nil {
 		return nil, err
 	}
-	return s[0], nil
+	return s[0][0], nil
 }
 
 // odinKey names ODIN's scores of one image set in Env.Memo: tuning for
@@ -142,18 +142,24 @@ type odinKey struct {
 	t, eps float64
 }
 
-// odinScores returns, for each ε, the ODIN scores of images at temperature t:
-// one forward pass for the predicted labels, one input-gradient pass, and one
-// forward pass per ε > 0 on the perturbed images. Scores in env.Memo are
-// reused (and copied, so that no caller shares a slice with another).
-func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, heads nets.HeadMode, t float64, epsilons []float64) ([][]float64, error) {
-	out := make([][]float64, len(epsilons))
-	var todo []int
-	for k, eps := range epsilons {
-		if v, ok := env.Memo.Get(odinKey{images, heads, t, eps}); ok {
-			out[k] = slices.Clone(v.([]float64))
-		} else {
-			todo = append(todo, k)
+// odinScores returns, for each temperature t and each ε, the ODIN scores
+// of images: per batch one forward pass gives the logits from which every
+// T's predicted labels and scores at ε = 0 follow, then for each T one
+// input-gradient pass and one forward pass per ε > 0 on the perturbed
+// images. Scores in env.Memo are reused (and copied, so that no caller
+// shares a slice with another).
+func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, heads nets.HeadMode, temps, epsilons []float64) ([][][]float64, error) {
+	out := make([][][]float64, len(temps))
+	type entry struct{ j, k int }
+	var todo []entry
+	for j, t := range temps {
+		out[j] = make([][]float64, len(epsilons))
+		for k, eps := range epsilons {
+			if v, ok := env.Memo.Get(odinKey{images, heads, t, eps}); ok {
+				out[j][k] = slices.Clone(v.([]float64))
+			} else {
+				todo = append(todo, entry{j, k})
+			}
 		}
 	}
 	if len(todo) == 0 {
@@ -165,24 +171,36 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 	if batch <= 0 {
 		batch = min(128, n)
 	}
-	grad, err := m.InputGradProgram(batch, t, heads)
-	if err != nil {
-		return nil, err
+	grads := make([]*nets.Program, len(temps))
+	for j, t := range temps {
+		if !slices.ContainsFunc(todo, func(e entry) bool { return e.j == j && epsilons[e.k] > 0 }) {
+			continue
+		}
+		g, err := m.InputGradProgram(batch, t, heads)
+		if err != nil {
+			return nil, err
+		}
+		defer g.Close()
+		grads[j] = g
 	}
-	defer grad.Close()
 	eval, err := m.EvalProgram(batch)
 	if err != nil {
 		return nil, err
 	}
 	defer eval.Close()
-	for _, k := range todo {
-		out[k] = make([]float64, n)
+	for _, e := range todo {
+		out[e.j][e.k] = make([]float64, n)
 	}
 	clean := make([]float32, batch*nets.ImageSize)
+	cleanZ1, cleanZ2 := make([]float32, batch*m.Classes), make([]float32, batch*m.Classes)
+	labels := make([][]float32, len(temps))
+	for j := range labels {
+		labels[j] = make([]float32, batch)
+	}
 	p, tmp := make([]float64, m.Classes), make([]float64, m.Classes)
-	outs := &nets.Outputs{Classes: m.Classes}
+	outs := &nets.Outputs{Classes: m.Classes, N: batch}
 	idx := make([]int, batch)
-	bar := env.Progress.Start(fmt.Sprintf("odin T=%g %s", t, images.Name), int64(n), "img")
+	bar := env.Progress.Start(fmt.Sprintf("odin %s", images.Name), int64(n), "img")
 	defer bar.Finish()
 	for b0 := 0; b0 < n; b0 += batch {
 		if err := ctx.Err(); err != nil {
@@ -193,46 +211,60 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 			idx[i] = b0 + min(i, cnt-1)
 		}
 		images.Fill(clean, nil, idx, env.Norm, nil, nil)
-		// Predicted labels at temperature t.
+		// One clean forward pass serves every T: the predicted labels and
+		// the scores without perturbation.
 		copy(eval.Input(), clean)
 		if err := eval.Run(); err != nil {
 			return nil, err
 		}
-		outs.N = batch
-		outs.Z1, outs.Z2 = eval.Logits()
-		for i := 0; i < batch; i++ {
-			ood.HeadSoftmax(outs, i, heads, t, p, tmp)
-			best := ood.Argmax(p)
-			grad.Labels()[i] = float32(best)
-			if i < cnt {
-				for _, k := range todo {
-					if epsilons[k] == 0 { // no perturbation: this pass is the score
-						out[k][b0+i] = p[best]
+		z1, z2 := eval.Logits()
+		copy(cleanZ1, z1)
+		copy(cleanZ2, z2)
+		outs.Z1, outs.Z2 = cleanZ1, cleanZ2
+		for j, t := range temps {
+			for i := 0; i < batch; i++ {
+				// The label at T: with both heads averaged, the maximum of
+				// the mean softmax can move with T.
+				ood.HeadSoftmax(outs, i, heads, t, p, tmp)
+				best := ood.Argmax(p)
+				labels[j][i] = float32(best)
+				if i >= cnt {
+					continue
+				}
+				for _, e := range todo {
+					if e.j == j && epsilons[e.k] == 0 {
+						out[j][e.k][b0+i] = p[best]
 					}
 				}
 			}
 		}
-		copy(grad.Input(), clean)
-		if err := grad.Run(); err != nil {
-			return nil, err
-		}
-		for _, k := range todo {
-			if epsilons[k] == 0 {
+		for j, grad := range grads {
+			if grad == nil {
 				continue
 			}
-			odinPerturb(eval.Input(), clean, grad.InputGrad(), epsilons[k], env.Norm)
-			if err := eval.Run(); err != nil {
+			copy(grad.Input(), clean)
+			copy(grad.Labels(), labels[j])
+			if err := grad.Run(); err != nil {
 				return nil, err
 			}
-			outs.Z1, outs.Z2 = eval.Logits()
-			for i := 0; i < cnt; i++ {
-				out[k][b0+i] = ood.MaxSoftmax(outs, i, heads, t, p, tmp)
+			for _, e := range todo {
+				if e.j != j || epsilons[e.k] == 0 {
+					continue
+				}
+				odinPerturb(eval.Input(), clean, grad.InputGrad(), epsilons[e.k], env.Norm)
+				if err := eval.Run(); err != nil {
+					return nil, err
+				}
+				outs.Z1, outs.Z2 = eval.Logits()
+				for i := 0; i < cnt; i++ {
+					out[j][e.k][b0+i] = ood.MaxSoftmax(outs, i, heads, temps[j], p, tmp)
+				}
 			}
 		}
 		bar.Add(cnt)
 	}
-	for _, k := range todo {
-		env.Memo.Put(odinKey{images, heads, t, epsilons[k]}, slices.Clone(out[k]))
+	for _, e := range todo {
+		env.Memo.Put(odinKey{images, heads, temps[e.j], epsilons[e.k]}, slices.Clone(out[e.j][e.k]))
 	}
 	return out, nil
 }

@@ -133,10 +133,11 @@ func TestODINScoresPerturb(t *testing.T) {
 		d.Pixels[i] = byte(rng.IntN(256))
 	}
 	env := &ood.Env{Model: m, Norm: loaders.CIFARNormalization, Batch: 16, Memo: &ood.Memo{}}
-	scores, err := odinScores(context.Background(), env, d, nets.Head1, 1000, []float64{0, 0.001, 0.004})
+	grid, err := odinScores(context.Background(), env, d, nets.Head1, []float64{1000}, []float64{0, 0.001, 0.004})
 	if err != nil {
 		t.Fatal(err)
 	}
+	scores := grid[0]
 	up, upMore := 0, 0
 	for i := range scores[0] {
 		if scores[1][i] > scores[0][i] {
@@ -149,11 +150,11 @@ func TestODINScoresPerturb(t *testing.T) {
 	if up < 36 || upMore < 36 {
 		t.Errorf("the perturbation raised the score of %d (ε 0.001 over 0) and %d (0.004 over 0.001) of 40 images", up, upMore)
 	}
-	again, err := odinScores(context.Background(), env, d, nets.Head1, 1000, []float64{0.004})
+	again, err := odinScores(context.Background(), env, d, nets.Head1, []float64{1000}, []float64{0.004})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if &again[0][0] == &scores[2][0] || !slices.Equal(again[0], scores[2]) {
+	if &again[0][0][0] == &scores[2][0] || !slices.Equal(again[0][0], scores[2]) {
 		t.Error("the memo does not hand out an equal copy")
 	}
 }
