@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/mcdood/mcdood/loaders"
@@ -39,18 +40,36 @@ type Config struct {
 	StepsPerEpoch int `toml:"steps_per_epoch"`
 	// Selection picks the model that is scored: "val-auroc" keeps the epoch
 	// with the best AUROC on the ID and OOD validation images (the authors'
-	// choice, which uses labelled OOD images), "last" keeps the last epoch.
+	// choice, which uses labelled OOD images); the label-free rules keep the
+	// last epoch ("last"), or the epoch whose heads disagree most on
+	// unlabelled images held out of the pool ("heldout-gap": the largest
+	// H̄(p1) − H̄(p2) there, Step B's objective, on HeldOut images drawn from
+	// the pool and not fine-tuned on).
 	Selection string `toml:"selection"`
+	// HeldOut is how many pool images "heldout-gap" holds out (default 1,000).
+	HeldOut int `toml:"held_out"`
 	// Augment applies the crop-and-flip augmentation to labelled batches;
 	// the authors fine-tune without it.
 	Augment bool `toml:"augment"`
+	// Train says what the steps update: "all" (both steps, every
+	// parameter, as the authors), "heads-in-b" (Step B updates the heads
+	// only), "heads" (the extractor stays as pre-trained; both steps train
+	// the heads only).
+	Train string `toml:"train"`
+	// PoolSampling draws the unlabelled batches: "uniform" (each pass over
+	// the pool in a new random order, as the authors) or "discrepancy"
+	// (with replacement, each image with probability proportional to its
+	// discrepancy under the current model plus a floor of a tenth of the
+	// mean, scored again every epoch: a label-free way to give a pool that
+	// is mostly ID more OOD images per batch).
+	PoolSampling string `toml:"pool_sampling"`
 }
 
 // Defaults is the authors' fine-tuning recipe: 10 epochs of SGD at lr 0.01,
 // momentum 0.9, weight decay 1e-4, batches of 128 labelled and 128
 // unlabelled images, m = 1.2, best epoch by validation AUROC.
 var Defaults = Config{Epochs: 10, LR: 0.01, Momentum: 0.9, WeightDecay: 1e-4, Batch: 128, UnlabelledBatch: 128,
-	Margin: 1.2, Selection: "val-auroc"}
+	Margin: 1.2, Selection: "val-auroc", HeldOut: 1000, Train: "all", PoolSampling: "uniform"}
 
 // Validate checks a configuration.
 func (c Config) Validate() error {
@@ -65,8 +84,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mcd: margin %v, want > 0", c.Margin)
 	case c.StepsPerEpoch < 0:
 		return fmt.Errorf("mcd: steps_per_epoch %d, want ≥ 0", c.StepsPerEpoch)
-	case c.Selection != "val-auroc" && c.Selection != "last":
-		return fmt.Errorf("mcd: selection %q, want val-auroc or last", c.Selection)
+	case c.Selection != "val-auroc" && c.Selection != "last" && c.Selection != "heldout-gap":
+		return fmt.Errorf("mcd: selection %q, want val-auroc, last or heldout-gap", c.Selection)
+	case c.Selection == "heldout-gap" && c.HeldOut < 1:
+		return fmt.Errorf("mcd: held_out %d, want ≥ 1 for selection heldout-gap", c.HeldOut)
+	case c.Train != "all" && c.Train != "heads-in-b" && c.Train != "heads":
+		return fmt.Errorf("mcd: train %q, want all, heads-in-b or heads", c.Train)
+	case c.PoolSampling != "uniform" && c.PoolSampling != "discrepancy":
+		return fmt.Errorf("mcd: pool_sampling %q, want uniform or discrepancy", c.PoolSampling)
 	}
 	return nil
 }
@@ -78,6 +103,7 @@ type Epoch struct {
 	CE2         float64 `json:"ce2"`
 	Discrepancy float64 `json:"discrepancy_loss"` // mean of max(0, m − (H̄1 − H̄2)) over the epoch
 	ValAUROC    float64 `json:"val_auroc"`        // NaN without validation images
+	HeldOutGap  float64 `json:"heldout_gap"`      // H̄1 − H̄2 on the held-out pool images (NaN unless heldout-gap)
 	Seconds     float64 `json:"seconds"`
 }
 
@@ -95,10 +121,12 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	if data.Train == nil || !data.Train.Labelled() || data.Unlabelled == nil || data.Unlabelled.Len() < cfg.UnlabelledBatch {
 		return nil, nil, 0, fmt.Errorf("mcd: fine-tuning needs the labelled training set and at least %d unlabelled images", cfg.UnlabelledBatch)
 	}
-	validate := cfg.Selection == "val-auroc"
-	if validate && (data.IDVal == nil || data.OODVal == nil) {
+	// The paper's selection needs the validation images; the history has
+	// their AUROC by epoch whenever they are there.
+	if cfg.Selection == "val-auroc" && (data.IDVal == nil || data.OODVal == nil) {
 		return nil, nil, 0, fmt.Errorf("mcd: selection val-auroc needs ID and OOD validation images")
 	}
+	validate := data.IDVal != nil && data.OODVal != nil
 	log := env.Logger()
 	model := m.Clone()
 	stepA, err := newStepA(model, cfg.Batch)
@@ -112,8 +140,17 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	}
 	defer stepB.Close()
 	opt := nets.NewSGD(cfg.Momentum, cfg.WeightDecay, false)
+	updateA, updateB := trained(stepA.Params(), cfg.Train != "heads"), trained(stepB.Params(), cfg.Train == "all")
 
 	train, pool := data.Train, data.Unlabelled
+	var heldOut *loaders.Dataset
+	if cfg.Selection == "heldout-gap" {
+		if pool.Len()-cfg.HeldOut < cfg.UnlabelledBatch {
+			return nil, nil, 0, fmt.Errorf("mcd: holding out %d of %d pool images leaves fewer than a batch", cfg.HeldOut, pool.Len())
+		}
+		order := rand.New(rand.NewPCG(env.Seed^0x686f6c64, 0)).Perm(pool.Len())
+		heldOut, pool = pool.Subset("held-out pool", order[:cfg.HeldOut]), pool.Subset(pool.Name, order[cfg.HeldOut:])
+	}
 	steps := cfg.StepsPerEpoch
 	if steps == 0 {
 		steps = train.Len() / cfg.Batch
@@ -125,7 +162,17 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	labels := make([]int, cfg.Batch)
 	var poolOrder []int
 	poolPos, poolCycle := 0, 0
+	var poolWeights []float64 // pool_sampling "discrepancy": cumulative weights of this epoch
+	var poolRNG *rand.Rand
 	nextUnlabelled := func() []int {
+		if poolWeights != nil {
+			idx := make([]int, cfg.UnlabelledBatch)
+			total := poolWeights[len(poolWeights)-1]
+			for i := range idx {
+				idx[i] = sort.SearchFloat64s(poolWeights, poolRNG.Float64()*total)
+			}
+			return idx
+		}
 		if poolPos+cfg.UnlabelledBatch > len(poolOrder) {
 			poolOrder = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(poolCycle))).Perm(pool.Len())
 			poolCycle++
@@ -151,8 +198,15 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 
 	var history []Epoch
 	best, bestEpoch, bestAUROC := model.Clone(), 0, math.Inf(-1)
+	bestGap := math.Inf(-1)
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		t0 := time.Now()
+		if cfg.PoolSampling == "discrepancy" {
+			if poolWeights, err = discrepancyWeights(ctx, env, model, pool); err != nil {
+				return nil, nil, 0, err
+			}
+			poolRNG = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(epoch)))
+		}
 		bar := env.Progress.Start(fmt.Sprintf("mcd fine-tune epoch %d/%d", epoch, cfg.Epochs), int64(steps), "step")
 		var sums [3]float64
 		for s := 0; s < steps; s++ {
@@ -171,7 +225,7 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 				bar.Finish()
 				return nil, nil, 0, fmt.Errorf("mcd step A, epoch %d, step %d: %w", epoch, s+1, err)
 			}
-			if err := opt.Step(cfg.LR, stepA.Params(), stepA.Grads()); err != nil {
+			if err := updateA.step(opt, cfg.LR, stepA.Grads()); err != nil {
 				return nil, nil, 0, err
 			}
 			// Step B: the same labelled batch (the same augmented images, as
@@ -184,7 +238,7 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 				bar.Finish()
 				return nil, nil, 0, fmt.Errorf("mcd step B, epoch %d, step %d: %w", epoch, s+1, err)
 			}
-			if err := opt.Step(cfg.LR, stepB.Params(), stepB.Grads()); err != nil {
+			if err := updateB.step(opt, cfg.LR, stepB.Grads()); err != nil {
 				return nil, nil, 0, err
 			}
 			parts := stepB.losses()
@@ -197,7 +251,8 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			}
 		}
 		bar.Finish()
-		e := Epoch{Epoch: epoch, CE1: sums[0] / float64(steps), CE2: sums[1] / float64(steps), Discrepancy: sums[2] / float64(steps), ValAUROC: math.NaN()}
+		e := Epoch{Epoch: epoch, CE1: sums[0] / float64(steps), CE2: sums[1] / float64(steps), Discrepancy: sums[2] / float64(steps),
+			ValAUROC: math.NaN(), HeldOutGap: math.NaN()}
 		if validate {
 			id, err := Discrepancy(ctx, env, model, data.IDVal)
 			if err != nil {
@@ -213,13 +268,28 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			}
 			e.ValAUROC = r.AUROC
 		}
+		if heldOut != nil {
+			if e.HeldOutGap, err = entropyGap(ctx, env, model, heldOut); err != nil {
+				return nil, nil, 0, err
+			}
+		}
 		e.Seconds = time.Since(t0).Seconds()
 		history = append(history, e)
-		log.Info("mcd epoch", "epoch", epoch, "ce1", e.CE1, "ce2", e.CE2, "discrepancy_loss", e.Discrepancy, "val_auroc", e.ValAUROC, "seconds", e.Seconds)
-		// The authors keep an epoch when its validation AUROC beats every
-		// earlier one (solver.val: prec > best_prec1).
-		if !validate || e.ValAUROC > bestAUROC {
-			best, bestEpoch, bestAUROC = model.Clone(), epoch, e.ValAUROC
+		log.Info("mcd epoch", "epoch", epoch, "ce1", e.CE1, "ce2", e.CE2, "discrepancy_loss", e.Discrepancy, "val_auroc", e.ValAUROC,
+			"heldout_gap", e.HeldOutGap, "seconds", e.Seconds)
+		keep := false
+		switch cfg.Selection {
+		case "val-auroc":
+			// The authors keep an epoch when its validation AUROC beats
+			// every earlier one (solver.val: prec > best_prec1).
+			keep = e.ValAUROC > bestAUROC
+		case "heldout-gap":
+			keep = e.HeldOutGap > bestGap
+		default:
+			keep = true
+		}
+		if keep {
+			best, bestEpoch, bestAUROC, bestGap = model.Clone(), epoch, e.ValAUROC, e.HeldOutGap
 		}
 	}
 	return best, history, bestEpoch, nil
@@ -245,4 +315,74 @@ func Discrepancy(ctx context.Context, env *ood.Env, m *nets.Model, images *loade
 		scores[i] = -d
 	}
 	return scores, nil
+}
+
+// update is the parameters a step updates, with their indices in its
+// program's parameters.
+type update struct {
+	params []*nets.Param
+	index  []int
+}
+
+// trained picks the parameters a step updates: all of them, or the heads'.
+func trained(params []*nets.Param, all bool) update {
+	var u update
+	for i, p := range params {
+		if all || p.InHead() {
+			u.params, u.index = append(u.params, p), append(u.index, i)
+		}
+	}
+	return u
+}
+
+func (u update) step(opt *nets.SGD, lr float64, grads [][]float32) error {
+	if len(u.index) == len(grads) {
+		return opt.Step(lr, u.params, grads)
+	}
+	g := make([][]float32, len(u.index))
+	for k, i := range u.index {
+		g[k] = grads[i]
+	}
+	return opt.Step(lr, u.params, g)
+}
+
+// discrepancyWeights are cumulative sampling weights of the pool for
+// pool_sampling "discrepancy": each image's L1 discrepancy plus a tenth of
+// the mean.
+func discrepancyWeights(ctx context.Context, env *ood.Env, m *nets.Model, pool *loaders.Dataset) ([]float64, error) {
+	scores, err := Discrepancy(ctx, env, m, pool)
+	if err != nil {
+		return nil, err
+	}
+	var mean float64
+	for _, s := range scores {
+		mean -= s / float64(len(scores))
+	}
+	cum := make([]float64, len(scores))
+	var total float64
+	for i, s := range scores {
+		total += -s + 0.1*mean + 1e-12
+		cum[i] = total
+	}
+	return cum, nil
+}
+
+// entropyGap is H̄(p1) − H̄(p2) of a model's heads on images, in
+// evaluation mode: what Step B's loss drives up on unlabelled images.
+func entropyGap(ctx context.Context, env *ood.Env, m *nets.Model, images *loaders.Dataset) (float64, error) {
+	out, err := ood.PredictWith(ctx, env, m, images, false)
+	if err != nil {
+		return 0, err
+	}
+	p := make([]float64, out.Classes)
+	var gap float64
+	for i := 0; i < out.N; i++ {
+		for h, sign := range [2]float64{1, -1} {
+			logSum := nets.Softmax(out.Logits(h, i), 1, p)
+			for k, pk := range p {
+				gap -= sign * pk * (float64(out.Logits(h, i)[k]) - logSum) / float64(out.N)
+			}
+		}
+	}
+	return gap, nil
 }

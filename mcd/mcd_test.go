@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,82 @@ func TestStepsGradients(t *testing.T) {
 				numdiff.Check(t, par.Name, run, par.Data(), analytic, picks, numdiff.Fixed(1e-2), 3e-3, 3e-2)
 			}
 		})
+	}
+}
+
+// The study's variants run on the toy problem and keep what they promise:
+// training only the heads leaves the extractor as it was (and the others
+// change it); the label-free selection records a held-out gap per epoch,
+// keeps the epoch with the largest, and uses no validation images. The
+// ring AUROC of each is logged, not judged: four toy epochs say nothing of
+// how the variants compare on images (the README's ablation does).
+func TestFineTuningVariants(t *testing.T) {
+	toy := oodtest.NewToy(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"heads", func(c *Config) { c.Train = "heads" }},
+		{"heads-in-b", func(c *Config) { c.Train = "heads-in-b" }},
+		{"heldout-gap", func(c *Config) { c.Selection, c.HeldOut = "heldout-gap", 100 }},
+		{"discrepancy sampling", func(c *Config) { c.PoolSampling = "discrepancy" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := toyConfig()
+			cfg.Epochs = 4
+			c.change(&cfg)
+			data := *toy.Data
+			data.OODVal = toy.RingVal
+			data.Unlabelled = ood.Concat("pool", toy.IDTest, toy.Ring)
+			if cfg.Selection == "heldout-gap" {
+				data.IDVal, data.OODVal = nil, nil // label-free: no validation images at all
+			}
+			m, hist, best, err := FineTune(ctx, toy.Env, toy.Env.Model, &data, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != 4 || best < 1 {
+				t.Fatalf("history %+v, best %d", hist, best)
+			}
+			for i, p := range m.Params() {
+				frozen := cfg.Train == "heads" && !p.InHead()
+				same := slices.Equal(p.Data(), toy.Env.Model.Params()[i].Data())
+				if frozen != same {
+					t.Errorf("%s: unchanged %v, want %v", p.Name, same, frozen)
+				}
+			}
+			if cfg.Selection == "heldout-gap" {
+				for _, e := range hist {
+					if math.IsNaN(e.HeldOutGap) || !math.IsNaN(e.ValAUROC) {
+						t.Fatalf("epoch %+v", e)
+					}
+				}
+				if g := hist[best-1].HeldOutGap; slices.ContainsFunc(hist, func(e Epoch) bool { return e.HeldOutGap > g }) {
+					t.Errorf("kept epoch %d (gap %v), not the largest gap: %+v", best, g, hist)
+				}
+			}
+			d := &Detector{Config: cfg, model: m}
+			id, err := d.Score(ctx, toy.Env, toy.IDTest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ring, err := d.Score(ctx, toy.Env, toy.Ring)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("ring AUROC %.3f", oodtest.AUROC(t, id, ring))
+		})
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.Train = "extractor" },
+		func(c *Config) { c.PoolSampling = "balanced" },
+		func(c *Config) { c.Selection, c.HeldOut = "heldout-gap", 0 },
+	} {
+		c := Defaults
+		bad(&c)
+		if c.Validate() == nil {
+			t.Errorf("config %+v accepted", c)
+		}
 	}
 }

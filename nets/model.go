@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -16,6 +17,10 @@ type Param struct {
 	Value *tensor.Dense
 	Role  Role
 }
+
+// InHead reports whether the parameter belongs to a classifier head (C1
+// or C2), not to the feature extractor.
+func (p *Param) InHead() bool { return strings.HasPrefix(p.Name, "head1.") || strings.HasPrefix(p.Name, "head2.") }
 
 // Role says how training treats a parameter.
 type Role int
