@@ -20,7 +20,9 @@ type Param struct {
 
 // InHead reports whether the parameter belongs to a classifier head (C1
 // or C2), not to the feature extractor.
-func (p *Param) InHead() bool { return strings.HasPrefix(p.Name, "head1.") || strings.HasPrefix(p.Name, "head2.") }
+func (p *Param) InHead() bool {
+	return strings.HasPrefix(p.Name, "head1.") || strings.HasPrefix(p.Name, "head2.")
+}
 
 // Role says how training treats a parameter.
 type Role int
