@@ -29,6 +29,10 @@ every epoch, and writes a checkpoint after every epoch. Rerunning the same
 command resumes from the checkpoint; a checkpoint of a different recipe is
 refused.
 
+With --plan the checkpoint is written where "mcdood reproduce" of that plan
+looks for the network (OUT/models/KEY.ckpt, OUT the plan's out), so that
+the plan's runs use it instead of training again.
+
 The recipe is the [network.NAME] table of --plan, or the recipe flags, which
 mean what the plan's keys of the same names mean (go doc ./experiments
 Recipe); --warmup 0 with the onecycle schedule puts the peak at a quarter
@@ -51,13 +55,13 @@ of --epochs.`,
 			augment := fs.String("augment", "crop-flip", "augmentation: crop-flip (pad 4, random crop and flip), flip-translate (airbench's) or none")
 			seed := fs.Uint64("seed", 1, "random seed (weights, order, augmentation)")
 			data := fs.String("data", "", "data root (default $"+loaders.DataEnv+" or ./data)")
-			out := fs.String("out", "", "checkpoint `path` (default out/train/NET-ID-seedS.ckpt)")
+			out := fs.String("out", "", "checkpoint `path` (default out/train/NET-ID-seedS.ckpt, or the plan's model cache with --plan)")
 			threads := fs.Int("threads", 0, "worker threads (default all cores)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				network, err := trainRecipe(fs, *planFile, *net, r, *milestones, *augment)
+				network, plan, err := trainRecipe(fs, *planFile, *net, r, *milestones, *augment)
 				if err != nil {
 					return err
 				}
@@ -74,12 +78,27 @@ of --epochs.`,
 				if err != nil {
 					return err
 				}
-				test := loaders.Batches{Set: testSet, Norm: loaders.CIFARNormalization}
-				path := *out
-				if path == "" {
-					path = filepath.Join("out", "train", fmt.Sprintf("%s-%s-seed%d.ckpt", network.Name, *id, *seed))
+				if plan != nil && plan.File.TrainImages > 0 && plan.File.TrainImages < trainSet.Len() {
+					// The plan's cap is part of its model key.
+					idx := make([]int, plan.File.TrainImages)
+					for i := range idx {
+						idx[i] = i
+					}
+					trainSet = trainSet.Subset(trainSet.Name, idx)
 				}
+				test := loaders.Batches{Set: testSet, Norm: loaders.CIFARNormalization}
+				// With --plan the checkpoint is the plan's cached model (the
+				// path and recipe key reproduce looks for), so that a
+				// reproduce of the plan uses it instead of training again.
 				recipe := fmt.Sprintf("%s %s %+v seed=%d", network.Name, *id, network.Recipe, *seed)
+				path := filepath.Join("out", "train", fmt.Sprintf("%s-%s-seed%d.ckpt", network.Name, *id, *seed))
+				if plan != nil {
+					recipe = plan.ModelKey(*id, network.Name, *seed)
+					path = filepath.Join(plan.File.Out, "models", recipe+".ckpt")
+				}
+				if *out != "" {
+					path = *out
+				}
 				fmt.Fprintf(e.stdout, "training %s on %s (%d images, %d classes), BLAS %s, kernels %s, %d threads\n", network.Name, *id, trainSet.Len(), trainSet.Classes, nets.BLAS(), nets.Kernels(), nets.Threads())
 				t0 := time.Now()
 				m, hist, err := nets.Train(ctx, network.Spec, network.TrainingSet(trainSet, *seed), cfg, nets.TrainOptions{
@@ -126,8 +145,9 @@ var recipeFlags = map[string]bool{"epochs": true, "batch": true, "lr": true, "sc
 	"warmup": true, "momentum": true, "wd": true, "nesterov": true, "augment": true}
 
 // trainRecipe is the network to train: the plan's [network.NAME] with
-// --plan, else the recipe of the flags, checked as a plan's would be.
-func trainRecipe(fs *flag.FlagSet, planFile, name string, r experiments.Recipe, milestones, augment string) (experiments.Network, error) {
+// --plan (and the plan), else the recipe of the flags, checked as a plan's
+// would be.
+func trainRecipe(fs *flag.FlagSet, planFile, name string, r experiments.Recipe, milestones, augment string) (experiments.Network, *experiments.Plan, error) {
 	if planFile != "" {
 		var set []string
 		fs.Visit(func(f *flag.Flag) {
@@ -136,25 +156,25 @@ func trainRecipe(fs *flag.FlagSet, planFile, name string, r experiments.Recipe, 
 			}
 		})
 		if len(set) > 0 {
-			return experiments.Network{}, usagef("%s: the recipe comes from --plan; drop them or --plan", strings.Join(set, ", "))
+			return experiments.Network{}, nil, usagef("%s: the recipe comes from --plan; drop them or --plan", strings.Join(set, ", "))
 		}
 		plan, err := experiments.Load(planFile)
 		if err != nil {
-			return experiments.Network{}, err
+			return experiments.Network{}, nil, err
 		}
 		for _, n := range plan.Networks {
 			if n.Name == name {
-				return n, nil
+				return n, plan, nil
 			}
 		}
-		return experiments.Network{}, usagef("--plan %s has no network %q", planFile, name)
+		return experiments.Network{}, nil, usagef("--plan %s has no network %q", planFile, name)
 	}
 	spec, err := nets.ParseSpec(name)
 	if err != nil {
-		return experiments.Network{}, usagef("%v", err)
+		return experiments.Network{}, nil, usagef("%v", err)
 	}
 	if err := r.Augment.UnmarshalTOML(augment); err != nil {
-		return experiments.Network{}, usagef("--augment: %v", err)
+		return experiments.Network{}, nil, usagef("--augment: %v", err)
 	}
 	if r.Schedule == "onecycle" && r.Warmup == 0 {
 		r.Warmup = float64(r.Epochs) / 4
@@ -165,12 +185,12 @@ func trainRecipe(fs *flag.FlagSet, planFile, name string, r experiments.Recipe, 
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil {
-			return experiments.Network{}, usagef("--milestones: %q is not a number", f)
+			return experiments.Network{}, nil, usagef("--milestones: %q is not a number", f)
 		}
 		r.Milestones = append(r.Milestones, v)
 	}
 	if err := r.Check(); err != nil {
-		return experiments.Network{}, usagef("recipe: %v", err)
+		return experiments.Network{}, nil, usagef("recipe: %v", err)
 	}
-	return experiments.Network{Name: name, Spec: spec, Recipe: r}, nil
+	return experiments.Network{Name: name, Spec: spec, Recipe: r}, nil, nil
 }
