@@ -137,10 +137,21 @@ func (d *ODIN) Score(ctx context.Context, env *ood.Env, images *loaders.Dataset)
 // odinKey names ODIN's scores of one image set in Env.Memo: tuning for
 // every OOD set of a cell group repeats the ID validation images.
 type odinKey struct {
+	model  *nets.Model
 	images *loaders.Dataset
 	heads  nets.HeadMode
 	t, eps float64
+	score  string
 }
+
+// softmaxScore turns an image's class probabilities into a score: ODIN's is
+// their maximum.
+type softmaxScore struct {
+	name string // the detector's, in Memo keys and progress lines
+	f    func(p []float64) float64
+}
+
+var maxProbability = softmaxScore{"odin", func(p []float64) float64 { return p[ood.Argmax(p)] }}
 
 // odinScores returns, for each temperature t and each ε, the ODIN scores
 // of images: per batch one forward pass gives the logits from which every
@@ -149,13 +160,19 @@ type odinKey struct {
 // images. Scores in env.Memo are reused (and copied, so that no caller
 // shares a slice with another).
 func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, heads nets.HeadMode, temps, epsilons []float64) ([][][]float64, error) {
+	return perturbedScores(ctx, env, env.Model, images, heads, temps, epsilons, maxProbability)
+}
+
+// perturbedScores is odinScores with model m and a score of the perturbed
+// images' softmax at T other than its maximum (ELOC's).
+func perturbedScores(ctx context.Context, env *ood.Env, m *nets.Model, images *loaders.Dataset, heads nets.HeadMode, temps, epsilons []float64, score softmaxScore) ([][][]float64, error) {
 	out := make([][][]float64, len(temps))
 	type entry struct{ j, k int }
 	var todo []entry
 	for j, t := range temps {
 		out[j] = make([][]float64, len(epsilons))
 		for k, eps := range epsilons {
-			if v, ok := env.Memo.Get(odinKey{images, heads, t, eps}); ok {
+			if v, ok := env.Memo.Get(odinKey{m, images, heads, t, eps, score.name}); ok {
 				out[j][k] = slices.Clone(v.([]float64))
 			} else {
 				todo = append(todo, entry{j, k})
@@ -165,7 +182,6 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 	if len(todo) == 0 {
 		return out, nil
 	}
-	m := env.Model
 	n := images.Len()
 	batch := min(env.Batch, n)
 	if batch <= 0 {
@@ -200,7 +216,7 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 	p, tmp := make([]float64, m.Classes), make([]float64, m.Classes)
 	outs := &nets.Outputs{Classes: m.Classes, N: batch}
 	idx := make([]int, batch)
-	bar := env.Progress.Start(fmt.Sprintf("odin %s", images.Name), int64(n), "img")
+	bar := env.Progress.Start(fmt.Sprintf("%s %s", score.name, images.Name), int64(n), "img")
 	defer bar.Finish()
 	for b0 := 0; b0 < n; b0 += batch {
 		if err := ctx.Err(); err != nil {
@@ -226,14 +242,13 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 				// The label at T: with both heads averaged, the maximum of
 				// the mean softmax can move with T.
 				ood.HeadSoftmax(outs, i, heads, t, p, tmp)
-				best := ood.Argmax(p)
-				labels[j][i] = float32(best)
+				labels[j][i] = float32(ood.Argmax(p))
 				if i >= cnt {
 					continue
 				}
 				for _, e := range todo {
 					if e.j == j && epsilons[e.k] == 0 {
-						out[j][e.k][b0+i] = p[best]
+						out[j][e.k][b0+i] = score.f(p)
 					}
 				}
 			}
@@ -257,14 +272,15 @@ func odinScores(ctx context.Context, env *ood.Env, images *loaders.Dataset, head
 				}
 				outs.Z1, outs.Z2 = eval.Logits()
 				for i := 0; i < cnt; i++ {
-					out[j][e.k][b0+i] = ood.MaxSoftmax(outs, i, heads, temps[j], p, tmp)
+					ood.HeadSoftmax(outs, i, heads, temps[j], p, tmp)
+					out[j][e.k][b0+i] = score.f(p)
 				}
 			}
 		}
 		bar.Add(cnt)
 	}
 	for _, e := range todo {
-		env.Memo.Put(odinKey{images, heads, temps[e.j], epsilons[e.k]}, slices.Clone(out[e.j][e.k]))
+		env.Memo.Put(odinKey{m, images, heads, temps[e.j], epsilons[e.k], score.name}, slices.Clone(out[e.j][e.k]))
 	}
 	return out, nil
 }

@@ -299,6 +299,67 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	return nil
 }
 
+// Pretrain implements ood.Pretrainer for the group's cells: the job's
+// images, the group's architecture and recipe, a checkpoint beside the
+// group's network in the model cache (models/<model key>+<job key>.ckpt).
+func (r *groupRun) Pretrain(ctx context.Context, job ood.TrainJob) (*nets.Model, error) {
+	if !validJobKey(job.Key) {
+		return nil, fmt.Errorf("training job key %q: want letters, digits, '-', '_' and '.'", job.Key)
+	}
+	if job.Train == nil || !job.Train.Labelled() {
+		return nil, fmt.Errorf("training job %s: no labelled images", job.Key)
+	}
+	net := r.plan.Network(r.key.network)
+	seed := jobSeed(r.key.seed, job.Key)
+	cfg, err := net.TrainConfig(seed)
+	if err != nil {
+		return nil, err
+	}
+	if job.Outliers != nil {
+		batch := job.OutlierBatch
+		if batch == 0 {
+			batch = max(1, int(math.Round(float64(cfg.Batch)*float64(job.Outliers.Len())/float64(job.Train.Len()))))
+		}
+		cfg.EntropyMargin = &nets.EntropyMargin{Outliers: net.TrainingSet(job.Outliers, seed), Batch: batch,
+			Margin: job.Margin, Weight: job.Weight}
+	}
+	key := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed) + "+" + job.Key
+	path := filepath.Join(r.opts.Out, "models", key+".ckpt")
+	t0 := time.Now()
+	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(job.Train, seed), cfg, nets.TrainOptions{
+		Checkpoint: path, Meta: map[string]string{"recipe": key}, Progress: r.opts.Progress, Log: r.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("training job %s: %w", job.Key, err)
+	}
+	if len(hist) > 0 {
+		r.log.Info("trained", "job", job.Key, "network", r.key.network, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
+	}
+	return m, nil
+}
+
+func validJobKey(k string) bool {
+	if k == "" || k == "." || k == ".." {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// jobSeed derives a training job's seed from the cell's and the job's key
+// (FNV-1a), so that the jobs of one detector start from different weights.
+func jobSeed(seed uint64, key string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range []byte(key) {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return seed ^ h
+}
+
 // oodSplit splits an OOD set of the data pass, once per group; a missing
 // set is loaders.ErrNotFound.
 func (r *groupRun) oodSplit(name string) (val, test *loaders.Dataset, err error) {
@@ -361,9 +422,16 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	rec.Counts = results.Counts{IDTest: idScore.Len(), OODTest: oodScore.Len(), IDVal: r.idVal.Len(), OODVal: oodVal.Len(), Unlabelled: pool.Len()}
 	r.log.Info("cell", "key", c.Key)
 
+	data := &ood.Data{Train: r.train, IDVal: r.idVal, OODVal: oodVal, Unlabelled: pool, Setting: setting}
+	if t, ok := det.(ood.Trainer); ok {
+		t0 := time.Now()
+		if err := t.Train(ctx, r.env, data, r); err != nil {
+			return false, fmt.Errorf("train %s: %w", c.Method, err)
+		}
+		rec.Seconds["train"] = time.Since(t0).Seconds()
+	}
 	if p, ok := det.(ood.Preparer); ok {
 		t0 := time.Now()
-		data := &ood.Data{Train: r.train, IDVal: r.idVal, OODVal: oodVal, Unlabelled: pool, Setting: setting}
 		if err := p.Prepare(ctx, r.env, data); err != nil {
 			return false, fmt.Errorf("prepare %s: %w", c.Method, err)
 		}

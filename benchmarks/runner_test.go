@@ -18,7 +18,10 @@ import (
 	_ "github.com/mcdood/mcdood/baselines"
 	"github.com/mcdood/mcdood/experiments"
 	"github.com/mcdood/mcdood/internal/testenv"
+	"github.com/mcdood/mcdood/loaders"
 	_ "github.com/mcdood/mcdood/mcd"
+	"github.com/mcdood/mcdood/nets"
+	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/results"
 )
 
@@ -201,5 +204,96 @@ func TestBrokenDataFailsBeforeTraining(t *testing.T) {
 				t.Errorf("data table:\n%s", table.String())
 			}
 		})
+	}
+}
+
+// ownTraining is a detector with networks of its own (ood.Trainer): a job
+// with held-out images, scored by its network's max softmax.
+type ownTraining struct {
+	key   string
+	model *nets.Model
+}
+
+func init() {
+	ood.Register("test-own-training", "test: trains a network of its own", struct {
+		Key string `toml:"key"`
+	}{"own-a"}, func(c struct {
+		Key string `toml:"key"`
+	}) (ood.Detector, error) {
+		return &ownTraining{key: c.Key}, nil
+	})
+}
+
+func (d *ownTraining) Train(ctx context.Context, env *ood.Env, data *ood.Data, pre ood.Pretrainer) error {
+	held := data.Train.Subset("held", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+	held.Labels, held.Classes = nil, 0
+	var err error
+	d.model, err = pre.Pretrain(ctx, ood.TrainJob{Key: d.key, Train: data.Train, Outliers: held, Margin: 0.4, Weight: 0.2})
+	return err
+}
+
+func (d *ownTraining) Score(ctx context.Context, env *ood.Env, images *loaders.Dataset) ([]float64, error) {
+	out, err := ood.PredictWith(ctx, env, d.model, images, false)
+	if err != nil {
+		return nil, err
+	}
+	s := make([]float64, out.N)
+	p, tmp := make([]float64, out.Classes), make([]float64, out.Classes)
+	for i := range s {
+		s[i] = ood.MaxSoftmax(out, i, nets.Head1, 1, p, tmp)
+	}
+	return s, nil
+}
+
+// A detector that trains its own networks gets them through the plan's
+// model cache: a checkpoint beside the pre-trained network's, named by the
+// job's key, reused by the next cell that asks for the same job (not
+// trained again); a key that is not a file name fails the cell by name.
+func TestTrainerJobsUseTheModelCache(t *testing.T) {
+	root := testenv.DataMirror(t)
+	src := strings.Replace(tiny[:strings.Index(tiny, "[method.mcd]")], `ood = ["gaussian", "lsun-crop", "uniform"]`, `ood = ["gaussian"]`, 1)
+	src = strings.Replace(src, `methods = ["msp", "mcd"]`, `methods = ["own"]`, 1) + `
+[method.own]
+detector = "test-own-training"
+`
+	plan, err := experiments.Parse("own.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	opts := Options{DataRoot: root, Out: out}
+	if sum, err := Run(context.Background(), plan, opts); err != nil || sum.Done != 1 {
+		t.Fatalf("run: %+v, %v", sum, err)
+	}
+	mkey := plan.ModelKey("cifar10", "small", 1)
+	job := filepath.Join(out, "models", mkey+"+own-a.ckpt")
+	st, err := os.Stat(job)
+	if err != nil {
+		t.Fatalf("the job's checkpoint: %v", err)
+	}
+	// A second OOD set: a new cell, the same job, loaded.
+	plan2, err := experiments.Parse("own.toml", []byte(strings.Replace(src, `ood = ["gaussian"]`, `ood = ["gaussian", "uniform"]`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), plan2, opts)
+	if err != nil || sum.Done != 1 || sum.Skipped != 1 {
+		t.Fatalf("second run: %+v, %v", sum, err)
+	}
+	if st2, _ := os.Stat(job); !st2.ModTime().Equal(st.ModTime()) {
+		t.Fatal("the job was trained again")
+	}
+	for _, r := range sum.Records {
+		if _, ok := r.Seconds["train"]; !ok {
+			t.Errorf("record %s has no train seconds: %v", r.Key, r.Seconds)
+		}
+	}
+	plan3, err := experiments.Parse("own.toml", []byte(src+"key = \"../escape\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err = Run(context.Background(), plan3, Options{DataRoot: root, Out: t.TempDir()})
+	if err != nil || len(sum.Failed) != 1 || !strings.Contains(sum.Failed[0].Err.Error(), `"../escape"`) {
+		t.Fatalf("bad key: %+v, %v", sum, err)
 	}
 }

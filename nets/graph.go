@@ -226,6 +226,14 @@ func (g *Graph) Sub(a, b Tensor) Tensor {
 	return g.wrap(SubScalars(a.n, b.n))
 }
 
+// Scale is w·x for a scalar x.
+func (g *Graph) Scale(w float64, x Tensor) Tensor {
+	if !g.ok(x) {
+		return Tensor{}
+	}
+	return g.wrap(ScaleScalar(w, x.n))
+}
+
 // Hinge is max(0, margin − x) for a scalar x.
 func (g *Graph) Hinge(margin float64, x Tensor) Tensor {
 	if !g.ok(x) {

@@ -48,6 +48,12 @@ func SubScalars(a, b *G.Node) (*G.Node, error) {
 		func(_ []float64, i int) float64 { return [2]float64{1, -1}[i] })
 }
 
+// ScaleScalar is w·x.
+func ScaleScalar(w float64, x *G.Node) (*G.Node, error) {
+	return newScalarOp(fmt.Sprintf("scale/%g", w), []*G.Node{x}, func(x []float64) float64 { return w * x[0] },
+		func([]float64, int) float64 { return w })
+}
+
 // Hinge is max(0, margin − x).
 func Hinge(margin float64, x *G.Node) (*G.Node, error) {
 	return newScalarOp(fmt.Sprintf("hinge/m%g", margin), []*G.Node{x}, func(x []float64) float64 { return math.Max(0, margin-x[0]) },

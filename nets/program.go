@@ -92,6 +92,45 @@ func (m *Model) TrainProgram(batch int, smoothing float64) (*Program, error) {
 	return p, nil
 }
 
+// EntropyMarginStep is a compiled training step of a leave-out classifier
+// (EntropyMarginProgram): the program and its held-out batch's input and
+// logits.
+type EntropyMarginStep struct {
+	*Program
+	Outliers      Tensor    // the held-out images, to fill before Run
+	OutlierLogits [2]Tensor // each head's logits on them
+}
+
+// EntropyMarginProgram compiles the training step of a leave-out classifier
+// (Vyas et al., "Out-of-Distribution Detection Using an Ensemble of Self
+// Supervised Leave-out Classifiers", ECCV 2018, Eq. 1): for each head, its
+// cross-entropy on a labelled batch x plus
+//
+//	weight·max(0, margin + H̄(in) − H̄(out))
+//
+// where H̄ is the mean entropy of the head's softmax on x and on a batch u of
+// held-out images: u's entropy must exceed x's by the margin. G runs on the
+// two batches separately (each with its own batch statistics), as the
+// authors' reimplementation (YU1ut/Ensemble-of-Leave-out-Classifiers) does.
+func (m *Model) EntropyMarginProgram(batch, outliers int, smoothing, margin, weight float64) (*EntropyMarginStep, error) {
+	g := m.NewGraph(Training)
+	x, y, u := g.Images(batch), g.Labels(batch), g.Images(outliers)
+	f, fu := g.Features(x), g.Features(u)
+	z1, z2 := g.Head(1, f), g.Head(2, f)
+	zu := [2]Tensor{g.Head(1, fu), g.Head(2, fu)}
+	terms := []Tensor{g.SmoothedCrossEntropy(z1, y, smoothing), g.SmoothedCrossEntropy(z2, y, smoothing)}
+	for k, z := range []Tensor{z1, z2} {
+		gap := g.Sub(g.MeanEntropy(zu[k]), g.MeanEntropy(z))
+		terms = append(terms, g.Scale(weight, g.Hinge(margin, gap)))
+	}
+	p, err := g.Train(g.Sum(terms...))
+	if err != nil {
+		return nil, err
+	}
+	p.x, p.y, p.z1, p.z2, p.feat = x, y, z1, z2, f
+	return &EntropyMarginStep{Program: p, Outliers: u, OutlierLogits: zu}, nil
+}
+
 // InputGradProgram compiles the gradient, with respect to the input images,
 // of Σ_i −log S(x_i)[y_i] where S is the softmax at the given temperature of
 // the chosen head(s) — ODIN's perturbation direction (Liang et al., ICLR 2018)

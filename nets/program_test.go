@@ -96,6 +96,31 @@ func TestTwoHeadNetworkGradients(t *testing.T) {
 			return func() float64 { return p.Scalar(ce1) + p.Scalar(gap) }
 		})
 	})
+	t.Run("entropy margin", func(t *testing.T) {
+		// Margin 3 exceeds any entropy gap of 5 classes (≤ log 5), so the
+		// hinge is active and the check reaches both batches' entropies.
+		p, err := m.EntropyMarginProgram(6, 4, 0.2, 3, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		fillInputs(p.Program, rng, 5, []Tensor{p.x, p.Outliers}, p.y)
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		// The loss from the logits, independently: each head's smoothed CE
+		// plus 0.5·max(0, 3 + H̄(in) − H̄(out)).
+		want := 0.0
+		for k, z := range [][]float32{p.Data(p.z1), p.Data(p.z2)} {
+			hIn, ce := entropyAndSmoothedCE(z, p.Data(p.y), 5, 0.2)
+			hOut, _ := entropyAndSmoothedCE(p.Data(p.OutlierLogits[k]), nil, 5, 0)
+			want += ce + 0.5*math.Max(0, 3+hIn-hOut)
+		}
+		if got := p.Loss(); math.Abs(got-want) > 1e-4*math.Max(1, want) {
+			t.Fatalf("loss %v, want Σ_heads CE + 0.5·max(0, 3 + H̄in − H̄out) = %v", got, want)
+		}
+		checkProgramGrads(t, p.Program, rng, nil)
+	})
 	t.Run("input gradient T=1000", func(t *testing.T) {
 		ig, err := m.InputGradProgram(4, 1000, HeadsMean)
 		if err != nil {
@@ -115,6 +140,28 @@ func TestTwoHeadNetworkGradients(t *testing.T) {
 		}
 		numdiff.Check(t, "∂L/∂x", run, ig.Input(), analytic, rng.Perm(len(analytic))[:30], numdiff.Fixed(1), 1e-6, 3e-2)
 	})
+}
+
+// entropyAndSmoothedCE are the mean entropy of softmax(z) over a batch of
+// logits z (N, K) and, when labels are given, the mean cross-entropy
+// against labels smoothed by s, in float64.
+func entropyAndSmoothedCE(z, labels []float32, k int, s float64) (h, ce float64) {
+	n := len(z) / k
+	p := make([]float64, k)
+	for i := 0; i < n; i++ {
+		Softmax(z[i*k:(i+1)*k], 1, p)
+		for c, v := range p {
+			h -= v * math.Log(v) / float64(n)
+			if labels != nil {
+				target := s / float64(k)
+				if c == int(labels[i]) {
+					target += 1 - s
+				}
+				ce -= target * math.Log(v) / float64(n)
+			}
+		}
+	}
+	return h, ce
 }
 
 // TestDetachStopsGradient checks Detach where MCD's Step A uses it: with

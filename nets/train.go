@@ -58,6 +58,20 @@ type TrainConfig struct {
 	EarlyOnlyEpochs int
 	// EMA, when set, averages the weights as airbench's Lookahead does.
 	EMA *EMA
+	// EntropyMargin, when set, adds the leave-out classifiers' margin term
+	// on batches of held-out images (EntropyMarginProgram).
+	EntropyMargin *EntropyMargin
+}
+
+// EntropyMargin is the term of Vyas et al. (ECCV 2018) that raises the mean
+// entropy on held-out images above the labelled batch's by Margin, weighted
+// by Weight (their β): every step also takes Batch images of Outliers, in a
+// shuffled order that cycles through them (a new order every epoch),
+// augmented as the labelled images are.
+type EntropyMargin struct {
+	Outliers       Source
+	Batch          int
+	Margin, Weight float64
 }
 
 // EMA is airbench's exponential moving average of the weights with Lookahead
@@ -104,6 +118,9 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 	if cfg.Batch < 1 || cfg.Batch > data.Len() || cfg.Epochs < 0 || cfg.Schedule == nil {
 		return nil, nil, fmt.Errorf("nets: training recipe: batch %d of %d images, %d epochs, schedule %v", cfg.Batch, data.Len(), cfg.Epochs, cfg.Schedule)
 	}
+	if e := cfg.EntropyMargin; e != nil && (e.Outliers == nil || e.Batch < 1 || e.Batch > e.Outliers.Len() || e.Weight < 0) {
+		return nil, nil, fmt.Errorf("nets: entropy-margin term: batch %d of held-out images, weight %v", e.Batch, e.Weight)
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,7 +140,7 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 			return nil, nil, err
 		}
 	}
-	prog, err := m.TrainProgram(cfg.Batch, cfg.LabelSmoothing)
+	prog, outliers, err := cfg.program(m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,6 +168,7 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 			}
 			idx := order[s*cfg.Batch : (s+1)*cfg.Batch]
 			data.Fill(prog.Input(), labels, idx, augRNG, epoch)
+			outliers.fill(prog, s, epoch)
 			for i, l := range labels {
 				prog.Labels()[i] = float32(l)
 			}
@@ -203,6 +221,50 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 		}
 	}
 	return m, history, nil
+}
+
+// program compiles the recipe's training step, with the entropy-margin term
+// when it has one.
+func (cfg TrainConfig) program(m *Model) (*Program, *outlierFeed, error) {
+	e := cfg.EntropyMargin
+	if e == nil {
+		p, err := m.TrainProgram(cfg.Batch, cfg.LabelSmoothing)
+		return p, nil, err
+	}
+	p, err := m.EntropyMarginProgram(cfg.Batch, e.Batch, cfg.LabelSmoothing, e.Margin, e.Weight)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.Program, &outlierFeed{EntropyMargin: e, input: p.Outliers, seed: cfg.Seed}, nil
+}
+
+// outlierFeed fills the held-out batch of each entropy-margin step.
+type outlierFeed struct {
+	*EntropyMargin
+	input Tensor
+	seed  uint64
+	epoch int
+	order []int
+	rng   *rand.Rand
+	idx   []int
+}
+
+// fill writes step s of epoch's held-out batch into p; nothing on a nil feed.
+func (f *outlierFeed) fill(p *Program, s, epoch int) {
+	if f == nil {
+		return
+	}
+	if f.order == nil || f.epoch != epoch {
+		// A stream apart from the labelled images' (PCG(seed, 2e+1), (seed, 2e+2)).
+		f.order = rand.New(rand.NewPCG(f.seed^0x0e10c, uint64(epoch)*2+1)).Perm(f.Outliers.Len())
+		f.rng = rand.New(rand.NewPCG(f.seed^0x0e10c, uint64(epoch)*2+2))
+		f.epoch, f.idx = epoch, make([]int, f.Batch)
+	}
+	n := len(f.order)
+	for j := range f.idx {
+		f.idx[j] = f.order[(s*f.Batch+j)%n]
+	}
+	f.Outliers.Fill(p.Data(f.input), nil, f.idx, f.rng, epoch)
 }
 
 // paramGroups are a training step's parameters by learning-rate scale:

@@ -102,6 +102,42 @@ type Preparer interface {
 	Prepare(ctx context.Context, env *Env, data *Data) error
 }
 
+// Trainer is a detector that trains networks of its own (an ensemble of
+// leave-out classifiers, say) rather than only reading the pre-trained one.
+// The runner calls Train before Prepare, with a Pretrainer that trains as
+// the plan pre-trains its network: the same architecture and recipe,
+// checkpointed every epoch in the plan's model cache, resumed after a kill
+// and reused by every cell that asks for the same job.
+type Trainer interface {
+	Train(ctx context.Context, env *Env, data *Data, pre Pretrainer) error
+}
+
+// Pretrainer trains (or loads from the cache) the network a job describes.
+type Pretrainer interface {
+	Pretrain(ctx context.Context, job TrainJob) (*nets.Model, error)
+}
+
+// TrainJob is a network a Trainer needs: the plan's architecture and recipe
+// on the detector's own labelled images, optionally with the entropy-margin
+// term of Vyas et al. (ECCV 2018) on held-out images.
+type TrainJob struct {
+	// Key names the job in the model cache beside the pre-trained network
+	// (letters, digits, '-', '_' and '.'): two jobs with one key must be the
+	// same job, so it holds a hash of what the detector puts into it. The
+	// weights' seed derives from the cell's seed and the key.
+	Key string
+	// Train are the labelled images; their Classes may differ from the ID
+	// set's. Augmented as the recipe augments the ID set.
+	Train *loaders.Dataset
+	// Outliers, when not nil, are the held-out images of the entropy-margin
+	// term: each step also takes OutlierBatch of them (0: the recipe's
+	// batch times their number over Train's), and adds
+	// Weight·max(0, Margin + H̄(in) − H̄(out)) per head.
+	Outliers       *loaders.Dataset
+	OutlierBatch   int
+	Margin, Weight float64
+}
+
 // Reporter is a detector that reports what it chose or learned (ODIN's T and
 // ε, MCD's best epoch), as key/value notes stored with the result.
 type Reporter interface {

@@ -76,6 +76,35 @@ var (
 	toyErr   error
 )
 
+var toySpec, _ = nets.ParseSpec("mlp-32")
+
+// toyRecipe is how the toy's networks are trained.
+func toyRecipe(seed uint64) nets.TrainConfig {
+	return nets.TrainConfig{Epochs: 15, Batch: 32, Momentum: 0.9, WeightDecay: 1e-4, Schedule: nets.Constant(0.05), Seed: seed}
+}
+
+// Pretrainer is the toy's ood.Pretrainer: it trains each job's network as
+// the toy's own (mlp-32, 15 epochs), in memory, afresh on every call.
+type Pretrainer struct {
+	Jobs []ood.TrainJob // the jobs asked for, in order
+}
+
+// Pretrain implements ood.Pretrainer.
+func (p *Pretrainer) Pretrain(ctx context.Context, job ood.TrainJob) (*nets.Model, error) {
+	p.Jobs = append(p.Jobs, job)
+	cfg := toyRecipe(uint64(11 + len(p.Jobs)))
+	if job.Outliers != nil {
+		batch := job.OutlierBatch
+		if batch == 0 {
+			batch = max(1, cfg.Batch*job.Outliers.Len()/job.Train.Len())
+		}
+		cfg.EntropyMargin = &nets.EntropyMargin{Outliers: loaders.Batches{Set: job.Outliers, Norm: loaders.CIFARNormalization},
+			Batch: batch, Margin: job.Margin, Weight: job.Weight}
+	}
+	m, _, err := nets.Train(ctx, toySpec, loaders.Batches{Set: job.Train, Norm: loaders.CIFARNormalization}, cfg, nets.TrainOptions{})
+	return m, err
+}
+
 // NewToy returns the toy problem with a two-head mlp-32 pre-trained on it
 // (trained once per test binary, in about a second). Unlabelled is the
 // transductive pool: the ID and OOD test points.
@@ -87,10 +116,8 @@ func NewToy(t testing.TB) *Toy {
 	oodVal, oodTest := middle("middle-val", 100, rng), middle("middle-test", 300, rng)
 	ringVal, ringTest := ring("ring-val", 100, rng), ring("ring-test", 300, rng)
 	toyOnce.Do(func() {
-		spec, _ := nets.ParseSpec("mlp-32")
-		toyModel, _, toyErr = nets.Train(context.Background(), spec, loaders.Batches{Set: train, Norm: loaders.CIFARNormalization},
-			nets.TrainConfig{Epochs: 15, Batch: 32, Momentum: 0.9, WeightDecay: 1e-4, Schedule: nets.Constant(0.05), Seed: 7},
-			nets.TrainOptions{})
+		toyModel, _, toyErr = nets.Train(context.Background(), toySpec, loaders.Batches{Set: train, Norm: loaders.CIFARNormalization},
+			toyRecipe(7), nets.TrainOptions{})
 	})
 	if toyErr != nil {
 		t.Fatalf("training the toy model: %v", toyErr)
@@ -103,10 +130,16 @@ func NewToy(t testing.TB) *Toy {
 	}
 }
 
-// Run prepares (when the detector needs it) and scores the toy test sets.
+// Run trains and prepares (when the detector needs it) and scores the toy
+// test sets.
 func (toy *Toy) Run(t testing.TB, d ood.Detector) (id, out []float64) {
 	t.Helper()
 	ctx := context.Background()
+	if tr, ok := d.(ood.Trainer); ok {
+		if err := tr.Train(ctx, toy.Env, toy.Data, &Pretrainer{}); err != nil {
+			t.Fatalf("train: %v", err)
+		}
+	}
 	if p, ok := d.(ood.Preparer); ok {
 		if err := p.Prepare(ctx, toy.Env, toy.Data); err != nil {
 			t.Fatalf("prepare: %v", err)
