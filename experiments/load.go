@@ -327,6 +327,26 @@ func (p *Plan) SetSeeds(seeds []uint64) error {
 	return nil
 }
 
+// OnlyOOD keeps the plan's cells on these OOD sets (the --ood of mcdood
+// reproduce), each of which must be one of the plan's; the cells' keys do not
+// change, so their records are the full plan's.
+func (p *Plan) OnlyOOD(sets []string) error {
+	if len(sets) == 0 {
+		return fmt.Errorf("no OOD sets")
+	}
+	for i, o := range sets {
+		if !slices.Contains(p.File.OOD, o) {
+			return fmt.Errorf("%q is not one of the plan's OOD sets %q", o, p.File.OOD)
+		}
+		if slices.Contains(sets[:i], o) {
+			return fmt.Errorf("%q is listed twice", o)
+		}
+	}
+	p.File.OOD = slices.Clone(sets)
+	p.expand()
+	return nil
+}
+
 var (
 	kebab   = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)

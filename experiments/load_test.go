@@ -93,6 +93,23 @@ func TestParseGoodPlan(t *testing.T) {
 	if err := p2.SetSeeds([]uint64{3, 3}); err == nil {
 		t.Error("SetSeeds accepted a seed twice")
 	}
+	// --ood keeps the cells of those sets, with the full plan's keys.
+	p4, _ := Parse("good.toml", []byte(good))
+	last := p4.Cells[len(p4.Cells)-1]
+	if err := p4.OnlyOOD([]string{last.OOD}); err != nil || len(p4.Cells) == 0 || len(p4.Cells) >= len(p.Cells) {
+		t.Fatalf("OnlyOOD: %v, %d of %d cells", err, len(p4.Cells), len(p.Cells))
+	}
+	for _, c := range p4.Cells {
+		if c.OOD != last.OOD {
+			t.Fatalf("OnlyOOD(%s) kept %+v", last.OOD, c)
+		}
+	}
+	if p4.Cells[len(p4.Cells)-1].Key != last.Key {
+		t.Fatal("OnlyOOD changed a cell's key")
+	}
+	if err := p4.OnlyOOD([]string{"mnist"}); err == nil || !strings.Contains(err.Error(), `"mnist"`) {
+		t.Errorf("OnlyOOD of a set not in the plan: %v", err)
+	}
 	if _, err := p.Network("small").TrainConfig(1); err != nil {
 		t.Fatal(err)
 	}

@@ -325,6 +325,10 @@ func ParseTolerances(def float64, list string) (Tolerances, error) {
 type CompareOptions struct {
 	K     float64    // standard deviations; DefaultK when zero
 	Floor Tolerances // the least margin, per metric
+	// Partial says the records are a deliberate part of the baseline's
+	// cells (say, one OOD set on a slow path): baseline groups without a
+	// record are listed but pass, as long as some record was compared.
+	Partial bool
 }
 
 // Change is one number that moved beyond its margin.
@@ -348,12 +352,16 @@ type Comparison struct {
 	Compared     int      // records compared with a group
 	Regressions  []Change // worse than the group's mean by more than the margin
 	Improvements []Change // better by more than the margin
-	Missing      []string // baseline groups with no record: an error
+	Missing      []string // baseline groups with no record: an error unless Partial
 	New          []string // record keys whose group is not in the baseline: fine
+	Partial      bool     // CompareOptions.Partial
 }
 
-// OK reports whether the results pass: no regression, nothing missing.
-func (c *Comparison) OK() bool { return len(c.Regressions) == 0 && len(c.Missing) == 0 }
+// OK reports whether the results pass: no regression, and nothing missing
+// (or, for a partial comparison, at least one record compared).
+func (c *Comparison) OK() bool {
+	return len(c.Regressions) == 0 && (len(c.Missing) == 0 || c.Partial && c.Compared > 0)
+}
 
 // Err is nil when the results pass, else an error counting what failed.
 func (c *Comparison) Err() error {
@@ -364,7 +372,10 @@ func (c *Comparison) Err() error {
 	if n := len(c.Regressions); n > 0 {
 		parts = append(parts, plural(n, "regression", "regressions")+" beyond the baseline's spread")
 	}
-	if n := len(c.Missing); n > 0 {
+	switch n := len(c.Missing); {
+	case c.Partial && c.Compared == 0:
+		parts = append(parts, "no record of the baseline's groups in the results")
+	case n > 0 && !c.Partial:
 		parts = append(parts, plural(n, "baseline group", "baseline groups")+" missing from the results")
 	}
 	return errors.New(strings.Join(parts, " and "))
@@ -387,7 +398,8 @@ const regressionSlack = 1e-12
 // and the detection error higher is worse, for AUROC, AUPR-In, AUPR-Out and
 // accuracy lower is worse. Better by more than the margin is an
 // improvement, reported but passing. A baseline group without any record is
-// missing (a failure); records of other groups are listed as new.
+// missing (a failure, unless o.Partial); records of other groups are listed
+// as new.
 func Compare(b *Baseline, records []*Record, o CompareOptions) (*Comparison, error) {
 	mode, err := metrics.ParseMode(b.Mode)
 	if err != nil {
@@ -399,7 +411,7 @@ func Compare(b *Baseline, records []*Record, o CompareOptions) (*Comparison, err
 	if !(o.K > 0) {
 		return nil, fmt.Errorf("results: compare: k = %v, want > 0", o.K)
 	}
-	c := &Comparison{Mode: mode, K: o.K}
+	c := &Comparison{Mode: mode, K: o.K, Partial: o.Partial}
 	byGroup := map[string][]*Record{}
 	for _, r := range records {
 		byGroup[r.Group] = append(byGroup[r.Group], r)
@@ -469,6 +481,10 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		line("improvement", "better", ch, -ch.Worse)
 	}
 	for _, g := range c.Missing {
+		if c.Partial {
+			fmt.Fprintf(&b, "not run      %s: in the baseline, not in this partial run\n", g)
+			continue
+		}
 		fmt.Fprintf(&b, "missing      %s: in the baseline, no record in the results\n", g)
 	}
 	for _, k := range c.New {

@@ -128,6 +128,29 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// A partial comparison passes with groups not run, unless nothing of the
+// baseline was compared; a full one fails on any missing group.
+func TestComparePartialNeedsARecord(t *testing.T) {
+	base, err := NewBaseline(records(paperLayout...), metrics.Exact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	some := records(paperLayout[:1]...)
+	for _, c := range []struct {
+		recs    []*Record
+		partial bool
+		ok      bool
+	}{{some, false, false}, {some, true, true}, {nil, true, false}} {
+		cmp, err := Compare(base, c.recs, CompareOptions{Partial: c.partial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmp.OK() != c.ok || (cmp.Err() == nil) != c.ok {
+			t.Errorf("%d records, partial %v: OK %v, Err %v; want OK %v", len(c.recs), c.partial, cmp.OK(), cmp.Err(), c.ok)
+		}
+	}
+}
+
 // TestCompareSpread checks the margin max(k·std, floor) on a group of three
 // seeds with AUROC 0.90, 0.92 and 0.94: mean 0.92, sample std 0.02.
 func TestCompareSpread(t *testing.T) {

@@ -15,7 +15,7 @@ func init() {
 		name:    "compare",
 		order:   70,
 		summary: "check stored results against a baseline's spread; exit 1 on a regression",
-		usage:   "--results DIR [--results DIR ...] (--baseline FILE [--k 4] [--tolerance 0.02] [--metric-tolerance auroc=0.01,...] | --write-baseline FILE)",
+		usage:   "--results DIR [--results DIR ...] (--baseline FILE [--partial] [--k 4] [--tolerance 0.02] [--metric-tolerance auroc=0.01,...] | --write-baseline FILE)",
 		help: `
 With --write-baseline, gathers the records of every DIR (several seeds of
 each configuration, and where cheap several kernel paths or builds, each in
@@ -32,9 +32,11 @@ accuracy lower is worse. k is --k (default 4); the floor is --tolerance
 (absolute, in fractions: 0.02 is two percentage points), or its
 --metric-tolerance for one metric, and matters where the draws agree
 closely. Better by more than the margin is an improvement, reported but
-passing. A baseline group with no record is an error; records of groups not
-in the baseline are listed as new. The exit status is 1 on any regression
-or missing group.
+passing. A baseline group with no record is an error (with --partial, for
+a run of part of the cells such as reproduce --ood, it is listed as not run,
+and at least one record must be compared); records of groups not in the
+baseline are listed as new. The exit status is 1 on any regression or
+missing group.
 
 Groups hash the configuration, so a baseline from another configuration
 shows as missing groups; write a new baseline after an intended change.`,
@@ -49,6 +51,7 @@ shows as missing groups; write a new baseline after an intended change.`,
 			tolerance := fs.Float64("tolerance", results.DefaultTolerance, "the least margin, in fractions (the floor under k·std)")
 			perMetric := fs.String("metric-tolerance", "", "per-metric floors `METRIC=VALUE,...` (fpr95, detection_error, auroc, aupr_in, aupr_out, accuracy)")
 			plan := fs.String("plan", "", "only the records of this plan `name`")
+			partial := fs.Bool("partial", false, "the results are a deliberate part of the baseline's cells (reproduce --ood): its groups without a record pass, as long as one record is compared")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -96,7 +99,7 @@ shows as missing groups; write a new baseline after an intended change.`,
 				if err != nil {
 					return err
 				}
-				c, err := results.Compare(b, recs, results.CompareOptions{K: *k, Floor: tol})
+				c, err := results.Compare(b, recs, results.CompareOptions{K: *k, Floor: tol, Partial: *partial})
 				if err != nil {
 					return err
 				}

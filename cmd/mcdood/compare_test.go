@@ -90,6 +90,30 @@ func TestCompareMissingCellFails(t *testing.T) {
 	}
 }
 
+// --partial: a run of part of the cells passes with the rest not run, but
+// still fails on a regression, and on an empty results folder.
+func TestComparePartial(t *testing.T) {
+	dir, baseline := compareSetup(t)
+	if err := os.Remove(filepath.Join(dir, "records", tableRecords[0].Key+".json")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "compare", "--partial", "--results", dir, "--baseline", baseline)
+	if code != 0 || !strings.HasPrefix(out, "PASS: 1 records compared") || !strings.Contains(out, "not run      "+tableRecords[0].Group) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	replace(t, dir, tableRecords[1].Key, func(r *results.Record) { r.Metrics.AUROC = 0.95 })
+	if code, out, _ := runCLI(t, nil, "compare", "--partial", "--results", dir, "--baseline", baseline); code != 1 || !strings.Contains(out, "regression") {
+		t.Errorf("a regression in a partial run: exit %d, stdout %q", code, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "records", tableRecords[1].Key+".json")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "compare", "--partial", "--results", dir, "--baseline", baseline)
+	if code != 1 || !strings.Contains(errOut, "no records") {
+		t.Errorf("an empty partial run: exit %d, stderr %q", code, errOut)
+	}
+}
+
 // Several --results directories are draws of one baseline: the same cells
 // run twice (as on two kernel paths) make groups of two.
 func TestCompareSeveralResults(t *testing.T) {
