@@ -331,18 +331,30 @@ func (p *Plan) SetSeeds(seeds []uint64) error {
 // reproduce), each of which must be one of the plan's; the cells' keys do not
 // change, so their records are the full plan's.
 func (p *Plan) OnlyOOD(sets []string) error {
-	if len(sets) == 0 {
-		return fmt.Errorf("no OOD sets")
+	return p.only(&p.File.OOD, "OOD sets", sets)
+}
+
+// OnlyMethods keeps the plan's cells of these methods (the --methods of
+// mcdood reproduce), as OnlyOOD does for OOD sets.
+func (p *Plan) OnlyMethods(methods []string) error {
+	return p.only(&p.File.Methods, "methods", methods)
+}
+
+// only narrows one of the plan's lists to names, each of which must be on it,
+// and lists the cells again.
+func (p *Plan) only(list *[]string, what string, names []string) error {
+	if len(names) == 0 {
+		return fmt.Errorf("no %s", what)
 	}
-	for i, o := range sets {
-		if !slices.Contains(p.File.OOD, o) {
-			return fmt.Errorf("%q is not one of the plan's OOD sets %q", o, p.File.OOD)
+	for i, n := range names {
+		if !slices.Contains(*list, n) {
+			return fmt.Errorf("%q is not one of the plan's %s %q", n, what, *list)
 		}
-		if slices.Contains(sets[:i], o) {
-			return fmt.Errorf("%q is listed twice", o)
+		if slices.Contains(names[:i], n) {
+			return fmt.Errorf("%q is listed twice", n)
 		}
 	}
-	p.File.OOD = slices.Clone(sets)
+	*list = slices.Clone(names)
 	p.expand()
 	return nil
 }

@@ -110,6 +110,13 @@ func TestParseGoodPlan(t *testing.T) {
 	if err := p4.OnlyOOD([]string{"mnist"}); err == nil || !strings.Contains(err.Error(), `"mnist"`) {
 		t.Errorf("OnlyOOD of a set not in the plan: %v", err)
 	}
+	// --methods likewise.
+	if err := p4.OnlyMethods([]string{last.Method}); err != nil || len(p4.Cells) != 2 || p4.Cells[1].Key != last.Key {
+		t.Fatalf("OnlyMethods: %v, %d cells", err, len(p4.Cells))
+	}
+	if err := p4.OnlyMethods([]string{"msp", "msp"}); err == nil {
+		t.Error("OnlyMethods accepted a method twice")
+	}
 	if _, err := p.Network("small").TrainConfig(1); err != nil {
 		t.Fatal(err)
 	}

@@ -467,9 +467,13 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	if !c.OK() {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(&b, "%s: %d records compared (%s metrics, fractions; margin max(%g·std, floor)): %s, %s, %d missing, %d new\n",
+	missing := "missing"
+	if c.Partial {
+		missing = "not run"
+	}
+	fmt.Fprintf(&b, "%s: %d records compared (%s metrics, fractions; margin max(%g·std, floor)): %s, %s, %d %s, %d new\n",
 		verdict, c.Compared, c.Mode, c.K, plural(len(c.Regressions), "regression", "regressions"),
-		plural(len(c.Improvements), "improvement", "improvements"), len(c.Missing), len(c.New))
+		plural(len(c.Improvements), "improvement", "improvements"), len(c.Missing), missing, len(c.New))
 	line := func(kind, verb string, ch Change, by float64) {
 		fmt.Fprintf(&b, "%-12s %s/seed %d %s: %.4f, %s by %.4f than the baseline's %.4f ± %.4f (n %d; margin %.4f)  [%s]\n",
 			kind, ch.Cell, ch.Seed, ch.Metric, ch.Result, verb, by, ch.Mean, ch.Std, ch.N, ch.Margin, ch.Key)

@@ -98,7 +98,7 @@ func TestComparePartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, nil, "compare", "--partial", "--results", dir, "--baseline", baseline)
-	if code != 0 || !strings.HasPrefix(out, "PASS: 1 records compared") || !strings.Contains(out, "not run      "+tableRecords[0].Group) {
+	if code != 0 || !strings.HasPrefix(out, "PASS: 1 records compared") || !strings.Contains(out, "1 not run, 0 new") || !strings.Contains(out, "not run      "+tableRecords[0].Group) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	replace(t, dir, tableRecords[1].Key, func(r *results.Record) { r.Metrics.AUROC = 0.95 })

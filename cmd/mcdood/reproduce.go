@@ -31,7 +31,7 @@ func init() {
 		name:    "reproduce",
 		order:   50,
 		summary: "run an experiment plan (TOML) and print the tables beside the paper's",
-		usage:   "-c FILE [--data DIR] [--out DIR] [--seeds 1,2,3] [--ood SET,...] [--shard i/n]",
+		usage:   "-c FILE [--data DIR] [--out DIR] [--seeds 1,2,3] [--ood SET,...] [--methods M,...] [--shard i/n]",
 		help: `First opens, decodes and checks every data set the cells without a record
 need and prints what is there, what is missing (with the command that
 fetches it) and what is broken (the file, and what is wrong); a broken set
@@ -47,8 +47,10 @@ Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots.
 --seeds replaces the plan's seeds: each seed pre-trains its own network and
 runs every cell again, so the tables show mean ± std over the seeds.
 
---ood keeps only the cells on these of the plan's OOD sets (their records
-are the full plan's: the same keys).
+--ood and --methods keep only the cells on these of the plan's OOD sets,
+or of these of its methods (their records are the full plan's: the same
+keys), as for a seed study of the baselines alone:
+  mcdood reproduce --seeds 2,3 --methods msp,odin --ood tinyimagenet-crop
 
 --shard i/n runs cells i, i+n, i+2n, ... (0-based), for SLURM arrays or
 Kubernetes indexed jobs; merge the shards' OUT folders afterwards (copy the
@@ -61,6 +63,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 			shard := fs.String("shard", "", "run only shard `i/n` of the cells")
 			seeds := fs.String("seeds", "", "run these `seeds` (comma-separated) instead of the plan's")
 			oodSets := fs.String("ood", "", "run only the cells on these of the plan's OOD `sets` (comma-separated)")
+			methods := fs.String("methods", "", "run only the cells of these of the plan's `methods` (comma-separated)")
 			threads := fs.Int("threads", 0, "worker threads (default all cores)")
 			refNet := fs.String("reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
 			quiet := fs.Bool("quiet", false, "no progress reports")
@@ -85,6 +88,11 @@ records/ and scores/ files into one folder, or results.Merge) and run
 				if *oodSets != "" {
 					if err := plan.OnlyOOD(strings.Split(*oodSets, ",")); err != nil {
 						return usagef("--ood: %v", err)
+					}
+				}
+				if *methods != "" {
+					if err := plan.OnlyMethods(strings.Split(*methods, ",")); err != nil {
+						return usagef("--methods: %v", err)
 					}
 				}
 				var sh, shards int
