@@ -17,7 +17,9 @@ import (
 // only; Step B keeps both heads right on the labelled images while making
 // head 1 uncertain and head 2 confident on the unlabelled ones, so that the
 // heads come to disagree on out-of-distribution images — the score
-// (Discrepancy) is that disagreement. Each step updates every parameter.
+// (Discrepancy) is that disagreement. Each step updates every parameter, as
+// the authors' code does (Config.Train "all"; the study's variants
+// "heads-in-b" and "heads" leave the extractor out of Step B, or of both).
 
 // step is a compiled MCD step with its inputs and the parts of its loss.
 type step struct {

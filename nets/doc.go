@@ -4,7 +4,11 @@
 // checkpoints and batched prediction. It is the only package that imports
 // gorgonia, and it knows no detection method: a method composes the training
 // step it needs from the pieces a Graph offers (package mcd writes MCD's two
-// steps that way).
+// steps that way). Pre-training offers one loss beyond (label-smoothed)
+// cross-entropy, the entropy margin on held-out images of Vyas et al. (ECCV
+// 2018; TrainConfig.EntropyMargin), because it runs inside the cached,
+// resumable pre-training loop; the detector that uses it is in package
+// baselines.
 //
 // # How it works
 //
@@ -55,7 +59,7 @@
 //	builder.go          layers into a graph (convolution, batch norm, pooling,
 //	                    linear, …) and the batch-norm fusion of evaluation graphs
 //	arch.go             Spec: architectures by name (ParseSpec)
-//	arch_*.go           one architecture each: small, DenseNet-BC, WRN, ResNet-9, MLP
+//	arch_*.go           one architecture each: small, DenseNet-BC, WRN, ResNet-9, airbench, MLP
 //	op.go               what every op shares
 //	op_*.go             the ops: convolution, batch norm (+ReLU), pooling, layout
 //	                    (NCHW↔CNHW, concatenation), linear, losses, scalars and
