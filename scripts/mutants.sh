@@ -31,8 +31,8 @@ work, name = sys.argv[1], sys.argv[2]
 mutants = {
     "mcd-sign": ("mcd/finetune.go", "\t\tscores[i] = -d\n", "\t\tscores[i] = d\n"),
     "odin-noperturb": ("baselines/odin.go",
-                       "\t\t\todinPerturb(eval.Input(), clean, grad.InputGrad(), epsilons[k], env.Norm)\n",
-                       "\t\t\tcopy(eval.Input(), clean)\n"),
+                       "\t\t\t\todinPerturb(eval.Input(), clean, grad.InputGrad(), epsilons[e.k], env.Norm)\n",
+                       "\t\t\t\tcopy(eval.Input(), clean)\n"),
     "mcd-margin0": ("mcd/steps.go",
                     "\ts.margin = g.Hinge(margin, g.Sub(g.MeanEntropy(s.u1), g.MeanEntropy(s.u2)))\n",
                     "\ts.margin = g.Hinge(0, g.Sub(g.MeanEntropy(s.u1), g.MeanEntropy(s.u2)))\n"),
