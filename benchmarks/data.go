@@ -114,7 +114,7 @@ func (s *DataSet) openID(f experiments.File, opts Options) {
 	if s.fail(err, opts.DataRoot) {
 		return
 	}
-	s.train, s.test = capSet(train, f.TrainImages), capSet(test, f.TestImages)
+	s.train, s.test = train.Head(f.TrainImages), test.Head(f.TestImages)
 	s.Train, s.Test, s.Source = s.train.Len(), s.test.Len(), opts.DataRoot
 	s.checkSize(f.Validation)
 }
@@ -131,7 +131,7 @@ func (s *DataSet) openOOD(plan *experiments.Plan, opts Options) {
 	if s.fail(err, opts.DataRoot) {
 		return
 	}
-	s.test = capSet(set, f.OODImages)
+	s.test = set.Head(f.OODImages)
 	s.Test = s.test.Len()
 	s.checkSize(f.Validation)
 }

@@ -532,17 +532,6 @@ func (r *groupRun) warnings() []string {
 	return w
 }
 
-func capSet(d *loaders.Dataset, n int) *loaders.Dataset {
-	if n <= 0 || d.Len() <= n {
-		return d
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return d.Subset(d.Name, idx)
-}
-
 func nextOOD(list []string, name string) string {
 	for i, n := range list {
 		if n == name {

@@ -37,6 +37,19 @@ func (d *Dataset) Image(i int) []byte { return d.Pixels[i*ImageBytes : (i+1)*Ima
 // Labelled reports whether the set carries class labels.
 func (d *Dataset) Labelled() bool { return d.Labels != nil }
 
+// Head returns the first n images (the plans' train_images, test_images and
+// ood_images caps), or d itself when n ≤ 0 or d has no more than n.
+func (d *Dataset) Head(n int) *Dataset {
+	if n <= 0 || d.Len() <= n {
+		return d
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return d.Subset(d.Name, idx)
+}
+
 // Subset returns the images at idx, in that order, as a new Dataset (a copy).
 func (d *Dataset) Subset(name string, idx []int) *Dataset {
 	s := &Dataset{Name: name, Pixels: make([]byte, len(idx)*ImageBytes), Classes: d.Classes}

@@ -78,13 +78,9 @@ of --epochs.`,
 				if err != nil {
 					return err
 				}
-				if plan != nil && plan.File.TrainImages > 0 && plan.File.TrainImages < trainSet.Len() {
+				if plan != nil {
 					// The plan's cap is part of its model key.
-					idx := make([]int, plan.File.TrainImages)
-					for i := range idx {
-						idx[i] = i
-					}
-					trainSet = trainSet.Subset(trainSet.Name, idx)
+					trainSet = trainSet.Head(plan.File.TrainImages)
 				}
 				test := loaders.Batches{Set: testSet, Norm: loaders.CIFARNormalization}
 				// With --plan the checkpoint is the plan's cached model (the
