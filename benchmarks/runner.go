@@ -31,6 +31,8 @@ import (
 type Options struct {
 	DataRoot string
 	Out      string
+	// Models is the pre-trained network cache; "" means Out/models.
+	Models string
 	// Shard and Shards pick every Shards-th cell starting at Shard (0-based),
 	// for cluster array jobs; Shards ≤ 1 runs everything.
 	Shard, Shards int
@@ -45,6 +47,15 @@ type Options struct {
 	// broken set's cells failed; without it a broken set stops the run
 	// before any training (a *BrokenError).
 	SkipBroken bool
+}
+
+// modelPath is where the network with this model key is cached.
+func (o Options) modelPath(key string) string {
+	dir := o.Models
+	if dir == "" {
+		dir = filepath.Join(o.Out, "models")
+	}
+	return filepath.Join(dir, key+".ckpt")
 }
 
 // Summary says what a run did.
@@ -272,7 +283,7 @@ func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 		return err
 	}
 	mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
-	path := filepath.Join(r.opts.Out, "models", mkey+".ckpt")
+	path := r.opts.modelPath(mkey)
 	t0 := time.Now()
 	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(r.train, r.key.seed), cfg, nets.TrainOptions{
 		Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
@@ -324,7 +335,7 @@ func (r *groupRun) Pretrain(ctx context.Context, job ood.TrainJob) (*nets.Model,
 			Margin: job.Margin, Weight: job.Weight}
 	}
 	key := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed) + "+" + job.Key
-	path := filepath.Join(r.opts.Out, "models", key+".ckpt")
+	path := r.opts.modelPath(key)
 	t0 := time.Now()
 	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(job.Train, seed), cfg, nets.TrainOptions{
 		Checkpoint: path, Meta: map[string]string{"recipe": key}, Progress: r.opts.Progress, Log: r.log,

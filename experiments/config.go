@@ -9,14 +9,19 @@ package experiments
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 )
 
 // File is the TOML document. Every number that changes a result is here or
 // in a named default that cites its source.
 type File struct {
-	Name     string   `toml:"name"`     // plan name, used in records and output paths
-	Data     string   `toml:"data"`     // data root (the --data flag and $MCDOOD_DATA win)
-	Out      string   `toml:"out"`      // output folder
+	Name string `toml:"name"` // plan name, used in records and output paths
+	Data string `toml:"data"` // data root (the --data flag and $MCDOOD_DATA win)
+	Out  string `toml:"out"`  // output folder
+	// Models is the cache of pre-trained networks (default OUT/models): a
+	// plan that names another plan's cache reuses its networks, as a study
+	// of one detector's settings beside the default plan does.
+	Models   string   `toml:"models"`
 	Seeds    []uint64 `toml:"seeds"`    // one cell per seed: pre-training, fine-tuning, crops and noise
 	ID       []string `toml:"id"`       // in-distribution sets: cifar10, cifar100
 	Networks []string `toml:"networks"` // network names (nets.ParseSpec); each needs a [network.NAME] recipe
@@ -51,6 +56,15 @@ type File struct {
 	Network   map[string]Recipe `toml:"network"`
 	CustomOOD []CustomOOD       `toml:"custom_ood"`
 	// Method tables are decoded into each detector's own configuration.
+}
+
+// ModelDir is the folder of the plan's pre-trained network cache when its
+// results go to out: the plan's models, else out/models.
+func (f *File) ModelDir(out string) string {
+	if f.Models != "" {
+		return f.Models
+	}
+	return filepath.Join(out, "models")
 }
 
 // Recipe is how a network is pre-trained on the ID set (both heads with

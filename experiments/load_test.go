@@ -120,6 +120,18 @@ func TestParseGoodPlan(t *testing.T) {
 	if _, err := p.Network("small").TrainConfig(1); err != nil {
 		t.Fatal(err)
 	}
+	// The model cache is OUT/models unless the plan names one; where the
+	// networks are kept changes no key.
+	if d := p.File.ModelDir("o"); d != "o/models" {
+		t.Errorf("default model dir %q", d)
+	}
+	p5, err := Parse("good.toml", []byte(`models = "shared/models"`+"\n"+good))
+	if err != nil || p5.File.ModelDir("o") != "shared/models" {
+		t.Fatalf("models key: %v, %+v", err, p5.File)
+	}
+	if p5.Cells[0].Key != p.Cells[0].Key || p5.ModelKey("cifar10", "small", 1) != p.ModelKey("cifar10", "small", 1) {
+		t.Error("the models folder changed a cell or model key")
+	}
 }
 
 // TestAirbenchRecipe: airbench's keys decode into the training configuration,

@@ -22,30 +22,46 @@ func TestShippedProfilesParse(t *testing.T) {
 	}
 }
 
-// experiments/eloc.toml shares the default plan's cells: the same network
-// recipes and the same parameters for every method the default plan has.
-func TestELOCProfileSharesTheDefaultCells(t *testing.T) {
+// The profiles beside the default plan share its cells: the same network
+// recipe (so the same cached network) and, for every cell the default plan
+// has too, the same key (so its records are reused, not run again).
+func TestProfilesShareTheDefaultCells(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	def, err := Load(filepath.Join(root, "experiments.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	el, err := Load(filepath.Join(root, "experiments", "eloc.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := 0
-	for _, c := range def.Cells {
-		for _, e := range el.Cells {
-			if e.ID == c.ID && e.Network == c.Network && e.OOD == c.OOD && e.Method == c.Method && e.Setting == c.Setting && e.Seed == c.Seed {
-				if e.Key != c.Key {
-					t.Errorf("cell %s is %s in experiments/eloc.toml: its network or method differs from experiments.toml's", c.Key, e.Key)
-				}
-				shared++
+	for _, tc := range []struct {
+		file string
+		// shared is how many of the default plan's cells the profile has.
+		shared int
+	}{
+		{"eloc.toml", len(def.Cells)},
+		{"mcd-study.toml", 4},    // mcd on the four sets the study keeps
+		{"settings.toml", 4 * 3}, // transductive msp, odin, mcd on four sets
+	} {
+		p, err := Load(filepath.Join(root, "experiments", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range def.File.Networks {
+			if p.ModelKey("cifar10", n, 1) != def.ModelKey("cifar10", n, 1) {
+				t.Errorf("%s: network %s's recipe differs from experiments.toml's (model key %s, not %s)", tc.file, n, p.ModelKey("cifar10", n, 1), def.ModelKey("cifar10", n, 1))
 			}
 		}
-	}
-	if shared != len(def.Cells) || len(el.Cells) <= len(def.Cells) {
-		t.Fatalf("%d of the default plan's %d cells in eloc.toml's %d", shared, len(def.Cells), len(el.Cells))
+		shared := 0
+		for _, c := range def.Cells {
+			for _, e := range p.Cells {
+				if e.ID == c.ID && e.Network == c.Network && e.OOD == c.OOD && e.Method == c.Method && e.Setting == c.Setting && e.Seed == c.Seed {
+					if e.Key != c.Key {
+						t.Errorf("cell %s is %s in %s: its network or method differs from experiments.toml's", c.Key, e.Key, tc.file)
+					}
+					shared++
+				}
+			}
+		}
+		if shared != tc.shared || len(p.Cells) <= shared {
+			t.Errorf("%s: %d of the default plan's %d cells (want %d) in its %d", tc.file, shared, len(def.Cells), tc.shared, len(p.Cells))
+		}
 	}
 }

@@ -37,9 +37,9 @@ need and prints what is there, what is missing (with the command that
 fetches it) and what is broken (the file, and what is wrong); a broken set
 stops the run before any training, unless --skip-broken. A missing set's
 cells are skipped. Then runs every cell of the plan that has no record yet:
-pre-trains each
-network once (cached under OUT/models by a hash of its recipe), prepares each
-detector (ODIN tuning, MCD fine-tuning), scores the test images and stores
+pre-trains each network once (cached under OUT/models, or the plan's
+models folder, by a hash of its recipe), prepares each detector (ODIN
+tuning, MCD fine-tuning), scores the test images and stores
 one record per cell under OUT/records. A killed run resumes where it stopped;
 a second run of a finished plan only re-renders the tables. Tables (text,
 Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots.
@@ -122,7 +122,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, %d threads\n",
 					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Threads())
 				t0 := time.Now()
-				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Shard: sh, Shards: shards,
+				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Models: plan.File.ModelDir(outDir), Shard: sh, Shards: shards,
 					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken}
 				// The data pass: every set the pending cells need, decoded
 				// and checked before anything is trained.

@@ -30,7 +30,8 @@ command resumes from the checkpoint; a checkpoint of a different recipe is
 refused.
 
 With --plan the checkpoint is written where "mcdood reproduce" of that plan
-looks for the network (OUT/models/KEY.ckpt, OUT the plan's out), so that
+looks for the network (MODELS/KEY.ckpt: the plan's models, default its
+out's models/), so that
 the plan's runs use it instead of training again.
 
 The recipe is the [network.NAME] table of --plan, or the recipe flags, which
@@ -90,7 +91,7 @@ of --epochs.`,
 				path := filepath.Join("out", "train", fmt.Sprintf("%s-%s-seed%d.ckpt", network.Name, *id, *seed))
 				if plan != nil {
 					recipe = plan.ModelKey(*id, network.Name, *seed)
-					path = filepath.Join(plan.File.Out, "models", recipe+".ckpt")
+					path = filepath.Join(plan.File.ModelDir(plan.File.Out), recipe+".ckpt")
 				}
 				if *out != "" {
 					path = *out
