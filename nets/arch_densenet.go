@@ -11,22 +11,16 @@ import (
 // blocks of (L−4)/6 bottleneck layers (BN-ReLU-1×1 conv to 4k, BN-ReLU-3×3
 // conv to k, concatenated to the input), transitions (BN-ReLU-1×1 conv
 // halving the channels, 2×2 average pooling), then BN-ReLU and global
-// average pooling.
+// average pooling. Each dense block is one DenseBlock op, which shares the
+// concatenations' storage (Pleiss et al., 2017; op_dense.go).
 func denseNetBC(depth, k int) extractor {
 	return func(b *builder, x *G.Node) *G.Node {
 		n := (depth - 4) / 6
 		c := 2 * k
 		x = b.conv("conv1", x, c, 3, 1, 1)
 		for blk := 1; blk <= 3; blk++ {
-			for l := 1; l <= n; l++ {
-				p := fmt.Sprintf("block%d.%d", blk, l)
-				y := b.bnReLU(p+".bn1", x)
-				y = b.conv(p+".conv1", y, 4*k, 1, 1, 0)
-				y = b.bnReLU(p+".bn2", y)
-				y = b.conv(p+".conv2", y, k, 3, 1, 1)
-				x = b.concat(x, y)
-				c += k
-			}
+			x = b.denseBlock(fmt.Sprintf("block%d", blk), x, n, k)
+			c += n * k
 			if blk < 3 {
 				p := fmt.Sprintf("trans%d", blk)
 				c /= 2 // floor(c·0.5): the authors' reduction = 0.5
@@ -38,4 +32,59 @@ func denseNetBC(depth, k int) extractor {
 		x = b.bnReLU("bn", x)
 		return b.globalPool(x)
 	}
+}
+
+// sharedDenseBlocks builds each dense block as one DenseBlock op over shared
+// storage (Pleiss et al., 2017); false builds it layer by layer with a
+// concatenation after each, the reference the tests compare it with.
+var sharedDenseBlocks = true
+
+// denseBlock is dense block name of n bottleneck layers of growth rate k
+// on x; layer l's parameters are name.l.bn1, .conv1, .bn2, .conv2, created
+// in that order in either form.
+func (b *builder) denseBlock(name string, x *G.Node, n, k int) *G.Node {
+	if b.err != nil {
+		return nil
+	}
+	if !sharedDenseBlocks {
+		for l := 1; l <= n; l++ {
+			p := fmt.Sprintf("%s.%d", name, l)
+			y := b.bnReLU(p+".bn1", x)
+			y = b.conv(p+".conv1", y, 4*k, 1, 1, 0)
+			y = b.bnReLU(p+".bn2", y)
+			y = b.conv(p+".conv2", y, k, 3, 1, 1)
+			x = b.concat(x, y)
+		}
+		return x
+	}
+	var params G.Nodes
+	var sts []*bnState
+	relu := BNOptions{Act: ActReLU}
+	bn := func(name string, c int) {
+		params = append(params, b.param(name+".gamma", []int{c}, constInit(1)), b.paramRole(name+".beta", []int{c}, constInit(0), NormShift))
+		sts = append(sts, b.m.bnState(name, c, relu))
+	}
+	conv := func(name string, cin, cout, size int) {
+		params = append(params, b.param(name+".w", []int{cout, cin, size, size}, heNormal(size*size*cout)))
+	}
+	c := x.Shape()[0]
+	for l := 1; l <= n; l++ {
+		p := fmt.Sprintf("%s.%d", name, l)
+		bn(p+".bn1", c)
+		conv(p+".conv1", c, 4*k, 1)
+		bn(p+".bn2", 4*k)
+		conv(p+".conv2", 4*k, k, 3)
+		c += k
+	}
+	if b.err != nil {
+		return nil
+	}
+	if b.dense == nil {
+		b.dense = &denseScratch{}
+	}
+	y := b.wrap(DenseBlock(x, params, sts, b.training, ActReLU, b.dense))
+	if y != nil {
+		b.blocks = append(b.blocks, y.Op().(*denseBlockOp))
+	}
+	return y
 }

@@ -129,6 +129,9 @@ func TestFusedEvalMatchesUnfused(t *testing.T) {
 					if bn, ok := n.Op().(*bnOp); ok && bn.fused {
 						fused++
 					}
+					if blk, ok := n.Op().(*denseBlockOp); ok && blk.fused {
+						fused++
+					}
 				}
 				if fuse != (fused > 0) {
 					t.Fatalf("fuse %v: %d batch norms fused", fuse, fused)

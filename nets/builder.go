@@ -18,8 +18,10 @@ type builder struct {
 	training bool
 	dropout  *rand.Rand // nil outside training
 	nodes    map[string]*G.Node
-	cols     *colCache // training graphs: memory convolutions may keep for their backward pass
-	bns      []bnUse   // every batch-norm layer, for fuseConvBN
+	cols     *colCache       // training graphs: memory convolutions may keep for their backward pass
+	bns      []bnUse         // every batch-norm layer, for fuseConvBN
+	blocks   []*denseBlockOp // every dense block, for fuseConvBN
+	dense    *denseScratch   // the scratch the dense blocks share
 	err      error
 }
 
@@ -159,7 +161,8 @@ func (b *builder) constant(name string, c int, v float32) *G.Node {
 // of its output right after the chunk's GEMM, while it is in cache, instead
 // of in a second pass over the whole tensor: the batch norm then passes its
 // input through. Only for graphs without gradients, which have no stock
-// gorgonia op that could overwrite the shared buffer.
+// gorgonia op that could overwrite the shared buffer. Each dense block does
+// the same inside itself, for each layer's second batch norm.
 func (b *builder) fuseConvBN() {
 	if b.training || b.err != nil {
 		return
@@ -172,6 +175,9 @@ func (b *builder) fuseConvBN() {
 		}
 		conv.post = &convPost{bn: bn, gamma: u.gamma, beta: u.beta}
 		bn.fused = true
+	}
+	for _, blk := range b.blocks {
+		blk.fuse()
 	}
 }
 

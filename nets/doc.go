@@ -34,10 +34,11 @@
 //     gradients, where no stock Add could overwrite the shared buffer.
 //   - A backward op may read buffers of its forward op that are not graph
 //     values — batch statistics, softmax probabilities, dropout masks, the
-//     column matrices a convolution keeps — because the tape runs the whole
-//     forward pass before any backward op and nothing else writes them. Every
-//     tensor a backward op reads that is a graph value comes in as one of its
-//     inputs, so gorgonia's liveness analysis sees every use.
+//     column matrices a convolution keeps, the bottleneck outputs a dense
+//     block keeps — because the tape runs the whole forward pass before any
+//     backward op and nothing else writes them. Every tensor a backward op
+//     reads that is a graph value comes in as one of its inputs, so
+//     gorgonia's liveness analysis sees every use.
 //   - Ops report CallsExtern() == false even when they call BLAS: otherwise
 //     the tape machine inserts an allocation before each of them.
 //
@@ -64,6 +65,9 @@
 //	op_*.go             the ops: convolution, batch norm (+ReLU), pooling, layout
 //	                    (NCHW↔CNHW, concatenation), linear, losses, scalars and
 //	                    the rest (dropout, ReLU, Detach, sums)
+//	op_dense.go         a whole DenseNet-BC dense block as one op over shared
+//	                    storage, recomputing in the backward pass (Pleiss et
+//	                    al. 2017)
 //	kernels.go          the kernels the ops spend their time in, as Go reference
 //	                    loops; kernel levels (KernelsEnv)
 //	kernels_native.go   the cgo build's kernels: C, one copy per x86-64 level

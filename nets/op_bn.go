@@ -112,11 +112,16 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 		// The convolution before has already applied this layer.
 		return vs[0], nil
 	}
-	x, gamma, beta := f32(vs[0]), f32(vs[1]), f32(vs[2])
+	out := op.out.get(op.shape...)
+	op.forward(f32(vs[0]), f32(vs[1]), f32(vs[2]), f32(out))
+	return out, nil
+}
+
+// forward normalises x into y, keeping the statistics it used (and, in
+// training mode, updating the running ones).
+func (op *bnOp) forward(x, gamma, beta, y []float32) {
 	c := op.shape[0]
 	m := len(x) / c
-	out := op.out.get(op.shape...)
-	y := f32(out)
 	if op.mean == nil {
 		op.mean, op.invstd = make([]float32, c), make([]float32, c)
 		op.a, op.b = make([]float32, c), make([]float32, c)
@@ -146,7 +151,17 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
 		}
 	})
-	return out, nil
+}
+
+// reapply writes into y the output the last forward run gave for x: the
+// recomputation of a memory-efficient dense block (op_dense.go).
+func (op *bnOp) reapply(x, y []float32) {
+	m := len(x) / op.shape[0]
+	parallel(op.shape[0], func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			scaleShift(x[ch*m:(ch+1)*m], y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
+		}
+	})
 }
 
 func (op *bnOp) DiffWRT(int) []bool {
@@ -194,12 +209,17 @@ func (op *bnGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
-	x, dy := f32(vs[0]), f32(vs[3])
+	out := op.out.get(op.fwd.shape...)
+	op.backward(f32(vs[0]), f32(vs[3]), f32(out))
+	return out, nil
+}
+
+// backward writes ∂L/∂x into dx from x and dy = ∂L/∂y (and ∂L/∂gamma,
+// ∂L/∂beta into dgamma, dbet in training mode).
+func (op *bnGradOp) backward(x, dy, dx []float32) {
 	f := op.fwd
 	c := f.shape[0]
 	m := len(x) / c
-	out := op.out.get(f.shape...)
-	dx := f32(out)
 	if op.dgamma == nil {
 		op.dgamma, op.dbet = make([]float32, c), make([]float32, c)
 	}
@@ -222,7 +242,6 @@ func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
 			bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
 		}
 	})
-	return out, nil
 }
 
 func (op *bnGradOp) DiffWRT(int) []bool { return []bool{false, false, false, false} }

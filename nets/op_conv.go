@@ -126,9 +126,13 @@ func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
-	x, w := f32(vs[0]), f32(vs[1])
 	out := op.out.get(op.outShape()...)
-	y := f32(out)
+	op.forward(f32(vs[0]), f32(vs[1]), f32(out))
+	return out, nil
+}
+
+// forward convolves x with w into y (Cout, N, OH, OW).
+func (op *convOp) forward(x, w, y []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
 	if op.post != nil {
@@ -141,7 +145,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
 			}
 		})
-		return out, nil
+		return
 	}
 	var act Act
 	if op.post != nil {
@@ -155,7 +159,7 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 		parallel(g.N, func(_, lo, hi int) {
 			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy, a, b, act)
 		})
-		return out, nil
+		return
 	}
 	op.cols = growScratch(op.cols)
 	var whole []float32
@@ -181,7 +185,6 @@ func (op *convOp) Do(vs ...G.Value) (G.Value, error) {
 			}
 		}
 	})
-	return out, nil
 }
 
 func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
@@ -223,16 +226,21 @@ func (op *convGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
-	w, dy := f32(vs[0]), f32(vs[1])
 	g := op.g
 	out := op.out.get(g.C, g.N, g.H, g.W)
-	dx := f32(out)
+	op.backward(f32(vs[0]), f32(vs[1]), f32(out))
+	return out, nil
+}
+
+// backward writes ∂L/∂x into dx from w and dy = ∂L/∂y.
+func (op *convGradInputOp) backward(w, dy, dx []float32) {
+	g := op.g
 	ldy := g.N * g.Pix
 	if g.pointwise() {
 		parallel(g.N, func(_, lo, hi int) {
 			sgemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
 		})
-		return out, nil
+		return
 	}
 	op.cols = growScratch(op.cols)
 	step := chunkImages(g, evalMinCols)
@@ -249,7 +257,6 @@ func (op *convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 			col2im(col, g, n0, n1, dx)
 		}
 	})
-	return out, nil
 }
 
 func (op *convGradInputOp) DiffWRT(int) []bool { return []bool{false, false} }
@@ -276,10 +283,15 @@ func (op *convGradWeightOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
-	x, dy := f32(vs[0]), f32(vs[1])
 	g := op.g
 	out := op.out.get(op.cout, g.C, g.KH, g.KW)
-	dw := f32(out)
+	op.weightGrad(f32(vs[0]), f32(vs[1]), f32(out))
+	return out, nil
+}
+
+// weightGrad writes ∂L/∂w into dw from x and dy = ∂L/∂y.
+func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
+	g := op.g
 	ldy := g.N * g.Pix
 	op.cols = growScratch(op.cols)
 	op.partials = growScratch(op.partials)
@@ -316,7 +328,6 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 			dw[i] += p[i]
 		}
 	}
-	return out, nil
 }
 
 func (op *convGradWeightOp) DiffWRT(int) []bool { return []bool{false, false} }
