@@ -35,6 +35,10 @@ type Graph struct {
 	imagesIn map[*G.Node]*G.Node
 	dropout  *rand.PCG
 	n        int // inputs made so far, for their names
+	// fused: Eval has applied each batch norm inside the convolution
+	// before it (builder.fuseConvBN), which leaves the graph without the
+	// forward state a backward pass reads.
+	fused bool
 }
 
 // Tensor is a value of a Graph: an input, features, logits or a scalar
@@ -282,6 +286,7 @@ func (g *Graph) Eval() (*Program, error) {
 	}
 	if fuseEvalBN {
 		g.b.fuseConvBN()
+		g.fused = !g.b.training
 	}
 	p := g.program(Tensor{})
 	return p, p.compile()
@@ -292,6 +297,9 @@ func (g *Graph) Eval() (*Program, error) {
 func (g *Graph) InputGrad(loss, images Tensor) (*Program, error) {
 	if g.mode != Evaluation {
 		return nil, fmt.Errorf("nets: InputGrad on a training graph")
+	}
+	if g.fused {
+		return nil, fmt.Errorf("nets: InputGrad on a graph compiled by Eval, whose batch norms are fused into their convolutions")
 	}
 	if !g.ok(loss, images) {
 		return nil, g.b.check("input-gradient")
