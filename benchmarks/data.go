@@ -93,7 +93,7 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		need("ID", c.ID, 0).Cells++
 		need("OOD", c.OOD, c.Seed).Cells++
 		if c.Setting == string(ood.Cross) {
-			need("OOD", crossPool(f, c.OOD), c.Seed).Cells++
+			need("OOD", plan.CrossPool(c.OOD), c.Seed).Cells++
 		}
 	}
 	for _, s := range d.Sets {

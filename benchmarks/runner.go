@@ -112,16 +112,6 @@ func pendingCells(plan *experiments.Plan, opts Options) ([]experiments.Cell, int
 	return pending, skipped, nil
 }
 
-// crossPool is the OOD set whose images form the cross setting's pool for
-// cells of OOD set name: the plan's cross_pool, or the next set of the list
-// when name is the cross_pool itself.
-func crossPool(f experiments.File, name string) string {
-	if f.CrossPool == name {
-		return nextOOD(f.OOD, name)
-	}
-	return f.CrossPool
-}
-
 // Run executes the plan's cells that have no record yet. Data problems are
 // found before any training (Options.Data, OpenData): missing sets skip
 // their cells, broken ones stop the run unless Options.SkipBroken. A cell
@@ -248,6 +238,11 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 			return err
 		}
 		ok, err := r.cell(ctx, c)
+		if ok && err == nil {
+			// Its record is written: done, even when the run was
+			// cancelled just after.
+			r.sum.Done++
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -255,8 +250,6 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 			return fmt.Errorf("cell %s: %w", c.Key, err)
 		case err != nil:
 			r.fail(err, c)
-		case ok:
-			r.sum.Done++
 		}
 	}
 	return nil
@@ -407,7 +400,10 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	setting := ood.Setting(c.Setting)
 	var other *loaders.Dataset
 	if setting == ood.Cross {
-		name := crossPool(f, c.OOD)
+		name := r.plan.CrossPool(c.OOD)
+		if name == "" || name == c.OOD {
+			return false, fmt.Errorf("cross setting of %s: pool set %q is not another OOD set", c.OOD, name)
+		}
 		if _, other, err = r.oodSplit(name); err != nil {
 			if errors.Is(err, loaders.ErrNotFound) {
 				r.miss(name, 1)
@@ -541,15 +537,6 @@ func (r *groupRun) warnings() []string {
 		w = append(w, "no test accuracy")
 	}
 	return w
-}
-
-func nextOOD(list []string, name string) string {
-	for i, n := range list {
-		if n == name {
-			return list[(i+1)%len(list)]
-		}
-	}
-	return list[0]
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -285,6 +285,15 @@ func Parse(name string, src []byte) (*Plan, error) {
 	}
 
 	p.Name, p.File = f.Name, f
+	if slices.Contains(f.Settings, string(ood.Cross)) {
+		p.crossPools = map[string]string{}
+		for i, name := range f.OOD {
+			p.crossPools[name] = f.CrossPool
+			if name == f.CrossPool {
+				p.crossPools[name] = f.OOD[(i+1)%len(f.OOD)] // ≠ name: the list has two sets or more
+			}
+		}
+	}
 	p.expand()
 	return p, nil
 }

@@ -241,3 +241,57 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The cross setting's pool is resolved from the full ood list: the
+// cross_pool's own cells take the next set, narrowing the plan with --ood
+// changes neither that nor the keys, and the key names the resolved pool.
+func TestCrossPool(t *testing.T) {
+	plan := strings.Replace(good, `methods = ["msp", "odin-fixed", "mcd"]`, `methods = ["msp", "odin-fixed", "mcd"]
+settings = ["transductive", "cross"]
+cross_pool = "tinyimagenet-crop"`, 1)
+	p, err := Parse("cross.toml", []byte(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.CrossPool("gaussian"); got != "tinyimagenet-crop" {
+		t.Errorf("gaussian's pool %q", got)
+	}
+	if got := p.CrossPool("tinyimagenet-crop"); got != "gaussian" {
+		t.Errorf("the cross pool's own pool %q, want the next set", got)
+	}
+	key := func(p *Plan, oodSet string) string {
+		for _, c := range p.Cells {
+			if c.OOD == oodSet && c.Setting == "cross" && c.Method == "mcd" && c.Seed == 1 {
+				return c.Key
+			}
+		}
+		t.Fatalf("no cross mcd cell on %s", oodSet)
+		return ""
+	}
+	before := key(p, "tinyimagenet-crop")
+	if err := p.OnlyOOD([]string{"tinyimagenet-crop"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.CrossPool("tinyimagenet-crop"); got != "gaussian" {
+		t.Errorf("after OnlyOOD the pool is %q: the cells would fine-tune on their own test images", got)
+	}
+	if key(p, "tinyimagenet-crop") != before {
+		t.Error("OnlyOOD changed a cross cell's key")
+	}
+	// Another set after the cross pool is another pool, so another key.
+	q, err := Parse("cross.toml", []byte(strings.Replace(plan, `ood = ["gaussian", "tinyimagenet-crop"]`, `ood = ["gaussian", "tinyimagenet-crop", "uniform"]`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.CrossPool("tinyimagenet-crop") != "uniform" || key(q, "tinyimagenet-crop") == before || key(q, "gaussian") != key(mustParse(t, plan), "gaussian") {
+		t.Errorf("keys do not follow the resolved pool: %s %s", q.CrossPool("tinyimagenet-crop"), key(q, "tinyimagenet-crop"))
+	}
+}
+
+func mustParse(t *testing.T, plan string) *Plan {
+	p, err := Parse("cross.toml", []byte(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -20,7 +20,17 @@ type Plan struct {
 	Methods  []Method
 	Custom   []loaders.Custom
 	Cells    []Cell
+	// crossPools maps each OOD set to the set whose images form its cells'
+	// pool in the cross setting, resolved once from the full ood list so
+	// that narrowing the plan (OnlyOOD) cannot change it.
+	crossPools map[string]string
 }
+
+// CrossPool is the OOD set whose test images form the unlabelled OOD part of
+// the pool for cells of OOD set name in the cross setting: the plan's
+// cross_pool, or, for the cross_pool's own cells, the set after it in the
+// plan's full ood list. Never name itself ("" for a plan without cross).
+func (p *Plan) CrossPool(name string) string { return p.crossPools[name] }
 
 // Network is a network of the plan with its training recipe.
 type Network struct {
@@ -177,7 +187,7 @@ func (p *Plan) cellKeys(c Cell) (key, group string) {
 			Custom                 *loaders.Custom
 			CrossPool              string
 		}{model, m.Canonical(), f.Validation, f.SplitSeed, f.NoiseImages, f.TestImages, f.OODImages, custom,
-			map[bool]string{true: f.CrossPool}[c.Setting == string(ood.Cross)]})
+			map[bool]string{true: p.CrossPool(c.OOD)}[c.Setting == string(ood.Cross)]})
 	}
 	name := fmt.Sprintf("%s_%s_%s_%s_%s", c.ID, c.Network, c.OOD, c.Method, c.Setting)
 	// The group hashes the model key with the seed left out, so it is the
