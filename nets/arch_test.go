@@ -95,20 +95,7 @@ func TestFusedEvalMatchesUnfused(t *testing.T) {
 	for _, name := range []string{"small", "resnet9-8", "densenet-bc-40", "wrn-10-2"} {
 		t.Run(name, func(t *testing.T) {
 			m := newModel(t, name)
-			rng := rand.New(rand.NewPCG(5, 5))
-			for _, st := range m.bn {
-				for i := range st.Mean {
-					st.Mean[i] = float32(0.3 * rng.NormFloat64())
-					st.Var[i] = float32(0.5 + rng.Float64())
-				}
-			}
-			for _, p := range m.Params() {
-				if len(p.Value.Shape()) == 1 {
-					for i := range p.Data() {
-						p.Data()[i] += float32(0.2 * rng.NormFloat64())
-					}
-				}
-			}
+			perturbModel(m, rand.New(rand.NewPCG(5, 5)))
 			run := func(fuse bool) (z1, z2, feat []float32) {
 				old := fuseEvalBN
 				fuseEvalBN = fuse
