@@ -9,7 +9,7 @@ For every exported MCD score file (NAME_mcd_SETTING_sSEED_*.npz; an MCD score
 is minus the L1 distance between the heads' softmax outputs, Yu & Aizawa 2019)
 prints the mean and median discrepancy of the ID and of the OOD test images
 and the share above 0.5; and, when the MSP file of the same set and seed is
-there, the Spearman rank correlation of MCD's score with MSP's (Hendrycks &
+there (same set, setting and seed), the Spearman rank correlation of MCD's score with MSP's (Hendrycks &
 Gimpel 2017) on the ID images, on the OOD images, and on both: how much of
 MCD's score is the classifier's own confidence.
 """
@@ -29,7 +29,7 @@ for f in files:
     line = (f"{name[:-4]}: discrepancy ID mean {i.mean():.3f} median {np.median(i):.3f} >0.5 {(i > 0.5).mean():.3f}"
             f" | OOD mean {o.mean():.3f} median {np.median(o):.3f} >0.5 {(o > 0.5).mean():.3f}")
     m = re.match(r"(.*)_mcd_([a-z]+)_s(\d+)_", name)
-    msp = glob.glob(os.path.join(folder, f"{m.group(1)}_msp_*_s{m.group(3)}_*.npz")) if m else []
+    msp = glob.glob(os.path.join(folder, f"{m.group(1)}_msp_{m.group(2)}_s{m.group(3)}_*.npz")) if m else []
     if len(msp) == 1:
         s = np.load(msp[0])
         if len(s["id"]) == len(d["id"]) and len(s["ood"]) == len(d["ood"]):
