@@ -7,8 +7,8 @@ import (
 )
 
 // TestParallel checks that parallelN hands out every index exactly once,
-// in the documented ranges, back to back, with more workers than
-// processors, in nested calls and from concurrent callers.
+// in the documented ranges, back to back, with many workers, in nested
+// calls and from concurrent callers.
 func TestParallel(t *testing.T) {
 	check := func(t *testing.T, workers, n int) {
 		t.Helper()
@@ -39,7 +39,7 @@ func TestParallel(t *testing.T) {
 			check(t, 2, 1+i%37)
 		}
 	})
-	t.Run("more workers than processors", func(t *testing.T) {
+	t.Run("many workers", func(t *testing.T) {
 		check(t, 64, 1000)
 	})
 	t.Run("nested", func(t *testing.T) {

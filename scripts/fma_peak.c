@@ -6,7 +6,7 @@
 #include <time.h>
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
 int main(void){
-  long iters=200000000L; double t0,t1; 
+  long iters=200000000L; double t0,t1;
   __m256 a[12]; __m256 b=_mm256_set1_ps(0.9999f), c=_mm256_set1_ps(1e-7f);
   for(int i=0;i<12;i++) a[i]=_mm256_set1_ps(i);
   t0=now();

@@ -8,10 +8,10 @@
 For every exported MCD score file (NAME_mcd_SETTING_sSEED_*.npz; an MCD score
 is minus the L1 distance between the heads' softmax outputs, Yu & Aizawa 2019)
 prints the mean and median discrepancy of the ID and of the OOD test images
-and the share above 0.5; and, when the MSP file of the same set and seed is
-there (same set, setting and seed), the Spearman rank correlation of MCD's score with MSP's (Hendrycks &
-Gimpel 2017) on the ID images, on the OOD images, and on both: how much of
-MCD's score is the classifier's own confidence.
+and the share above 0.5; and, when the MSP file of the same set, setting and
+seed is there, the Spearman rank correlation of MCD's score with MSP's
+(Hendrycks & Gimpel 2017) on the ID images, on the OOD images, and on both:
+how much of MCD's score is the classifier's own confidence.
 """
 import glob, os, re, sys
 
