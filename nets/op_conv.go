@@ -49,6 +49,7 @@ type convOp struct {
 	// post, in evaluation graphs, is the batch norm (+ ReLU) fused into
 	// this convolution by fuseConvBN.
 	post *convPost
+	dn   *dnnlConv // the oneDNN primitives, when convolutions run there
 }
 
 // convPost is an evaluation-mode batch norm applied by a convolution.
@@ -151,7 +152,14 @@ func (op *convOp) forward(x, w, y []float32) {
 	if op.post != nil {
 		act = op.post.bn.act
 	}
-	if !op.training && useDirect(g, op.cout, act) {
+	direct := !op.training && useDirect(g, op.cout, act)
+	if !direct && dnnlPass(&op.dn, passForward, g, op.cout, !op.training, x, w, y) {
+		if op.post != nil {
+			parallel(g.N, func(_, lo, hi int) { op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix) })
+		}
+		return
+	}
+	if direct {
 		var a, b []float32
 		if op.post != nil {
 			a, b = op.post.a, op.post.b
@@ -217,6 +225,7 @@ type convGradInputOp struct {
 	cout int
 	out  buffer
 	cols []scratch
+	dn   *dnnlConv
 }
 
 func (op *convGradInputOp) Arity() int    { return 2 }
@@ -240,6 +249,9 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 		parallel(g.N, func(_, lo, hi int) {
 			sgemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
 		})
+		return
+	}
+	if dnnlPass(&op.dn, passBackwardData, g, op.cout, false, w, dy, dx) {
 		return
 	}
 	op.cols = growScratch(op.cols)
@@ -274,6 +286,7 @@ type convGradWeightOp struct {
 	out      buffer
 	cols     []scratch
 	partials []scratch
+	dn       *dnnlConv
 }
 
 func (op *convGradWeightOp) Arity() int    { return 2 }
@@ -293,6 +306,9 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
+	if dnnlPass(&op.dn, passBackwardWeights, g, op.cout, false, x, dy, dw) {
+		return
+	}
 	op.cols = growScratch(op.cols)
 	op.partials = growScratch(op.partials)
 	step := chunkImages(g, op.fwd.minCols()) // the forward pass's chunks, which keep may have stored

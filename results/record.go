@@ -49,6 +49,7 @@ type Record struct {
 	Machine string             `json:"machine"`
 	BLAS    string             `json:"blas"`
 	Kernels string             `json:"kernels,omitempty"` // the native kernels' level (nets.Kernels)
+	Conv    string             `json:"conv,omitempty"`    // how convolutions ran (nets.Conv)
 	Started time.Time          `json:"started"`
 	Seconds map[string]float64 `json:"seconds"` // by stage: prepare, score_id, score_ood, ...
 }

@@ -4,9 +4,11 @@
 # (mcdood compare: a number fails when it is worse than its group's mean by
 # more than max(k·std, floor)).
 #
-#   native  the fastest kernels this CPU runs and OpenBLAS's usual kernels
-#   avx2    MCDOOD_KERNELS=avx2 OPENBLAS_CORETYPE=Haswell: what a CPU without
-#           AVX-512 runs (on such a CPU this is the native path, so it is skipped)
+#   native  the fastest kernels this CPU runs, OpenBLAS's usual kernels and,
+#           in the dnnl build, oneDNN's convolutions
+#   avx2    MCDOOD_KERNELS=avx2 OPENBLAS_CORETYPE=Haswell (oneDNN capped at
+#           AVX2 too): what a CPU without AVX-512 runs (on such a CPU this is
+#           the native path, so it is skipped)
 #   gonum   the pure-Go build (gonum's BLAS and Go loops), on the
 #           tinyimagenet-crop cells only (reproduce --ood, compare --partial):
 #           it is about five times slower, and those cells are where every
@@ -33,7 +35,7 @@ run() {
     echo "smoke: the $name run failed (log above)" >&2
     exit 1
   fi
-  echo "== smoke $name: $("$bin" version | sed -n '2,3p' | tr '\n' ';' | sed 's/;$//'), $((SECONDS - t0)) s"
+  echo "== smoke $name: $("$bin" version | sed -n '2,4p' | tr '\n' ';' | sed 's/;$//'), $((SECONDS - t0)) s"
 }
 
 # has_avx512 BIN: the build runs the AVX-512 kernels here.

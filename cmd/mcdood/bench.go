@@ -63,7 +63,7 @@ measured in one run on the same machine:
 				runtime.GOMAXPROCS(*threads)
 				nets.SetThreads(*threads)
 				cfg := benchConfig{Batch: *batch, MinIters: *iters, MinTime: 2 * time.Second}
-				fmt.Fprintf(e.stdout, "net %s, batch %d, threads %d, BLAS %s, kernels %s, %s\n", spec.Name, *batch, *threads, nets.BLAS(), nets.Kernels(), runtime.Version())
+				fmt.Fprintf(e.stdout, "net %s, batch %d, threads %d, BLAS %s, kernels %s, convolutions %s, %s\n", spec.Name, *batch, *threads, nets.BLAS(), nets.Kernels(), nets.Conv(), runtime.Version())
 				n := 1
 				if *peer != "" {
 					n = *rounds

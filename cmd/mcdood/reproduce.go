@@ -119,8 +119,8 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					rep = progress.New(e.stderr)
 				}
 				log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, %d threads\n",
-					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Threads())
+				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, convolutions %s, %d threads\n",
+					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Conv(), nets.Threads())
 				t0 := time.Now()
 				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Models: plan.File.ModelDir(outDir), Shard: sh, Shards: shards,
 					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken}

@@ -96,7 +96,7 @@ of --epochs.`,
 				if *out != "" {
 					path = *out
 				}
-				fmt.Fprintf(e.stdout, "training %s on %s (%d images, %d classes), BLAS %s, kernels %s, %d threads\n", network.Name, *id, trainSet.Len(), trainSet.Classes, nets.BLAS(), nets.Kernels(), nets.Threads())
+				fmt.Fprintf(e.stdout, "training %s on %s (%d images, %d classes), BLAS %s, kernels %s, convolutions %s, %d threads\n", network.Name, *id, trainSet.Len(), trainSet.Classes, nets.BLAS(), nets.Kernels(), nets.Conv(), nets.Threads())
 				t0 := time.Now()
 				m, hist, err := nets.Train(ctx, network.Spec, network.TrainingSet(trainSet, *seed), cfg, nets.TrainOptions{
 					Checkpoint: path, Meta: map[string]string{"recipe": recipe}, Test: test,

@@ -18,15 +18,16 @@ func init() {
 		usage:   "",
 		help: `The kernel level in use is the fastest this CPU runs unless
 MCDOOD_KERNELS names another (avx512, avx2, generic; go in the pure-Go
-build); OpenBLAS's kernels follow MCDOOD_BLAS_CORE or OPENBLAS_CORETYPE.
+build); OpenBLAS's kernels follow MCDOOD_BLAS_CORE or OPENBLAS_CORETYPE;
+convolutions run on oneDNN in the dnnl build unless MCDOOD_CONV=gemm.
 Records store the same facts, so numbers from two machines can be told apart.`,
 		flags: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				fmt.Fprintf(e.stdout, "mcdood %s, %s %s/%s\nBLAS %s\nkernels %s (this CPU and build run %s)\n", commit(), runtime.Version(),
-					runtime.GOOS, runtime.GOARCH, nets.BLAS(), nets.Kernels(), strings.Join(nets.KernelLevels(), ", "))
+				fmt.Fprintf(e.stdout, "mcdood %s, %s %s/%s\nBLAS %s\nkernels %s (this CPU and build run %s)\nconvolutions %s\n", commit(), runtime.Version(),
+					runtime.GOOS, runtime.GOARCH, nets.BLAS(), nets.Kernels(), strings.Join(nets.KernelLevels(), ", "), nets.Conv())
 				return nil
 			}
 		},
