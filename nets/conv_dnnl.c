@@ -1,4 +1,4 @@
-//go:build dnnl && cgo
+//go:build dnnl && openblas && cgo
 
 // The convolution on oneDNN (Intel's deep-learning primitives, the library
 // PyTorch's CPU convolutions run on): its direct convolution feeds its
@@ -38,11 +38,11 @@ static void *arena(int i, size_t n) {
 	return dc_arena[i].p;
 }
 
-int dc_init(const char *max_isa) {
+int dc_init(int avx2_only) {
 	pthread_mutex_lock(&dc_mu);
 	dnnl_status_t st = dnnl_success;
 	if (dc_engine == NULL) {
-		if (max_isa != NULL && strcmp(max_isa, "avx2") == 0)
+		if (avx2_only)
 			st = dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
 		if (st == dnnl_success)
 			st = dnnl_engine_create(&dc_engine, dnnl_cpu, 0);

@@ -1,4 +1,4 @@
-//go:build dnnl && cgo
+//go:build dnnl && openblas && cgo
 
 package nets
 
@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"unsafe"
 )
 
 const dnnlBuilt = true
@@ -22,11 +21,7 @@ const dnnlBuilt = true
 var dnnlInit = sync.OnceValue(func() error {
 	// oneDNN's instruction set is fixed by its first primitive: the AVX2
 	// kernel level caps it at AVX2 (what a CPU without AVX-512 runs).
-	var isa *C.char
-	if kernelLevel == "avx2" {
-		isa = C.CString("avx2")
-	}
-	if st := C.dc_init(isa); st != 0 {
+	if st := C.dc_init(C.int(btoi(kernelLevel == "avx2"))); st != 0 {
 		return fmt.Errorf("nets: oneDNN: %s", C.GoString(C.dc_status(st)))
 	}
 	return nil
@@ -43,7 +38,7 @@ type dnnlConv struct {
 // weights: x, dy → dw) on oneDNN and reports whether it did; when it did not,
 // nothing was written and the caller computes the pass itself.
 func (d *dnnlConv) run(pass int, g geom, cout int, inference bool, in0, in1, out []float32) bool {
-	if d.off || dnnlInit() != nil {
+	if d.off { // dnnlPass has checked that oneDNN started
 		return false
 	}
 	if d.h == nil {
@@ -60,7 +55,7 @@ func (d *dnnlConv) run(pass int, g geom, cout int, inference bool, in0, in1, out
 	if len(in0) < sizes[0] || len(in1) < sizes[1] || len(out) < sizes[2] {
 		panic(fmt.Sprintf("nets: oneDNN convolution pass %d: slices %d, %d, %d for %d, %d, %d floats", pass, len(in0), len(in1), len(out), sizes[0], sizes[1], sizes[2]))
 	}
-	if st := C.dc_run(d.h, C.int(pass), cfloats(in0), cfloats(in1), cfloats(out), C.int(Threads())); st != 0 {
+	if st := C.dc_run(d.h, C.int(pass), fp(in0), fp(in1), fp(out), C.int(Threads())); st != 0 {
 		d.off = true
 		return false
 	}
@@ -80,8 +75,6 @@ func dnnlVersion() string {
 	v := C.dnnl_version()
 	return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch)
 }
-
-func cfloats(s []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(s))) }
 
 func btoi(b bool) int {
 	if b {

@@ -10,9 +10,9 @@ typedef struct dc_conv dc_conv;
 // The three passes of a convolution.
 enum { DC_FORWARD = 0, DC_BACKWARD_DATA = 1, DC_BACKWARD_WEIGHTS = 2 };
 
-// dc_init caps oneDNN's instruction set ("avx2", or NULL for the best the CPU
-// has) before any primitive exists; it returns 0 or a oneDNN status.
-int dc_init(const char *max_isa);
+// dc_init starts oneDNN, capping its instruction set at AVX2 when avx2_only
+// (otherwise it takes the best the CPU has); it returns 0 or a oneDNN status.
+int dc_init(int avx2_only);
 
 // dc_new describes a convolution of a batch of n images of c channels, h×w,
 // by cout kernels kh×kw at the given stride and zero padding; inference

@@ -1,4 +1,4 @@
-//go:build !dnnl || !cgo
+//go:build !dnnl || !openblas || !cgo
 
 package nets
 

@@ -2,7 +2,8 @@
 # Prints the Go build tags that select the nets package's native libraries:
 #   openblas  when OpenBLAS (Debian libopenblas-dev) links: the GEMMs;
 #   dnnl      when oneDNN (Debian libdnnl-dev) links too: the 3x3 convolutions
-#             (about 1.3x faster training than im2col + OpenBLAS, README "Speed").
+#             (about 1.15-1.3x faster training than im2col + OpenBLAS, README
+#             "The neural engine and its speed").
 # Where one is missing and we are root with apt, installs it first; otherwise
 # says once, on stderr, what the build falls back to (pure Go, about 3x slower,
 # without OpenBLAS; im2col + GEMM convolutions without oneDNN).
@@ -28,6 +29,6 @@ if [ "${MCDOOD_DNNL:-}" != "no" ] && { dnnl || { apt_install libdnnl-dev && dnnl
   echo openblas dnnl
 else
   [ "${MCDOOD_DNNL:-}" = "no" ] ||
-    echo "mcdood: oneDNN not found; convolutions run as im2col + OpenBLAS (training about 1.3x slower). Install libdnnl-dev for speed." >&2
+    echo "mcdood: oneDNN not found; convolutions run as im2col + OpenBLAS (training about 1.15-1.3x slower). Install libdnnl-dev for speed." >&2
   echo openblas
 fi
