@@ -7,7 +7,11 @@
 // oneDNN picks its own layouts ("any") and each pass reorders into and out of
 // them, through three buffers shared by every convolution (calls hold one
 // lock, and each uses all threads), so that a network's memory does not grow
-// by a blocked copy per layer.
+// by a blocked copy per layer. Two reorders of a training step are skipped:
+// a convolution made with keep holds its forward pass's blocked input for
+// its weight gradient (as the GEMM path keeps its column matrix), and the
+// weight gradient takes the blocked output gradient that the input gradient
+// of the same convolution has just reordered, when it runs right after it.
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,14 @@
 static pthread_mutex_t dc_mu = PTHREAD_MUTEX_INITIALIZER;
 static dnnl_engine_t dc_engine;
 static dnnl_stream_t dc_stream;
+
+// The last pass that ran (under dc_mu), and its second input: while it is a
+// convolution's input gradient, arena 1 holds that output gradient, blocked.
+static struct {
+	dc_conv *cv;
+	int which;
+	const void *in1;
+} dc_last;
 
 // The shared buffers for the blocked copies of a pass's two inputs and output.
 static struct {
@@ -74,12 +86,21 @@ typedef struct {
 struct dc_conv {
 	dnnl_dims_t src, wei, dst, strides, pad;
 	dnnl_memory_desc_t src_md, wei_md, dst_md; // the caller's layouts
-	int inference;
+	int inference, keep;
 	pass_t pass[3];
+	// keep: the forward pass's blocked input (kept, kept_n bytes) and the
+	// caller's buffer it was reordered from (NULL until a forward pass ran).
+	void *kept;
+	size_t kept_n;
+	const void *kept_of;
+	// The weight gradient's src and diff_dst are in the layouts the forward
+	// pass's src and the input gradient's diff_dst are.
+	int same_src, same_diff_dst;
+	long reuses; // reorders skipped (dc_reuses)
 };
 
 dc_conv *dc_new(long n, long c, long h, long w, long cout, long kh, long kw,
-                long stride, long pad, int inference) {
+                long stride, long pad, int inference, int keep) {
 	dc_conv *cv = calloc(1, sizeof *cv);
 	if (cv == NULL)
 		return NULL;
@@ -93,6 +114,7 @@ dc_conv *dc_new(long n, long c, long h, long w, long cout, long kh, long kw,
 	cv->strides[0] = cv->strides[1] = stride;
 	cv->pad[0] = cv->pad[1] = pad;
 	cv->inference = inference;
+	cv->keep = keep;
 	if (dnnl_memory_desc_init_by_strides(&cv->src_md, 4, src, dnnl_f32, src_str) != dnnl_success ||
 	    dnnl_memory_desc_init_by_tag(&cv->wei_md, 4, wei, dnnl_f32, dnnl_abcd) != dnnl_success ||
 	    dnnl_memory_desc_init_by_strides(&cv->dst_md, 4, dst, dnnl_f32, dst_str) != dnnl_success) {
@@ -187,16 +209,55 @@ static dnnl_status_t build(dc_conv *cv, int which) {
 #undef MD
 }
 
+// same_layout reports whether operand a of pass pa and operand b of pass pb,
+// both built, are both reordered, into the same layout.
+static int same_layout(dc_conv *cv, int pa, int a, int pb, int b) {
+	dnnl_memory_t ma = cv->pass[pa].op[a].blocked, mb = cv->pass[pb].op[b].blocked;
+	const dnnl_memory_desc_t *da, *db;
+	return cv->pass[pa].built && !cv->pass[pa].failed && cv->pass[pb].built && !cv->pass[pb].failed &&
+	       ma != NULL && mb != NULL &&
+	       dnnl_memory_get_memory_desc(ma, &da) == dnnl_success &&
+	       dnnl_memory_get_memory_desc(mb, &db) == dnnl_success && dnnl_memory_desc_equal(da, db);
+}
+
 static dnnl_status_t reorder(operand *o, int output) {
 	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, output ? o->blocked : o->user},
 	                           {DNNL_ARG_TO, output ? o->user : o->blocked}};
 	return dnnl_primitive_execute(o->reorder, dc_stream, 2, args);
 }
 
-static dnnl_status_t run(pass_t *p, const float *in0, const float *in1, float *out) {
+// blocked_input returns the buffer a pass's blocked input i goes in, and
+// whether it holds that input already.
+static void *blocked_input(dc_conv *cv, int which, int i, const void *user, size_t size, int *ready) {
+	*ready = 0;
+	if (i == 0 && cv->keep && which != DC_BACKWARD_DATA) {
+		if (which == DC_BACKWARD_WEIGHTS) {
+			if (!cv->same_src || cv->kept_of != user)
+				return arena(0, size);
+			*ready = 1;
+			return cv->kept;
+		}
+		if (cv->kept_n < size) {
+			free(cv->kept);
+			cv->kept_n = 0;
+			if ((cv->kept = aligned_alloc(64, (size + 63) & ~(size_t)63)) == NULL)
+				return NULL;
+			cv->kept_n = size;
+		}
+		return cv->kept;
+	}
+	*ready = i == 1 && which == DC_BACKWARD_WEIGHTS && cv->same_diff_dst && dc_last.cv == cv &&
+	         dc_last.which == DC_BACKWARD_DATA && dc_last.in1 == user;
+	return arena(i, size);
+}
+
+static dnnl_status_t run(dc_conv *cv, int which, const float *in0, const float *in1, float *out) {
+	pass_t *p = &cv->pass[which];
 	void *ptr[3] = {(void *)in0, (void *)in1, out};
 	dnnl_exec_arg_t args[3];
 	dnnl_status_t st;
+	if (which == DC_FORWARD)
+		cv->kept_of = NULL;
 	for (int i = 0; i < 3; i++) {
 		operand *o = &p->op[i];
 		if ((st = dnnl_memory_set_data_handle(o->user, ptr[i])))
@@ -206,12 +267,16 @@ static dnnl_status_t run(pass_t *p, const float *in0, const float *in1, float *o
 			const dnnl_memory_desc_t *md;
 			if ((st = dnnl_memory_get_memory_desc(o->blocked, &md)))
 				return st;
-			void *buf = arena(i, dnnl_memory_desc_get_size(md));
+			size_t size = dnnl_memory_desc_get_size(md);
+			int ready = 0;
+			void *buf = i < 2 ? blocked_input(cv, which, i, ptr[i], size, &ready) : arena(i, size);
 			if (buf == NULL)
 				return dnnl_out_of_memory;
 			if ((st = dnnl_memory_set_data_handle(o->blocked, buf)))
 				return st;
-			if (i < 2 && (st = reorder(o, 0)))
+			if (ready)
+				cv->reuses++;
+			else if (i < 2 && (st = reorder(o, 0)))
 				return st;
 			m = o->blocked;
 		}
@@ -221,7 +286,11 @@ static dnnl_status_t run(pass_t *p, const float *in0, const float *in1, float *o
 		return st;
 	if (p->op[2].blocked != NULL && (st = reorder(&p->op[2], 1)))
 		return st;
-	return dnnl_stream_wait(dc_stream);
+	if ((st = dnnl_stream_wait(dc_stream)))
+		return st;
+	if (which == DC_FORWARD && cv->keep && p->op[0].blocked != NULL)
+		cv->kept_of = in0;
+	return dnnl_success;
 }
 
 int dc_run(dc_conv *cv, int which, const float *in0, const float *in1, float *out, int threads) {
@@ -230,14 +299,22 @@ int dc_run(dc_conv *cv, int which, const float *in0, const float *in1, float *ou
 	pthread_mutex_lock(&dc_mu);
 	pass_t *p = &cv->pass[which];
 	dnnl_status_t st = dc_engine == NULL ? dnnl_invalid_arguments : p->failed;
+	// Before building too: oneDNN divides a primitive's work by the thread
+	// count it sees when it builds it.
+	omp_set_num_threads(threads);
 	if (st == dnnl_success && !p->built) {
 		p->built = 1;
 		st = p->failed = build(cv, which);
+		if (st == dnnl_success && which == DC_BACKWARD_WEIGHTS)
+			cv->same_src = same_layout(cv, DC_FORWARD, 0, DC_BACKWARD_WEIGHTS, 0);
+		if (st == dnnl_success && which != DC_FORWARD)
+			cv->same_diff_dst = same_layout(cv, DC_BACKWARD_DATA, 1, DC_BACKWARD_WEIGHTS, 1);
 	}
-	if (st == dnnl_success) {
-		omp_set_num_threads(threads);
-		st = run(p, in0, in1, out);
-	}
+	if (st == dnnl_success)
+		st = run(cv, which, in0, in1, out);
+	dc_last.cv = st == dnnl_success ? cv : NULL;
+	dc_last.which = which;
+	dc_last.in1 = in1;
 	pthread_mutex_unlock(&dc_mu);
 	return st;
 }
@@ -249,9 +326,21 @@ const char *dc_impl(dc_conv *cv, int which) {
 	return name;
 }
 
+long dc_reuses(dc_conv *cv) {
+	pthread_mutex_lock(&dc_mu);
+	long n = cv->reuses;
+	pthread_mutex_unlock(&dc_mu);
+	return n;
+}
+
 void dc_free(dc_conv *cv) {
 	if (cv == NULL)
 		return;
+	pthread_mutex_lock(&dc_mu);
+	if (dc_last.cv == cv)
+		dc_last.cv = NULL;
+	pthread_mutex_unlock(&dc_mu);
+	free(cv->kept);
 	for (int i = 0; i < 3; i++) {
 		pass_t *p = &cv->pass[i];
 		for (int j = 0; j < 3; j++) {

@@ -28,24 +28,26 @@ var dnnlInit = sync.OnceValue(func() error {
 })
 
 // dnnlConv is one convolution's oneDNN primitives, built on first use; off
-// means oneDNN refused the convolution, which then runs on the GEMM path.
+// marks the passes oneDNN refused, which then run on the GEMM path.
 type dnnlConv struct {
 	h   *C.dc_conv
-	off bool
+	off [3]bool
 }
 
 // run runs a pass (forward: x, w → y; backward data: w, dy → dx; backward
 // weights: x, dy → dw) on oneDNN and reports whether it did; when it did not,
-// nothing was written and the caller computes the pass itself.
-func (d *dnnlConv) run(pass int, g geom, cout int, inference bool, in0, in1, out []float32) bool {
-	if d.off { // dnnlPass has checked that oneDNN started
+// nothing was written and the caller computes the pass itself. keep (fixed
+// by the first call) makes the forward pass hold its blocked x for the
+// weight gradient of the same x.
+func (d *dnnlConv) run(pass int, g geom, cout int, inference, keep bool, in0, in1, out []float32) bool {
+	if d.off[pass] { // onDNNL has checked that oneDNN started
 		return false
 	}
 	if d.h == nil {
 		d.h = C.dc_new(C.long(g.N), C.long(g.C), C.long(g.H), C.long(g.W), C.long(cout), C.long(g.KH), C.long(g.KW),
-			C.long(g.Stride), C.long(g.Pad), C.int(btoi(inference)))
+			C.long(g.Stride), C.long(g.Pad), C.int(btoi(inference)), C.int(btoi(keep)))
 		if d.h == nil {
-			d.off = true
+			d.off = [3]bool{true, true, true}
 			return false
 		}
 		runtime.AddCleanup(d, func(h *C.dc_conv) { C.dc_free(h) }, d.h)
@@ -56,7 +58,7 @@ func (d *dnnlConv) run(pass int, g geom, cout int, inference bool, in0, in1, out
 		panic(fmt.Sprintf("nets: oneDNN convolution pass %d: slices %d, %d, %d for %d, %d, %d floats", pass, len(in0), len(in1), len(out), sizes[0], sizes[1], sizes[2]))
 	}
 	if st := C.dc_run(d.h, C.int(pass), fp(in0), fp(in1), fp(out), C.int(Threads())); st != 0 {
-		d.off = true
+		d.off[pass] = true
 		return false
 	}
 	return true
@@ -68,6 +70,14 @@ func (d *dnnlConv) impl(pass int) string {
 		return ""
 	}
 	return C.GoString(C.dc_impl(d.h, C.int(pass)))
+}
+
+// reuses counts the reorders this convolution has skipped.
+func (d *dnnlConv) reuses() int {
+	if d.h == nil {
+		return 0
+	}
+	return int(C.dc_reuses(d.h))
 }
 
 // dnnlVersion is the oneDNN library's version.

@@ -11,7 +11,10 @@ import (
 // The oneDNN convolution (the dnnl build) matches im2col + GEMM in all three
 // passes, on the geometries this package's networks use and on odd ones, and
 // runs oneDNN's JIT kernels, not its slow reference ones, capped at AVX2 when
-// MCDOOD_KERNELS=avx2 started the process (make test runs it so).
+// MCDOOD_KERNELS=avx2 started the process (make test runs it so). Its weight
+// gradient takes the blocked input the forward pass kept and the blocked
+// output gradient the input gradient left — and reorders afresh when it is
+// given other buffers.
 func TestDNNLConvMatchesGEMM(t *testing.T) {
 	if !dnnlBuilt {
 		t.Skip("no oneDNN in this build")
@@ -34,13 +37,15 @@ func TestDNNLConvMatchesGEMM(t *testing.T) {
 	} {
 		g, cout := c.g, c.cout
 		x, w, dy := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, cout*g.K), randSlice(rng, cout*g.N*g.Pix)
+		var fwd *convOp
+		var gw *convGradWeightOp
 		passes := func(conv string) (y, dx, dw []float32, impls []string) {
 			if err := SetConv(conv); err != nil {
 				t.Fatal(err)
 			}
-			fwd := &convOp{g: g, cout: cout, training: true}
-			gi := &convGradInputOp{g: g, cout: cout}
-			gw := &convGradWeightOp{fwd: fwd, g: g, cout: cout}
+			fwd = &convOp{g: g, cout: cout, training: true, keep: true}
+			gi := &convGradInputOp{fwd: fwd, g: g, cout: cout}
+			gw = &convGradWeightOp{fwd: fwd, g: g, cout: cout}
 			// Outputs are written whole: start them at garbage, and write y
 			// into a longer slice, as a dense block writes its channels.
 			y, dx, dw = fill(cout*g.N*g.Pix+7, 99), fill(len(x), 99), fill(len(w), 99)
@@ -48,12 +53,19 @@ func TestDNNLConvMatchesGEMM(t *testing.T) {
 			gi.backward(w, dy, dx)
 			gw.weightGrad(x, dy, dw)
 			if fwd.dn != nil {
-				impls = []string{fwd.dn.impl(passForward), gi.dn.impl(passBackwardData), gw.dn.impl(passBackwardWeights)}
+				impls = []string{fwd.dn.impl(passForward), fwd.dn.impl(passBackwardData), fwd.dn.impl(passBackwardWeights)}
 			}
 			return y[:cout*g.N*g.Pix], dx, dw, impls
 		}
 		y, dx, dw, _ := passes("gemm")
-		dy2, ddx, ddw, impls := passes("dnnl")
+		// The weight gradient of other buffers, x2 with dy and x with dy2, on
+		// a convolution that keeps no columns.
+		x2, dy2 := randSlice(rng, len(x)), randSlice(rng, len(dy))
+		dwX2, dwDy2 := make([]float32, len(w)), make([]float32, len(w))
+		plain := &convGradWeightOp{fwd: &convOp{g: g, cout: cout, training: true}, g: g, cout: cout}
+		plain.weightGrad(x2, dy, dwX2)
+		plain.weightGrad(x, dy2, dwDy2)
+		y1, ddx, ddw, impls := passes("dnnl")
 		if len(impls) != 3 || impls[0] == "" || impls[1] == "" || impls[2] == "" {
 			t.Fatalf("%+v cout %d: oneDNN did not run every pass (%q)", g, cout, impls)
 		}
@@ -66,9 +78,18 @@ func TestDNNLConvMatchesGEMM(t *testing.T) {
 			}
 		}
 		what := fmt.Sprintf("%+v cout %d: ", g, cout)
-		closeToScale(t, what+"forward", dy2, y, 1e-5)
+		if n := fwd.dn.reuses(); c.jit && n != 2 {
+			t.Errorf("%sthe weight gradient skipped %d reorders, want 2 (the kept input, the input gradient's blocked dy)", what, n)
+		}
+		closeToScale(t, what+"forward", y1, y, 1e-5)
 		closeToScale(t, what+"input gradient", ddx, dx, 1e-5)
 		closeToScale(t, what+"weight gradient", ddw, dw, 1e-5)
+		got := make([]float32, len(w))
+		gw.weightGrad(x2, dy, got)
+		closeToScale(t, what+"weight gradient of another x", got, dwX2, 1e-5)
+		fwd.onDNNL(passBackwardData, w, dy, ddx)
+		gw.weightGrad(x, dy2, got)
+		closeToScale(t, what+"weight gradient of another dy, after the input gradient of dy", got, dwDy2, 1e-5)
 	}
 }
 

@@ -71,15 +71,17 @@ func Conv() string {
 	return "im2col+GEMM"
 }
 
-// dnnlPass runs a pass of the convolution g (cout kernels) on oneDNN when
-// that is the convolution in use, making *d on first use, and reports
-// whether it ran; 1×1 convolutions stay GEMMs.
-func dnnlPass(d **dnnlConv, pass int, g geom, cout int, inference bool, in0, in1, out []float32) bool {
-	if g.pointwise() || !convOnDNNL() {
+// onDNNL runs a pass of the convolution op on oneDNN when that is the
+// convolution in use, making its primitives on first use, and reports whether
+// it ran; 1×1 convolutions stay GEMMs. The three passes of a convolution share
+// its primitives, so that its weight gradient can take the blocked copies its
+// forward pass (when op.keep) and its input gradient made.
+func (op *convOp) onDNNL(pass int, in0, in1, out []float32) bool {
+	if op.g.pointwise() || !convOnDNNL() {
 		return false
 	}
-	if *d == nil {
-		*d = new(dnnlConv)
+	if op.dn == nil {
+		op.dn = new(dnnlConv)
 	}
-	return (*d).run(pass, g, cout, inference, in0, in1, out)
+	return op.dn.run(pass, op.g, op.cout, !op.training, op.keep && op.training, in0, in1, out)
 }

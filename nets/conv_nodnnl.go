@@ -8,8 +8,9 @@ const dnnlBuilt = false
 // runs a pass.
 type dnnlConv struct{}
 
-func (*dnnlConv) run(int, geom, int, bool, []float32, []float32, []float32) bool { return false }
-func (*dnnlConv) impl(int) string                                                { return "" }
+func (*dnnlConv) run(int, geom, int, bool, bool, []float32, []float32, []float32) bool { return false }
+func (*dnnlConv) impl(int) string                                                      { return "" }
+func (*dnnlConv) reuses() int                                                          { return 0 }
 
 func dnnlInit() error     { return nil }
 func dnnlVersion() string { return "" }

@@ -270,6 +270,7 @@ func (g *Graph) Train(loss Tensor) (*Program, error) {
 		p.params = append(p.params, par)
 		wrt = append(wrt, n)
 	}
+	skipUnusedInputGrads(g.b.g, wrt)
 	var err error
 	if p.grads, err = G.Grad(loss.n, wrt...); err != nil {
 		return nil, fmt.Errorf("nets: differentiating the training loss: %w", err)

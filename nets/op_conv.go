@@ -49,7 +49,11 @@ type convOp struct {
 	// post, in evaluation graphs, is the batch norm (+ ReLU) fused into
 	// this convolution by fuseConvBN.
 	post *convPost
-	dn   *dnnlConv // the oneDNN primitives, when convolutions run there
+	dn   *dnnlConv // the oneDNN primitives of all three passes, when convolutions run there
+	// x is the input node; noInputGrad (skipUnusedInputGrads) leaves its
+	// gradient out of the backward pass.
+	x           *G.Node
+	noInputGrad bool
 }
 
 // convPost is an evaluation-mode batch norm applied by a convolution.
@@ -106,7 +110,7 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	if g.OH < 1 || g.OW < 1 {
 		return nil, fmt.Errorf("nets: Conv2D: kernel %dx%d stride %d pad %d leaves no output on %dx%d", ws[2], ws[3], stride, pad, xs[2], xs[3])
 	}
-	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0], training: cache != nil}
+	op := &convOp{opBase: newOpBase("conv%dx%d/s%dp%d", g.KH, g.KW, stride, pad), g: g, cout: ws[0], training: cache != nil, x: x}
 	op.keep = !g.pointwise() && cache.take(g.K*g.N*g.Pix)
 	return G.ApplyOp(op, x, w)
 }
@@ -153,7 +157,7 @@ func (op *convOp) forward(x, w, y []float32) {
 		act = op.post.bn.act
 	}
 	direct := !op.training && useDirect(g, op.cout, act)
-	if !direct && dnnlPass(&op.dn, passForward, g, op.cout, !op.training, x, w, y) {
+	if !direct && op.onDNNL(passForward, x, w, y) {
 		if op.post != nil {
 			parallel(g.N, func(_, lo, hi int) { op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix) })
 		}
@@ -195,19 +199,53 @@ func (op *convOp) forward(x, w, y []float32) {
 	})
 }
 
-func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *convOp) DiffWRT(int) []bool { return []bool{!op.noInputGrad, true} }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(&convGradInputOp{opBase: newOpBase("∂x %v", op), g: op.g, cout: op.cout}, w, grad)
-	if err != nil {
-		return nil, err
+	var dx *G.Node
+	if !op.noInputGrad {
+		var err error
+		if dx, err = G.ApplyOp(&convGradInputOp{opBase: newOpBase("∂x %v", op), fwd: op, g: op.g, cout: op.cout}, w, grad); err != nil {
+			return nil, err
+		}
 	}
 	dw, err := G.ApplyOp(&convGradWeightOp{opBase: newOpBase("∂w %v", op), fwd: op, g: op.g, cout: op.cout}, x, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dw}, nil
+}
+
+// skipUnusedInputGrads marks the convolutions of eg whose input depends on
+// none of wrt, such as the first layer's, which reads the images: gorgonia
+// differentiates every input of an op on the way to wrt, so differentiating a
+// training loss would otherwise compute their input gradients, which nothing
+// reads.
+func skipUnusedInputGrads(eg *G.ExprGraph, wrt G.Nodes) {
+	dep := make(map[*G.Node]bool, len(wrt))
+	for _, n := range wrt {
+		dep[n] = true
+	}
+	var depends func(n *G.Node) bool
+	depends = func(n *G.Node) bool {
+		if d, ok := dep[n]; ok {
+			return d
+		}
+		dep[n] = false
+		for it := eg.From(n.ID()); it.Next(); {
+			if depends(it.Node().(*G.Node)) {
+				dep[n] = true
+				break
+			}
+		}
+		return dep[n]
+	}
+	for _, n := range eg.AllNodes() {
+		if op, ok := n.Op().(*convOp); ok {
+			op.noInputGrad = !depends(op.x)
+		}
+	}
 }
 
 // growScratch makes sure there is one scratch slot per worker.
@@ -221,11 +259,11 @@ func growScratch(s []scratch) []scratch {
 // convGradInputOp computes ∂L/∂x of a convolution from (w, ∂L/∂y).
 type convGradInputOp struct {
 	opBase
+	fwd  *convOp
 	g    geom
 	cout int
 	out  buffer
 	cols []scratch
-	dn   *dnnlConv
 }
 
 func (op *convGradInputOp) Arity() int    { return 2 }
@@ -251,7 +289,7 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 		})
 		return
 	}
-	if dnnlPass(&op.dn, passBackwardData, g, op.cout, false, w, dy, dx) {
+	if op.fwd.onDNNL(passBackwardData, w, dy, dx) {
 		return
 	}
 	op.cols = growScratch(op.cols)
@@ -286,7 +324,6 @@ type convGradWeightOp struct {
 	out      buffer
 	cols     []scratch
 	partials []scratch
-	dn       *dnnlConv
 }
 
 func (op *convGradWeightOp) Arity() int    { return 2 }
@@ -306,7 +343,7 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
-	if dnnlPass(&op.dn, passBackwardWeights, g, op.cout, false, x, dy, dw) {
+	if op.fwd.onDNNL(passBackwardWeights, x, dy, dw) {
 		return
 	}
 	op.cols = growScratch(op.cols)

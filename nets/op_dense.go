@@ -116,8 +116,8 @@ func DenseBlock(x *G.Node, params G.Nodes, sts []*bnState, training bool, act Ac
 			conv2: &convOp{g: newGeom(op.width, op.n, op.h, op.w, 3, 3, 1, 1), cout: op.k, training: training},
 		}
 		l.bn1g.fwd, l.bn2g.fwd = l.bn1, l.bn2
-		l.gi1 = convGradInputOp{g: l.conv1.g, cout: op.width}
-		l.gi2 = convGradInputOp{g: l.conv2.g, cout: op.k}
+		l.gi1 = convGradInputOp{fwd: l.conv1, g: l.conv1.g, cout: op.width}
+		l.gi2 = convGradInputOp{fwd: l.conv2, g: l.conv2.g, cout: op.k}
 		l.gw1 = convGradWeightOp{fwd: l.conv1, g: l.conv1.g, cout: op.width}
 		l.gw2 = convGradWeightOp{fwd: l.conv2, g: l.conv2.g, cout: op.k}
 		op.layers = append(op.layers, l)

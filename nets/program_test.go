@@ -226,3 +226,50 @@ func TestDetachStopsGradient(t *testing.T) {
 		t.Errorf("without Detach, head 2's labels move the extractor's gradient by only %g: the test cannot tell", extractor)
 	}
 }
+
+// A training step leaves out the input gradient of a convolution whose input
+// depends on no trained parameter — the layer that reads the images — and
+// keeps every other one; ODIN's input-gradient program keeps them all.
+func TestTrainSkipsUnusedInputGradients(t *testing.T) {
+	// count returns the program's convolutions and input-gradient ops, and
+	// whether each skipped one reads the images (through their CNHW swap).
+	count := func(p *Program) (convs, grads int, skippedReadImages bool) {
+		skippedReadImages = true
+		for _, n := range p.g.AllNodes() {
+			switch op := n.Op().(type) {
+			case *convOp:
+				convs++
+				if op.noInputGrad {
+					_, swap := op.x.Op().(*transposeOp)
+					skippedReadImages = skippedReadImages && swap
+				}
+			case *convGradInputOp:
+				grads++
+			}
+		}
+		return convs, grads, skippedReadImages
+	}
+	for _, name := range []string{"resnet9-16", "densenet-bc-16-4", "airbench-64-128-128"} {
+		m := newModel(t, name)
+		p, err := m.TrainProgram(2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		convs, grads, images := count(p)
+		p.Close()
+		// (airbench's image layer, its frozen whitening filters, has no
+		// gradient at all.)
+		if grads != convs-1 || !images {
+			t.Errorf("%s: training: %d convolutions, %d input gradients (want %d, the image layer's left out; skipped ones read the images: %v)", name, convs, grads, convs-1, images)
+		}
+		p, err = m.InputGradProgram(2, 1, HeadsMean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		convs, grads, _ = count(p)
+		p.Close()
+		if grads != convs {
+			t.Errorf("%s: input gradient: %d convolutions, %d input gradients (want all)", name, convs, grads)
+		}
+	}
+}
