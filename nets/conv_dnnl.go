@@ -3,6 +3,7 @@
 package nets
 
 /*
+#cgo CFLAGS: -fopenmp
 #cgo LDFLAGS: -ldnnl -lgomp
 #include <stdlib.h>
 #include <oneapi/dnnl/dnnl.h>

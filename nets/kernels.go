@@ -63,7 +63,42 @@ var (
 	// maxPool2 pools 2×2 windows of h×w planes at stride 2, recording in
 	// argmax each maximum's index within its plane (the first on ties).
 	maxPool2 = refMaxPool2
+	// toBlocked copies tasks [t0, t1) of x (C, N, HW) into the channel-blocked
+	// y (N, ⌈C/B⌉, HW, B), zero past channel C; task n·⌈C/B⌉ + cb is block cb
+	// of image n. These are the layouts oneDNN's convolutions compute in
+	// (B = 16 or 8, or B = C: NHWC); fromBlocked copies them back. The dnnl
+	// build calls the native ones from C (conv_dnnl.c).
+	toBlocked   = refToBlocked
+	fromBlocked = refFromBlocked
 )
+
+func refToBlocked(x []float32, c, n, hw, b, t0, t1 int, y []float32) {
+	cb := (c + b - 1) / b
+	for t := t0; t < t1; t++ {
+		img, c0, yt := t/cb, t%cb*b, t*hw*b
+		for j := range b {
+			for p := range hw {
+				v := float32(0)
+				if c0+j < c {
+					v = x[((c0+j)*n+img)*hw+p]
+				}
+				y[yt+p*b+j] = v
+			}
+		}
+	}
+}
+
+func refFromBlocked(y []float32, c, n, hw, b, t0, t1 int, x []float32) {
+	cb := (c + b - 1) / b
+	for t := t0; t < t1; t++ {
+		img, c0, yt := t/cb, t%cb*b, t*hw*b
+		for j := 0; j < b && c0+j < c; j++ {
+			for p := range hw {
+				x[((c0+j)*n+img)*hw+p] = y[yt+p*b+j]
+			}
+		}
+	}
+}
 
 func refMaxPool2(x, y []float32, argmax []int32, h, w int) {
 	oh, ow := h/2, w/2

@@ -705,6 +705,146 @@ static void conv3x3_direct(const float *restrict x, const float *restrict w, con
 	free(q);
 }
 
+// The channel-blocked layouts oneDNN's convolutions compute in: task
+// t = n·CB + cb of to_blocked copies channels [cb·B, cb·B + B) of image n of
+// x (C, N, HW) into y (N, CB, HW, B), CB = ⌈C/B⌉, with zeros past channel C;
+// from_blocked copies them back. B = 16 and 8 are oneDNN's nChw16c and
+// nChw8c; B = C (one block) is NHWC. The hand-written paths transpose 16×16
+// (AVX-512) or 8×8 (AVX2) tiles of 16 or 8 channels by as many pixels.
+#if NK_LEVEL == 4
+// tr16 transposes the 16×16 tile r (row i: r[i]).
+static inline void tr16(__m512 r[16]) {
+	__m512 t[16];
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {
+		r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+		r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+	}
+	for (int i = 0; i < 4; i++) {
+		t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+		t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+		t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+		t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+	}
+	for (int i = 0; i < 8; i++) {
+		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+	}
+}
+#define TILE 16
+#elif NK_LEVEL == 3
+// tr8 transposes the 8×8 tile r (row i: r[i]).
+static inline void tr8(__m256 r[8]) {
+	__m256 t[8];
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+	}
+	for (int i = 0; i < 4; i++) {
+		t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+		t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+	}
+	for (int i = 0; i < 8; i++)
+		r[i] = t[i];
+}
+#define TILE 8
+#endif
+
+static void to_blocked(const float *restrict x, long C, long N, long HW, long B, long t0, long t1, float *restrict y) {
+	const long CB = (C + B - 1) / B;
+	for (long t = t0; t < t1; t++) {
+		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
+		float *yt = y + t * HW * B;
+		long j = 0;
+#ifdef TILE
+		for (; j + TILE <= nc; j += TILE) {
+			const float *xr = x + ((c0 + j) * N + n) * HW;
+			long p = 0;
+			for (; p + TILE <= HW; p += TILE) {
+#if TILE == 16
+				__m512 r[16];
+				for (int i = 0; i < 16; i++)
+					r[i] = _mm512_loadu_ps(xr + i * N * HW + p);
+				tr16(r);
+				for (int i = 0; i < 16; i++)
+					_mm512_storeu_ps(yt + (p + i) * B + j, r[i]);
+#else
+				__m256 r[8];
+				for (int i = 0; i < 8; i++)
+					r[i] = _mm256_loadu_ps(xr + i * N * HW + p);
+				tr8(r);
+				for (int i = 0; i < 8; i++)
+					_mm256_storeu_ps(yt + (p + i) * B + j, r[i]);
+#endif
+			}
+			for (; p < HW; p++)
+				for (long i = 0; i < TILE; i++)
+					yt[p * B + j + i] = xr[i * N * HW + p];
+		}
+#endif
+		for (; j < nc; j++) {
+			const float *xr = x + ((c0 + j) * N + n) * HW;
+			for (long p = 0; p < HW; p++)
+				yt[p * B + j] = xr[p];
+		}
+		for (; j < B; j++)
+			for (long p = 0; p < HW; p++)
+				yt[p * B + j] = 0;
+	}
+}
+
+static void from_blocked(const float *restrict y, long C, long N, long HW, long B, long t0, long t1, float *restrict x) {
+	const long CB = (C + B - 1) / B;
+	for (long t = t0; t < t1; t++) {
+		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
+		const float *yt = y + t * HW * B;
+		long j = 0;
+#ifdef TILE
+		for (; j + TILE <= nc; j += TILE) {
+			float *xr = x + ((c0 + j) * N + n) * HW;
+			long p = 0;
+			for (; p + TILE <= HW; p += TILE) {
+#if TILE == 16
+				__m512 r[16];
+				for (int i = 0; i < 16; i++)
+					r[i] = _mm512_loadu_ps(yt + (p + i) * B + j);
+				tr16(r);
+				for (int i = 0; i < 16; i++)
+					_mm512_storeu_ps(xr + i * N * HW + p, r[i]);
+#else
+				__m256 r[8];
+				for (int i = 0; i < 8; i++)
+					r[i] = _mm256_loadu_ps(yt + (p + i) * B + j);
+				tr8(r);
+				for (int i = 0; i < 8; i++)
+					_mm256_storeu_ps(xr + i * N * HW + p, r[i]);
+#endif
+			}
+			for (; p < HW; p++)
+				for (long i = 0; i < TILE; i++)
+					xr[i * N * HW + p] = yt[p * B + j + i];
+		}
+#endif
+		for (; j < nc; j++) {
+			float *xr = x + ((c0 + j) * N + n) * HW;
+			for (long p = 0; p < HW; p++)
+				xr[p] = yt[p * B + j];
+		}
+	}
+}
+#undef TILE
+
 const nk_table NK_TABLE = {
 	.scale_shift = scale_shift,
 	.scale_shift_inplace = scale_shift_inplace,
@@ -715,4 +855,6 @@ const nk_table NK_TABLE = {
 	.col2im = col2im,
 	.maxpool2 = maxpool2,
 	.conv3x3_direct = conv3x3_direct,
+	.to_blocked = to_blocked,
+	.from_blocked = from_blocked,
 };

@@ -37,6 +37,11 @@ void nk_im2col(const float *x, const nk_geom *g, long n0, long n1, float *col);
 void nk_col2im(const float *col, const nk_geom *g, long n0, long n1, float *dx);
 void nk_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);
 void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int act);
+// nk_to_blocked copies tasks [t0, t1) of (C, N, HW) activations x into the
+// channel-blocked y (N, ⌈C/B⌉, HW, B), zero past channel C (task n·⌈C/B⌉ + cb:
+// block cb of image n); nk_from_blocked copies them back.
+void nk_to_blocked(const float *x, long C, long N, long HW, long B, long t0, long t1, float *y);
+void nk_from_blocked(const float *y, long C, long N, long HW, long B, long t0, long t1, float *x);
 
 // nk_table is one level's kernels.
 typedef struct {
@@ -49,6 +54,8 @@ typedef struct {
 	void (*col2im)(const float *, const nk_geom *, long, long, float *);
 	void (*maxpool2)(const float *, float *, int *, long, long, long);
 	void (*conv3x3_direct)(const float *, const float *, const nk_geom *, long, long, long, float *, long, const float *, const float *, int);
+	void (*to_blocked)(const float *, long, long, long, long, long, long, float *);
+	void (*from_blocked)(const float *, long, long, long, long, long, long, float *);
 } nk_table;
 
 extern const nk_table nk_table_v1;

@@ -54,3 +54,5 @@ void nk_maxpool2(const float *x, float *y, int *argmax, long planes, long h, lon
 void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy, const float *a, const float *b, int relu) {
 	nk_impl->conv3x3_direct(x, w, g, cout, n0, n1, y, ldy, a, b, relu);
 }
+void nk_to_blocked(const float *x, long C, long N, long HW, long B, long t0, long t1, float *y) { nk_impl->to_blocked(x, C, N, HW, B, t0, t1, y); }
+void nk_from_blocked(const float *y, long C, long N, long HW, long B, long t0, long t1, float *x) { nk_impl->from_blocked(y, C, N, HW, B, t0, t1, x); }

@@ -45,6 +45,18 @@ func init() {
 	bnGradInput = nativeBNGradInput
 	maxPool2 = nativeMaxPool2
 	conv3x3Direct = nativeConv3x3Direct
+	toBlocked = nativeToBlocked
+	fromBlocked = nativeFromBlocked
+}
+
+func nativeToBlocked(x []float32, c, n, hw, b, t0, t1 int, y []float32) {
+	_, _ = x[c*n*hw-1], y[n*((c+b-1)/b)*hw*b-1]
+	C.nk_to_blocked(fp(x), C.long(c), C.long(n), C.long(hw), C.long(b), C.long(t0), C.long(t1), fp(y))
+}
+
+func nativeFromBlocked(y []float32, c, n, hw, b, t0, t1 int, x []float32) {
+	_, _ = x[c*n*hw-1], y[n*((c+b-1)/b)*hw*b-1]
+	C.nk_from_blocked(fp(y), C.long(c), C.long(n), C.long(hw), C.long(b), C.long(t0), C.long(t1), fp(x))
 }
 
 func nativeConv3x3Direct(x, w []float32, g geom, cout, n0, n1 int, y []float32, ldy int, a, b []float32, act Act) {

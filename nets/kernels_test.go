@@ -1,6 +1,7 @@
 package nets
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -114,6 +115,37 @@ func testKernelsMatchReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The copies into and out of oneDNN's channel-blocked layouts match the Go
+// reference on every level: 16- and 8-channel blocks with tiles and tails of
+// channels and pixels, blocks past the last channel (zeros), NHWC (B = C),
+// and a range of tasks that starts inside a block.
+func TestBlockedLayoutsMatchReference(t *testing.T) {
+	eachKernelPath(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 5))
+		for _, s := range [][4]int{ // C, N, HW, B
+			{16, 3, 16, 16}, {32, 2, 17, 16}, {12, 2, 64, 16}, {40, 2, 9, 16}, {3, 2, 1024, 16},
+			{24, 2, 20, 8}, {3, 2, 10, 8}, {20, 3, 64, 8},
+			{64, 2, 16, 64}, {48, 3, 9, 48}, {20, 2, 16, 20},
+		} {
+			c, n, hw, b := s[0], s[1], s[2], s[3]
+			tasks := n * ((c + b - 1) / b)
+			t0 := tasks / 3
+			x := randSlice(rng, c*n*hw)
+			got, want := fill(tasks*hw*b, 99), fill(tasks*hw*b, 99)
+			toBlocked(x, c, n, hw, b, t0, tasks, got)
+			refToBlocked(x, c, n, hw, b, t0, tasks, want)
+			closeSlices(t, fmt.Sprintf("toBlocked %v", s), got, want, 0)
+			back, wantBack := fill(len(x), 99), fill(len(x), 99)
+			fromBlocked(want, c, n, hw, b, t0, tasks, back)
+			refFromBlocked(want, c, n, hw, b, t0, tasks, wantBack)
+			closeSlices(t, fmt.Sprintf("fromBlocked %v", s), back, wantBack, 0)
+			refToBlocked(x, c, n, hw, b, 0, t0, want)
+			refFromBlocked(want, c, n, hw, b, 0, t0, wantBack)
+			closeSlices(t, fmt.Sprintf("round trip %v", s), wantBack, x, 0)
+		}
+	})
 }
 
 // The direct convolution of the image layer (native builds) matches
