@@ -34,9 +34,10 @@
 //     gradients, where no stock Add could overwrite the shared buffer.
 //   - A backward op may read buffers of its forward op that are not graph
 //     values — batch statistics, softmax probabilities, dropout masks, the
-//     column matrices a convolution keeps, the bottleneck outputs a dense
-//     block keeps — because the tape runs the whole forward pass before any
-//     backward op and nothing else writes them. Every tensor a backward op
+//     column matrices (on oneDNN, the blocked input) a convolution keeps,
+//     the bottleneck outputs a dense block keeps — because the tape runs the
+//     whole forward pass before any backward op and nothing else writes
+//     them. Every tensor a backward op
 //     reads that is a graph value comes in as one of its inputs, so
 //     gorgonia's liveness analysis sees every use.
 //   - Ops report CallsExtern() == false even when they call BLAS: otherwise
