@@ -69,10 +69,11 @@ int dc_init(int avx2_only) {
 const char *dc_status(int status) { return dnnl_status2str((dnnl_status_t)status); }
 
 // An argument of a pass: the caller's memory, and where the primitive wants
-// it in another layout, the blocked memory and the reorder between them.
-// An activation whose blocked layout is one that nk_to_blocked writes
-// (nChw16c, nChw8c or NHWC) is copied by those kernels, in parallel, rather
-// than by a oneDNN reorder, which is about half as fast on these shapes.
+// it in another layout, the blocked memory and the reorder between them. An
+// activation whose blocked layout is one that nk_to_blocked writes (nChw16c,
+// nChw8c or NHWC) is copied by those kernels, in parallel, instead of by a
+// oneDNN reorder (11 GB/s against their 15-17 inside a training step on a
+// Zen 4).
 typedef struct {
 	int arg;
 	dnnl_memory_t user, blocked;

@@ -761,8 +761,30 @@ static inline void tr8(__m256 r[8]) {
 #define TILE 8
 #endif
 
+#ifdef TILE
+// tile transposes a TILE×TILE tile: row i of src (at src + i·sld) becomes
+// column i of dst (rows at dst + k·dld).
+static inline void tile(const float *restrict src, long sld, float *restrict dst, long dld) {
+#if TILE == 16
+	__m512 r[16];
+	for (int i = 0; i < 16; i++)
+		r[i] = _mm512_loadu_ps(src + i * sld);
+	tr16(r);
+	for (int i = 0; i < 16; i++)
+		_mm512_storeu_ps(dst + i * dld, r[i]);
+#else
+	__m256 r[8];
+	for (int i = 0; i < 8; i++)
+		r[i] = _mm256_loadu_ps(src + i * sld);
+	tr8(r);
+	for (int i = 0; i < 8; i++)
+		_mm256_storeu_ps(dst + i * dld, r[i]);
+#endif
+}
+#endif
+
 static void to_blocked(const float *restrict x, long C, long N, long HW, long B, long t0, long t1, float *restrict y) {
-	const long CB = (C + B - 1) / B;
+	const long CB = (C + B - 1) / B, ld = N * HW;
 	for (long t = t0; t < t1; t++) {
 		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
 		float *yt = y + t * HW * B;
@@ -771,26 +793,11 @@ static void to_blocked(const float *restrict x, long C, long N, long HW, long B,
 		for (; j + TILE <= nc; j += TILE) {
 			const float *xr = x + ((c0 + j) * N + n) * HW;
 			long p = 0;
-			for (; p + TILE <= HW; p += TILE) {
-#if TILE == 16
-				__m512 r[16];
-				for (int i = 0; i < 16; i++)
-					r[i] = _mm512_loadu_ps(xr + i * N * HW + p);
-				tr16(r);
-				for (int i = 0; i < 16; i++)
-					_mm512_storeu_ps(yt + (p + i) * B + j, r[i]);
-#else
-				__m256 r[8];
-				for (int i = 0; i < 8; i++)
-					r[i] = _mm256_loadu_ps(xr + i * N * HW + p);
-				tr8(r);
-				for (int i = 0; i < 8; i++)
-					_mm256_storeu_ps(yt + (p + i) * B + j, r[i]);
-#endif
-			}
+			for (; p + TILE <= HW; p += TILE)
+				tile(xr + p, ld, yt + p * B + j, B);
 			for (; p < HW; p++)
 				for (long i = 0; i < TILE; i++)
-					yt[p * B + j + i] = xr[i * N * HW + p];
+					yt[p * B + j + i] = xr[i * ld + p];
 		}
 #endif
 		for (; j < nc; j++) {
@@ -805,7 +812,7 @@ static void to_blocked(const float *restrict x, long C, long N, long HW, long B,
 }
 
 static void from_blocked(const float *restrict y, long C, long N, long HW, long B, long t0, long t1, float *restrict x) {
-	const long CB = (C + B - 1) / B;
+	const long CB = (C + B - 1) / B, ld = N * HW;
 	for (long t = t0; t < t1; t++) {
 		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
 		const float *yt = y + t * HW * B;
@@ -814,26 +821,11 @@ static void from_blocked(const float *restrict y, long C, long N, long HW, long 
 		for (; j + TILE <= nc; j += TILE) {
 			float *xr = x + ((c0 + j) * N + n) * HW;
 			long p = 0;
-			for (; p + TILE <= HW; p += TILE) {
-#if TILE == 16
-				__m512 r[16];
-				for (int i = 0; i < 16; i++)
-					r[i] = _mm512_loadu_ps(yt + (p + i) * B + j);
-				tr16(r);
-				for (int i = 0; i < 16; i++)
-					_mm512_storeu_ps(xr + i * N * HW + p, r[i]);
-#else
-				__m256 r[8];
-				for (int i = 0; i < 8; i++)
-					r[i] = _mm256_loadu_ps(yt + (p + i) * B + j);
-				tr8(r);
-				for (int i = 0; i < 8; i++)
-					_mm256_storeu_ps(xr + i * N * HW + p, r[i]);
-#endif
-			}
+			for (; p + TILE <= HW; p += TILE)
+				tile(yt + p * B + j, B, xr + p, ld);
 			for (; p < HW; p++)
 				for (long i = 0; i < TILE; i++)
-					xr[i * N * HW + p] = yt[p * B + j + i];
+					xr[i * ld + p] = yt[p * B + j + i];
 		}
 #endif
 		for (; j < nc; j++) {
