@@ -713,7 +713,7 @@ static void conv3x3_direct(const float *restrict x, const float *restrict w, con
 // (AVX-512) or 8×8 (AVX2) tiles of 16 or 8 channels by as many pixels.
 #if NK_LEVEL == 4
 // tr16 transposes the 16×16 tile r (row i: r[i]).
-static inline void tr16(__m512 r[16]) {
+__attribute__((always_inline)) static inline void tr16(__m512 r[16]) {
 	__m512 t[16];
 	for (int i = 0; i < 16; i += 2) {
 		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -739,7 +739,7 @@ static inline void tr16(__m512 r[16]) {
 #define TILE 16
 #elif NK_LEVEL == 3
 // tr8 transposes the 8×8 tile r (row i: r[i]).
-static inline void tr8(__m256 r[8]) {
+__attribute__((always_inline)) static inline void tr8(__m256 r[8]) {
 	__m256 t[8];
 	for (int i = 0; i < 8; i += 2) {
 		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -764,7 +764,7 @@ static inline void tr8(__m256 r[8]) {
 #ifdef TILE
 // tile transposes a TILE×TILE tile: row i of src (at src + i·sld) becomes
 // column i of dst (rows at dst + k·dld).
-static inline void tile(const float *restrict src, long sld, float *restrict dst, long dld) {
+__attribute__((always_inline)) static inline void tile(const float *restrict src, long sld, float *restrict dst, long dld) {
 #if TILE == 16
 	__m512 r[16];
 	for (int i = 0; i < 16; i++)
