@@ -94,10 +94,10 @@ struct dc_conv {
 	dnnl_memory_desc_t src_md, wei_md, dst_md; // the caller's layouts
 	int inference, keep;
 	pass_t pass[3];
-	// keep: the forward pass's blocked input (kept, kept_n bytes) and the
-	// caller's buffer it was reordered from (NULL until a forward pass ran).
+	// keep: the forward pass's blocked input (allocated when that pass is
+	// built) and the caller's buffer it was reordered from (NULL until a
+	// forward pass ran).
 	void *kept;
-	size_t kept_n;
 	const void *kept_of;
 	// The weight gradient's src and diff_dst are in the layouts the forward
 	// pass's src and the input gradient's diff_dst are.
@@ -220,9 +220,15 @@ static dnnl_status_t build(dc_conv *cv, int which) {
 	switch (which) {
 	case DC_FORWARD:
 		if ((st = bind(&p->op[0], DNNL_ARG_SRC, &cv->src_md, MD(dnnl_query_src_md), 0, 1)) ||
-		    (st = bind(&p->op[1], DNNL_ARG_WEIGHTS, &cv->wei_md, MD(dnnl_query_weights_md), 0, 0)))
+		    (st = bind(&p->op[1], DNNL_ARG_WEIGHTS, &cv->wei_md, MD(dnnl_query_weights_md), 0, 0)) ||
+		    (st = bind(&p->op[2], DNNL_ARG_DST, &cv->dst_md, MD(dnnl_query_dst_md), 1, 1)))
 			return st;
-		return bind(&p->op[2], DNNL_ARG_DST, &cv->dst_md, MD(dnnl_query_dst_md), 1, 1);
+		if (cv->keep && p->op[0].blocked != NULL) {
+			size_t size = (dnnl_memory_desc_get_size(MD(dnnl_query_src_md)) + 63) & ~(size_t)63;
+			if ((cv->kept = aligned_alloc(64, size)) == NULL)
+				return dnnl_out_of_memory;
+		}
+		return dnnl_success;
 	case DC_BACKWARD_DATA:
 		if ((st = bind(&p->op[0], DNNL_ARG_WEIGHTS, &cv->wei_md, MD(dnnl_query_weights_md), 0, 0)) ||
 		    (st = bind(&p->op[1], DNNL_ARG_DIFF_DST, &cv->dst_md, MD(dnnl_query_diff_dst_md), 0, 1)))
@@ -249,8 +255,7 @@ static int same_layout(dc_conv *cv, int pa, int a, int pb, int b) {
 }
 
 // reorder copies the caller's user into the operand's blocked memory, or
-// for an output back; the kernels' copies are done when it returns, oneDNN's
-// when the stream is waited on.
+// for an output back, and returns when the copy is done.
 static dnnl_status_t reorder(operand *o, int output, void *user, void *blocked) {
 	if (o->fast_b > 0) {
 		const long tasks = o->n * ((o->c + o->fast_b - 1) / o->fast_b);
@@ -267,27 +272,18 @@ static dnnl_status_t reorder(operand *o, int output, void *user, void *blocked) 
 	}
 	dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, output ? o->blocked : o->user},
 	                           {DNNL_ARG_TO, output ? o->user : o->blocked}};
-	return dnnl_primitive_execute(o->reorder, dc_stream, 2, args);
+	dnnl_status_t st = dnnl_primitive_execute(o->reorder, dc_stream, 2, args);
+	return st ? st : dnnl_stream_wait(dc_stream);
 }
 
 // blocked_input returns the buffer a pass's blocked input i goes in, and
 // whether it holds that input already.
 static void *blocked_input(dc_conv *cv, int which, int i, const void *user, size_t size, int *ready) {
 	*ready = 0;
-	if (i == 0 && cv->keep && which != DC_BACKWARD_DATA) {
-		if (which == DC_BACKWARD_WEIGHTS) {
-			if (!cv->same_src || cv->kept_of != user)
-				return arena(0, size);
-			*ready = 1;
-			return cv->kept;
-		}
-		if (cv->kept_n < size) {
-			free(cv->kept);
-			cv->kept_n = 0;
-			if ((cv->kept = aligned_alloc(64, (size + 63) & ~(size_t)63)) == NULL)
-				return NULL;
-			cv->kept_n = size;
-		}
+	if (i == 0 && cv->kept != NULL && which == DC_FORWARD)
+		return cv->kept;
+	if (i == 0 && cv->kept != NULL && which == DC_BACKWARD_WEIGHTS && cv->same_src && cv->kept_of == user) {
+		*ready = 1;
 		return cv->kept;
 	}
 	*ready = i == 1 && which == DC_BACKWARD_WEIGHTS && cv->same_diff_dst && dc_last.cv == cv &&
@@ -326,17 +322,14 @@ static dnnl_status_t run(dc_conv *cv, int which, const float *in0, const float *
 		}
 		args[i] = (dnnl_exec_arg_t){o->arg, m};
 	}
-	if ((st = dnnl_primitive_execute(p->prim, dc_stream, 3, args)))
+	if ((st = dnnl_primitive_execute(p->prim, dc_stream, 3, args)) || (st = dnnl_stream_wait(dc_stream)))
 		return st;
 	if (p->op[2].blocked != NULL) {
 		void *buf;
-		if ((st = dnnl_stream_wait(dc_stream)) || (st = dnnl_memory_get_data_handle(p->op[2].blocked, &buf)) ||
-		    (st = reorder(&p->op[2], 1, out, buf)))
+		if ((st = dnnl_memory_get_data_handle(p->op[2].blocked, &buf)) || (st = reorder(&p->op[2], 1, out, buf)))
 			return st;
 	}
-	if ((st = dnnl_stream_wait(dc_stream)))
-		return st;
-	if (which == DC_FORWARD && cv->keep && p->op[0].blocked != NULL)
+	if (which == DC_FORWARD && cv->kept != NULL)
 		cv->kept_of = in0;
 	return dnnl_success;
 }
@@ -353,10 +346,8 @@ int dc_run(dc_conv *cv, int which, const float *in0, const float *in1, float *ou
 	if (st == dnnl_success && !p->built) {
 		p->built = 1;
 		st = p->failed = build(cv, which);
-		if (st == dnnl_success && which == DC_BACKWARD_WEIGHTS)
-			cv->same_src = same_layout(cv, DC_FORWARD, 0, DC_BACKWARD_WEIGHTS, 0);
-		if (st == dnnl_success && which != DC_FORWARD)
-			cv->same_diff_dst = same_layout(cv, DC_BACKWARD_DATA, 1, DC_BACKWARD_WEIGHTS, 1);
+		cv->same_src = same_layout(cv, DC_FORWARD, 0, DC_BACKWARD_WEIGHTS, 0);
+		cv->same_diff_dst = same_layout(cv, DC_BACKWARD_DATA, 1, DC_BACKWARD_WEIGHTS, 1);
 	}
 	if (st == dnnl_success)
 		st = run(cv, which, in0, in1, out);

@@ -37,9 +37,8 @@
 //     column matrices (on oneDNN, the blocked input) a convolution keeps,
 //     the bottleneck outputs a dense block keeps — because the tape runs the
 //     whole forward pass before any backward op and nothing else writes
-//     them. Every tensor a backward op
-//     reads that is a graph value comes in as one of its inputs, so
-//     gorgonia's liveness analysis sees every use.
+//     them. Every tensor a backward op reads that is a graph value comes in
+//     as one of its inputs, so gorgonia's liveness analysis sees every use.
 //   - Ops report CallsExtern() == false even when they call BLAS: otherwise
 //     the tape machine inserts an allocation before each of them.
 //
