@@ -784,12 +784,13 @@ __attribute__((always_inline)) static inline void tile(const float *restrict src
 #endif
 
 static void to_blocked(const float *restrict x, long C, long N, long HW, long B, long t0, long t1, float *restrict y) {
-	const long CB = (C + B - 1) / B, ld = N * HW;
+	const long CB = (C + B - 1) / B;
 	for (long t = t0; t < t1; t++) {
 		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
 		float *yt = y + t * HW * B;
 		long j = 0;
 #ifdef TILE
+		const long ld = N * HW;
 		for (; j + TILE <= nc; j += TILE) {
 			const float *xr = x + ((c0 + j) * N + n) * HW;
 			long p = 0;
@@ -812,12 +813,13 @@ static void to_blocked(const float *restrict x, long C, long N, long HW, long B,
 }
 
 static void from_blocked(const float *restrict y, long C, long N, long HW, long B, long t0, long t1, float *restrict x) {
-	const long CB = (C + B - 1) / B, ld = N * HW;
+	const long CB = (C + B - 1) / B;
 	for (long t = t0; t < t1; t++) {
 		const long n = t / CB, c0 = t % CB * B, nc = C - c0 < B ? C - c0 : B;
 		const float *yt = y + t * HW * B;
 		long j = 0;
 #ifdef TILE
+		const long ld = N * HW;
 		for (; j + TILE <= nc; j += TILE) {
 			float *xr = x + ((c0 + j) * N + n) * HW;
 			long p = 0;
