@@ -49,6 +49,26 @@ func benchInfer(b *testing.B, name string, batch int) {
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
 }
 
+// benchInputGrad times ODIN's pass (Liang et al., 2018): the gradient of the
+// temperature-scaled loss with respect to the input images, both heads, at
+// the plans' default evaluation batch.
+func benchInputGrad(b *testing.B, name string, batch int) {
+	p, err := newModel(b, name).InputGradProgram(batch, 1000, HeadsMean)
+	if err != nil {
+		b.Fatal(err)
+	}
+	copy(p.Input(), randSlice(rand.New(rand.NewPCG(1, 1)), len(p.Input())))
+	p.Run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := p.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
 func BenchmarkTrainSmall(b *testing.B)    { benchTrain(b, "small", 128) }
 func BenchmarkInferSmall(b *testing.B)    { benchInfer(b, "small", 128) }
 func BenchmarkTrainDenseNet(b *testing.B) { benchTrain(b, "densenet-bc-100", 64) }
@@ -99,3 +119,5 @@ func BenchmarkDirectConvSmallConv1(b *testing.B) {
 }
 
 func BenchmarkInferResNet9x16(b *testing.B) { benchInfer(b, "resnet9-16", 128) }
+
+func BenchmarkInputGradResNet9x16(b *testing.B) { benchInputGrad(b, "resnet9-16", 256) }
