@@ -38,7 +38,14 @@ func benchInfer(b *testing.B, name string, batch int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.Run()
+	benchRuns(b, p, batch)
+}
+
+// benchRuns times p's passes of batch images after one warm-up pass.
+func benchRuns(b *testing.B, p *Program, batch int) {
+	if err := p.Run(); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -58,15 +65,7 @@ func benchInputGrad(b *testing.B, name string, batch int) {
 		b.Fatal(err)
 	}
 	copy(p.Input(), randSlice(rand.New(rand.NewPCG(1, 1)), len(p.Input())))
-	p.Run()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := p.Run(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
+	benchRuns(b, p, batch)
 }
 
 func BenchmarkTrainSmall(b *testing.B)    { benchTrain(b, "small", 128) }
