@@ -129,13 +129,14 @@ func findDownload(name string) *download {
 	return nil
 }
 
-// FetchNames lists what Fetch accepts, besides "all".
+// FetchNames lists what Fetch accepts, besides "all": the data sets, then
+// the published weights (WeightsNames).
 func FetchNames() []string {
-	out := make([]string, len(downloads))
-	for i, d := range downloads {
-		out[i] = d.name
+	out := make([]string, 0, len(downloads)+len(weightsFiles))
+	for _, d := range downloads {
+		out = append(out, d.name)
 	}
-	return out
+	return append(out, WeightsNames()...)
 }
 
 // FetchOptions configures Fetch.
@@ -161,22 +162,27 @@ func (o *FetchOptions) logf(format string, args ...any) {
 
 // Fetch gets the data set name ("cifar10", "cifar100", "tinyimagenet",
 // "tinyimagenet-crop", "tinyimagenet-resize", "lsun-crop", "lsun-resize",
-// "isun", or "all") into root, from the official location or from
-// opts.Mirror. A set already present under root is left alone ("mcdood data
-// check" verifies it). For tinyimagenet-crop and tinyimagenet-resize, when
-// ODIN's archive cannot be had but Tiny ImageNet can (or is present), Tiny
-// ImageNet is fetched instead and the set is derived from it (see
-// TinyImageNet). Errors for a source that cannot be reached match
-// ErrUnavailable.
+// "isun"), the published weights name ("odin-densenet10",
+// "odin-densenet100", "resnet56-cifar10"; weights.go), or "all" into root,
+// from the official location or from opts.Mirror. A set already present
+// under root is left alone ("mcdood data check" verifies it); weights
+// already present are verified against their pinned sha256. For
+// tinyimagenet-crop and tinyimagenet-resize, when ODIN's archive cannot be
+// had but Tiny ImageNet can (or is present), Tiny ImageNet is fetched
+// instead and the set is derived from it (see TinyImageNet). Errors for a
+// source that cannot be reached match ErrUnavailable.
 func Fetch(ctx context.Context, name, root string, opts FetchOptions) error {
 	if name == "all" {
 		var errs []error
-		for _, d := range downloads {
-			if err := Fetch(ctx, d.name, root, opts); err != nil {
+		for _, n := range FetchNames() {
+			if err := Fetch(ctx, n, root, opts); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		return errors.Join(errs...)
+	}
+	if w := findWeights(name); w != nil {
+		return fetchWeights(ctx, w, root, &opts)
 	}
 	d := findDownload(name)
 	if d == nil {

@@ -23,10 +23,14 @@ import (
 //	airbench-A-B-C    Jordan's airbench (2024) with block widths A, B, C:
 //	                  airbench-64-256-256 is airbench94's, airbench-64-128-128
 //	                  airbench93's (arch_airbench.go)
+//	resnet-cifar-D    the CIFAR ResNet of depth D = 6n+2 of He et al. (CVPR
+//	                  2016), option-A shortcuts, as akamaster's
+//	                  pytorch_resnet_cifar10; resnet-cifar-56 is its
+//	                  published ResNet-56 (arch_resnet_cifar.go)
 type Spec struct {
 	Name    string
 	Family  string
-	Depth   int     // densenet, wrn
+	Depth   int     // densenet, wrn, resnet-cifar
 	Growth  int     // densenet k
 	Width   int     // wrn widening factor; resnet9 base channels
 	Widths  [3]int  `json:",omitzero"` // airbench block widths (left out of JSON when zero, so older model keys stay)
@@ -40,7 +44,7 @@ type extractor func(b *builder, x *G.Node) *G.Node
 // ParseSpec reads an architecture name (see Spec).
 func ParseSpec(name string) (Spec, error) {
 	bad := func(format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, airbench-A-B-C, mlp-H)", name, fmt.Sprintf(format, args...))
+		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, resnet-cifar-D, airbench-A-B-C, mlp-H)", name, fmt.Sprintf(format, args...))
 	}
 	nums := func(s string) ([]int, error) {
 		var out []int
@@ -90,6 +94,15 @@ func ParseSpec(name string) (Spec, error) {
 			return bad("want airbench-WIDTH1-WIDTH2-WIDTH3")
 		}
 		return Spec{Name: name, Family: "airbench", Widths: [3]int{n[0], n[1], n[2]}}, nil
+	case strings.HasPrefix(name, "resnet-cifar-"):
+		n, err := nums(strings.TrimPrefix(name, "resnet-cifar-"))
+		if err != nil || len(n) != 1 {
+			return bad("want resnet-cifar-DEPTH")
+		}
+		if (n[0]-2)%6 != 0 || n[0] < 8 {
+			return bad("CIFAR ResNet depth must be 6n+2 with n ≥ 1, got %d", n[0])
+		}
+		return Spec{Name: name, Family: "resnet-cifar", Depth: n[0]}, nil
 	case strings.HasPrefix(name, "resnet9-"):
 		n, err := nums(strings.TrimPrefix(name, "resnet9-"))
 		if err != nil || len(n) != 1 {
@@ -110,6 +123,8 @@ func (s Spec) extractor() (extractor, error) {
 		return wideResNet(s.Depth, s.Width, s.Dropout), nil
 	case "resnet9":
 		return resNet9(s.Width), nil
+	case "resnet-cifar":
+		return resNetCIFAR(s.Depth), nil
 	case "mlp":
 		return mlp(s.Width), nil
 	case "airbench":

@@ -2,6 +2,8 @@ package nets
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 )
@@ -87,4 +89,42 @@ func (b *builder) denseBlock(name string, x *G.Node, n, k int) *G.Node {
 		b.blocks = append(b.blocks, y.Op().(*denseBlockOp))
 	}
 	return y
+}
+
+// denseNetTorchModule is the module of ODIN's DenseNet3
+// (facebookresearch/odin, code/densenet.py; the architecture of its
+// published densenet10.pth and densenet100.pth) that our layer is: conv1 is
+// conv1; blockB.L's bn1, conv1, bn2, conv2 are blockB.layer.(L−1)'s; transT.bn
+// and transT.conv are transT.bn1 and transT.conv1; bn is bn1; head1 is fc.
+// DenseNet3(depth, classes, growth_rate=k, reduction=0.5, bottleneck=True)
+// is our densenet-bc-depth-k layer for layer.
+func denseNetTorchModule(layer string) (string, bool) {
+	switch layer {
+	case "conv1":
+		return "conv1", true
+	case "bn":
+		return "bn1", true
+	case "head1":
+		return "fc", true
+	}
+	parts := strings.Split(layer, ".")
+	switch {
+	case len(parts) == 3 && strings.HasPrefix(parts[0], "block"):
+		l, err := strconv.Atoi(parts[1])
+		if err != nil || l < 1 {
+			return "", false
+		}
+		switch parts[2] {
+		case "bn1", "conv1", "bn2", "conv2":
+			return fmt.Sprintf("%s.layer.%d.%s", parts[0], l-1, parts[2]), true
+		}
+	case len(parts) == 2 && strings.HasPrefix(parts[0], "trans"):
+		switch parts[1] {
+		case "bn":
+			return parts[0] + ".bn1", true
+		case "conv":
+			return parts[0] + ".conv1", true
+		}
+	}
+	return "", false
 }

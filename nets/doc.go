@@ -10,6 +10,13 @@
 // resumable pre-training loop; the detector that uses it is in package
 // baselines.
 //
+// Published networks (ODIN's DenseNet-BC-100s, a CIFAR ResNet-56) load
+// from their PyTorch files as released (LoadTorchFile): package torchfile
+// reads the file without Python or gorgonia, and each loadable architecture
+// says which of the authors' modules each of its layers is. Their logits
+// agree with PyTorch's within 1e-3 on every kernel path (TestTorchGolden,
+// against scripts/torch_golden.py).
+//
 // # How it works
 //
 // Gorgonia builds the graph, orders it and drives the chain rule (G.Grad);
@@ -60,7 +67,11 @@
 //	builder.go          layers into a graph (convolution, batch norm, pooling,
 //	                    linear, …) and the batch-norm fusion of evaluation graphs
 //	arch.go             Spec: architectures by name (ParseSpec)
-//	arch_*.go           one architecture each: small, DenseNet-BC, WRN, ResNet-9, airbench, MLP
+//	arch_*.go           one architecture each: small, DenseNet-BC, WRN, ResNet-9,
+//	                    the CIFAR ResNet (option A), airbench, MLP
+//	torch.go            published PyTorch networks (read by package torchfile)
+//	                    into a Model: the name maps, LoadTorch, the input
+//	                    Normalization a network was trained with, SetHead
 //	op.go               what every op shares
 //	op_*.go             the ops: convolution, batch norm (+ReLU), pooling, layout
 //	                    (NCHW↔CNHW, concatenation), linear, losses, scalars and
