@@ -14,18 +14,27 @@ import (
 // The catalog maps the kebab-case names used in configuration and on the
 // command line to data on disk under one data root:
 //
-//	cifar10              cifar-10-batches-bin/ or cifar-10-binary.tar.gz
-//	cifar100             cifar-100-binary/ or cifar-100-binary.tar.gz
-//	tinyimagenet-crop    ODIN's Imagenet/ or Imagenet.tar.gz; else derived from tiny-imagenet-200
-//	tinyimagenet-resize  ODIN's Imagenet_resize/ or .tar.gz; else derived from tiny-imagenet-200
-//	lsun-crop            ODIN's LSUN/ or LSUN.tar.gz
-//	lsun-resize          ODIN's LSUN_resize/ or LSUN_resize.tar.gz
-//	isun                 ODIN's iSUN/ or iSUN.tar.gz
-//	gaussian, uniform    generated (seeded), nothing on disk
+//	cifar10                  cifar-10-batches-bin/ or cifar-10-binary.tar.gz
+//	cifar100                 cifar-100-binary/ or cifar-100-binary.tar.gz
+//	tinyimagenet-crop        ODIN's Imagenet/ or Imagenet.tar.gz; else derived from tiny-imagenet-200, fit odin-crop
+//	tinyimagenet-crop-fix    always derived from tiny-imagenet-200, fit crop (no JPEG step)
+//	tinyimagenet-resize      ODIN's Imagenet_resize/ or .tar.gz; else derived from tiny-imagenet-200, fit odin-resize
+//	tinyimagenet-resize-fix  always derived from tiny-imagenet-200, fit resize (PIL's antialiased bilinear)
+//	lsun-crop                ODIN's LSUN/ or LSUN.tar.gz
+//	lsun-resize              ODIN's LSUN_resize/ or LSUN_resize.tar.gz
+//	isun                     ODIN's iSUN/ or iSUN.tar.gz
+//	cifar10-jpeg             control: the CIFAR-10 test images through fit odin-resize (control.go)
+//	gaussian, uniform        generated (seeded), nothing on disk
 //
 // plus custom OOD sets a caller declares (Custom). A folder wins over an
 // archive of the same set; ODIN's archives win over the Tiny ImageNet
-// derivations, since they are the images the paper used.
+// derivations, since they are the images the paper used. The derivations
+// without a suffix rebuild ODIN's construction, artefacts included (aliased
+// nearest-neighbour downscale, JPEG quality 75: odinfit.go), because those are
+// the sets the papers scored; the "-fix" twins are the clean constructions,
+// named after CSI's "FIX" sets (Tack et al., NeurIPS 2020), which fixed the
+// same artefacts (CSI's own FIX sets are other images: ImageNet and LSUN
+// training images, antialiased to 32×32 and saved as PNG).
 
 // DataEnv names the environment variable that sets the data root.
 const DataEnv = "MCDOOD_DATA"
@@ -51,8 +60,8 @@ func ResolveRoot(flagValue string, getenv func(string) string) string {
 
 // Options configures Open and Check.
 type Options struct {
-	// Seed seeds random crops (FitCrop sets, including the
-	// tinyimagenet-crop derivation) and the noise sets.
+	// Seed seeds random crops (FitCrop and FitODINCrop sets, including the
+	// tinyimagenet-crop derivations) and the noise sets.
 	Seed uint64
 	// NoiseImages is the size of gaussian and uniform; 0 means
 	// DefaultNoiseImages.
@@ -68,7 +77,7 @@ type Options struct {
 type Custom struct {
 	Name string // kebab-case, distinct from the built-in names
 	Path string // a folder or .tar/.tar.gz/.zip; relative paths are under the data root
-	Fit  Fit    // FitResize or FitCrop (seeded by Options.Seed)
+	Fit  Fit    // FitResize, FitCrop, FitODINResize or FitODINCrop (crops seeded by Options.Seed)
 }
 
 var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -98,21 +107,31 @@ func (c Custom) path(root string) string {
 
 // oodSet is a built-in OOD set.
 type oodSet struct {
-	name     string
-	title    string // as in the paper's tables
-	odin     string // base name of ODIN's folder/archive; "" for noise
-	tinyFit  Fit    // the Tiny ImageNet derivation used when ODIN's is absent
-	noise    func(n int, seed uint64) (*Dataset, error)
-	official int // images in ODIN's release (Liang et al., 2018, Sec. 4.1)
+	name    string
+	title   string // as in the paper's tables
+	odin    string // base name of ODIN's folder/archive; "" for noise and the FIX twins
+	tinyFit Fit    // the Tiny ImageNet derivation used when ODIN's is absent
+	// construction names the derivation when its pixels differ from the
+	// set's first derivation, so that results of the old one are not reused
+	// (Construction, hashed into experiments' cell keys); "" otherwise.
+	construction string
+	noise        func(n int, seed uint64) (*Dataset, error)
+	official     int  // images in ODIN's release (Liang et al., 2018, Sec. 4.1)
+	cifarControl bool // made from the CIFAR-10 test images (control.go)
 }
 
-// ODIN's archives hold 10,000 images each, except iSUN with 8,925.
+// ODIN's archives hold 10,000 images each, except iSUN with 8,925. Before
+// issue 28 the two Tiny ImageNet names were derived with the fits their FIX
+// twins have now; their construction identifiers say what replaced them.
 var oodSets = []oodSet{
-	{name: "tinyimagenet-crop", title: "TinyImageNet (crop)", odin: "Imagenet", tinyFit: FitCrop, official: 10000},
-	{name: "tinyimagenet-resize", title: "TinyImageNet (resize)", odin: "Imagenet_resize", tinyFit: FitResize, official: 10000},
+	{name: "tinyimagenet-crop", title: "TinyImageNet (crop)", odin: "Imagenet", tinyFit: FitODINCrop, construction: string(FitODINCrop), official: 10000},
+	{name: "tinyimagenet-crop-fix", title: "TinyImageNet (crop, FIX)", tinyFit: FitCrop, official: 10000},
+	{name: "tinyimagenet-resize", title: "TinyImageNet (resize)", odin: "Imagenet_resize", tinyFit: FitODINResize, construction: string(FitODINResize), official: 10000},
+	{name: "tinyimagenet-resize-fix", title: "TinyImageNet (resize, FIX)", tinyFit: FitResize, official: 10000},
 	{name: "lsun-crop", title: "LSUN (crop)", odin: "LSUN", official: 10000},
 	{name: "lsun-resize", title: "LSUN (resize)", odin: "LSUN_resize", official: 10000},
 	{name: "isun", title: "iSUN", odin: "iSUN", official: 8925},
+	{name: cifarJPEGName, title: "CIFAR-10 (JPEG q75, control)", cifarControl: true, official: 10000},
 	{name: "gaussian", title: "Gaussian", noise: Gaussian},
 	{name: "uniform", title: "Uniform", noise: Uniform},
 }
@@ -126,7 +145,8 @@ func findOOD(name string) *oodSet {
 	return nil
 }
 
-// Names lists the built-in OOD sets in the order of the paper's tables.
+// Names lists the built-in OOD sets in the order of the paper's tables, each
+// FIX twin after its set.
 func Names() []string {
 	out := make([]string, len(oodSets))
 	for i, s := range oodSets {
@@ -151,6 +171,20 @@ func Title(name string) string {
 		return "CIFAR-100"
 	}
 	return name
+}
+
+// Construction identifies how a built-in derived set is built when that
+// changed its pixels since the name was introduced ("odin-resize" for
+// tinyimagenet-resize, "odin-crop" for tinyimagenet-crop); "" for every other
+// name. Cell keys hash it, so records of the older derivation are never
+// taken for the current one, while the keys of unchanged sets stay as they
+// were. (With ODIN's archive on disk the set is the archive; the identifier
+// stays the same, as the key has never depended on what is on disk.)
+func Construction(name string) string {
+	if s := findOOD(name); s != nil {
+		return s.construction
+	}
+	return ""
 }
 
 // OpenID reads an in-distribution set by name: "cifar10" or "cifar100".
@@ -205,7 +239,13 @@ func Locate(name, root string, opts Options) (Source, error) {
 	if s.noise != nil {
 		return Source{Name: name}, nil
 	}
-	looked := odinCandidates(root, s.odin)
+	if s.cifarControl {
+		return locateCIFARTest(root, name)
+	}
+	var looked []string
+	if s.odin != "" {
+		looked = odinCandidates(root, s.odin)
+	}
 	for _, p := range looked {
 		if st, err := os.Stat(p); err == nil && (st.IsDir() || st.Mode().IsRegular()) {
 			// The MCD authors apply Resize(32) to every OOD image.
@@ -219,7 +259,11 @@ func Locate(name, root string, opts Options) (Source, error) {
 		}
 		looked = append(looked, err.(*NotFoundError).Looked...)
 	}
-	return Source{}, &NotFoundError{Name: name, Root: root, Looked: looked, Fetch: name}
+	fetch := name
+	if s.odin == "" {
+		fetch = "tinyimagenet" // a FIX twin has no archive of its own
+	}
+	return Source{}, &NotFoundError{Name: name, Root: root, Looked: looked, Fetch: fetch}
 }
 
 // Open reads an OOD set by name (a built-in name or a Custom one) from root.
@@ -240,6 +284,9 @@ func (src Source) open(opts Options) (*Dataset, error) {
 			n = DefaultNoiseImages
 		}
 		return s.noise(n, opts.Seed)
+	}
+	if s := findOOD(src.Name); s != nil && s.cifarControl {
+		return openCIFARJPEG(src.Name, src.Path)
 	}
 	if src.Derived {
 		ds, err := TinyImageNet(src.Path, []Fit{src.Fit}, opts.Seed, opts.Progress)

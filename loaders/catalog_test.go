@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,15 +73,91 @@ func TestOpenODINSets(t *testing.T) {
 			t.Errorf("%s: source %+v", name, src)
 		}
 	}
-	// Imagenet_resize is absent: the derivation from tiny-imagenet-200.
+	// Imagenet_resize is absent: ODIN's construction from tiny-imagenet-200.
 	src, err := Locate("tinyimagenet-resize", root, Options{})
-	if err != nil || !src.Derived || src.Fit != FitResize || src.Path != filepath.Join(root, "tiny-imagenet-200") {
+	if err != nil || !src.Derived || src.Fit != FitODINResize || src.Path != filepath.Join(root, "tiny-imagenet-200") {
 		t.Fatalf("tinyimagenet-resize: %+v, %v", src, err)
 	}
 	d, err := Open("tinyimagenet-resize", root, Options{})
 	if err != nil || d.Len() != 5 || d.Name != "tinyimagenet-resize" {
 		t.Fatalf("tinyimagenet-resize: %v, %v", d, err)
 	}
+	// The FIX twins are always derived, even beside ODIN's Imagenet.
+	for name, fit := range map[string]Fit{"tinyimagenet-crop-fix": FitCrop, "tinyimagenet-resize-fix": FitResize} {
+		src, err := Locate(name, root, Options{})
+		if err != nil || !src.Derived || src.Fit != fit || src.Path != filepath.Join(root, "tiny-imagenet-200") {
+			t.Errorf("%s: %+v, %v", name, src, err)
+		}
+		if d, err := Open(name, root, Options{}); err != nil || d.Len() != 5 || d.Name != name {
+			t.Errorf("%s: %v, %v", name, d, err)
+		}
+	}
+}
+
+// TestFIXTwins: each FIX twin is its set's derivation without ODIN's
+// artefacts: the same seeded crop windows without the JPEG step, and PIL's
+// antialiased bilinear instead of nearest neighbour + JPEG. Without Tiny
+// ImageNet a twin is missing with tinyimagenet as the fetch (it has no
+// archive of its own); titles say FIX.
+func TestFIXTwins(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, tinyFiles(t))
+	open := func(name string) *Dataset {
+		d, err := Open(name, root, Options{Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	crop, cropFix := open("tinyimagenet-crop"), open("tinyimagenet-crop-fix")
+	resize, resizeFix := open("tinyimagenet-resize"), open("tinyimagenet-resize-fix")
+	rng := newRand(3)
+	for i, src := range cropFix.Sources {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im := mustDecode(t, data)
+		want := make([]byte, ImageBytes)
+		fitTo32(im, FitCrop, rng, want)
+		if !bytes.Equal(cropFix.Image(i), want) {
+			t.Errorf("crop-fix image %d is not FitCrop's", i)
+		}
+		// odin-crop: the same window, through JPEG at quality 75.
+		win := randomCrop32(im, newRand(3))
+		if i == 0 && !bytes.Equal(crop.Image(0), planar(jpegRoundTrip(win, 75))) {
+			t.Error("odin-crop image 0 is not the FIX crop's window through the JPEG round trip")
+		}
+		fitTo32(im, FitResize, nil, want)
+		if !bytes.Equal(resizeFix.Image(i), want) {
+			t.Errorf("resize-fix image %d is not FitResize's", i)
+		}
+		fitTo32(im, FitODINResize, nil, want)
+		if !bytes.Equal(resize.Image(i), want) {
+			t.Errorf("resize image %d is not FitODINResize's", i)
+		}
+	}
+	if bytes.Equal(resize.Pixels, resizeFix.Pixels) || bytes.Equal(crop.Pixels, cropFix.Pixels) {
+		t.Error("a set equals its FIX twin")
+	}
+	for name, title := range map[string]string{"tinyimagenet-crop-fix": "TinyImageNet (crop, FIX)", "tinyimagenet-resize-fix": "TinyImageNet (resize, FIX)", "tinyimagenet-resize": "TinyImageNet (resize)"} {
+		if got := Title(name); got != title {
+			t.Errorf("Title(%s) = %q, want %q", name, got, title)
+		}
+	}
+	empty := t.TempDir()
+	_, err := Locate("tinyimagenet-resize-fix", empty, Options{})
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || nf.Fetch != "tinyimagenet" || strings.Contains(err.Error(), "Imagenet_resize") {
+		t.Errorf("missing FIX twin: %v", err)
+	}
+}
+
+// planar is toPlanar of a 32×32 image.
+func planar(im rgbImage) []byte {
+	out := make([]byte, ImageBytes)
+	toPlanar(im, 0, 0, out)
+	return out
 }
 
 func TestOpenDerivedCropUsesSeed(t *testing.T) {

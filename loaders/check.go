@@ -11,7 +11,7 @@ type Report struct {
 	Name    string // catalog name
 	Kind    string // "ID" or "OOD"
 	Source  string // the folder or archive read; "" when missing
-	Note    string // "derived: seeded 32×32 crops" for a set built from Tiny ImageNet's test images (ODIN's archive absent); "custom (…)"
+	Note    string // "derived: odin-resize: …" for a set built from Tiny ImageNet's test images (ODIN's archive absent, or a FIX twin); "custom (…)"
 	Missing bool   // nothing on disk; Fetch says how to get it
 	Fetch   string // the command that gets it, when Missing
 	// Image counts. ID sets: Train and Test. OOD sets: Images. Both: the
@@ -43,7 +43,7 @@ func Check(root string, opts Options) ([]Report, error) {
 	// Tiny ImageNet derivations share one decoding.
 	derived := map[string][]int{} // path → indices into reports
 	for _, s := range oodSets {
-		if s.noise != nil {
+		if s.noise != nil || s.cifarControl { // generated, or made from cifar10, checked above
 			continue
 		}
 		r := Report{Name: s.name, Kind: "OOD"}
@@ -90,11 +90,19 @@ func Check(root string, opts Options) ([]Report, error) {
 	return reports, nil
 }
 
+// fitNote says what a fit makes of the images, for check reports and
+// fetch messages; ODIN's constructions lead with the fit's name, which
+// the data-pass table and the records print too.
 func fitNote(f Fit) string {
-	if f == FitCrop {
+	switch f {
+	case FitCrop:
 		return "seeded 32×32 crops"
+	case FitODINCrop:
+		return "odin-crop: seeded 32×32 crops, JPEG quality 75"
+	case FitODINResize:
+		return "odin-resize: nearest neighbour to 32×32, JPEG quality 75"
 	}
-	return "resized to 32×32"
+	return "resized to 32×32, PIL bilinear"
 }
 
 func missingOrError(r Report, err error) Report {

@@ -41,7 +41,7 @@ func TestCheck(t *testing.T) {
 	for _, r := range reports {
 		names = append(names, r.Name)
 	}
-	if got := strings.Join(names, " "); got != "cifar10 cifar100 tinyimagenet-crop tinyimagenet-resize lsun-crop lsun-resize isun mine" {
+	if got := strings.Join(names, " "); got != "cifar10 cifar100 tinyimagenet-crop tinyimagenet-crop-fix tinyimagenet-resize tinyimagenet-resize-fix lsun-crop lsun-resize isun mine" {
 		t.Errorf("reports in order %q", got)
 	}
 	m := reportsByName(reports)
@@ -57,7 +57,7 @@ func TestCheck(t *testing.T) {
 	if r := m["cifar100"]; !r.Missing || r.Fetch != "mcdood data fetch cifar100" || r.Err != nil {
 		t.Errorf("cifar100 %+v", r)
 	}
-	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-resize"} {
+	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix"} {
 		r := m[name]
 		if r.Images != 5 || !strings.HasPrefix(r.Note, "derived: ") || r.Err != nil {
 			t.Errorf("%s %+v", name, r)
@@ -82,7 +82,7 @@ func TestCheck(t *testing.T) {
 }
 
 // TestCheckMirror runs Check on the data mirror: CIFAR-10 complete and as
-// released, both Tiny ImageNet derivations with 10,000 images.
+// released, the four Tiny ImageNet derivations with 10,000 images.
 func TestCheckMirror(t *testing.T) {
 	root := testenv.DataMirror(t)
 	testenv.Long(t)
@@ -94,7 +94,7 @@ func TestCheckMirror(t *testing.T) {
 	if c := m["cifar10"]; c.Train != 50000 || c.Test != 10000 || c.Val != 1000 || c.SplitTest != 9000 || len(c.Warnings) != 0 || c.Err != nil {
 		t.Errorf("cifar10 %+v", c)
 	}
-	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-resize"} {
+	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix"} {
 		if r := m[name]; r.Images != 10000 || r.Val != 1000 || r.SplitTest != 9000 || len(r.Warnings) != 0 || r.Err != nil {
 			t.Errorf("%s %+v", name, r)
 		}

@@ -339,7 +339,7 @@ func TestFetchTinyDerivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOnly(t, root, "tiny-imagenet-200")
-	if !strings.Contains(log.String(), "fetching Tiny ImageNet to derive it (seeded 32×32 crops)") {
+	if !strings.Contains(log.String(), "fetching Tiny ImageNet to derive it (odin-crop: seeded 32×32 crops, JPEG quality 75)") {
 		t.Errorf("log:\n%s", log.String())
 	}
 	log.Reset()

@@ -12,6 +12,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 
 	_ "golang.org/x/image/bmp"
@@ -182,36 +184,45 @@ const (
 	// FitResize scales the shorter side to 32 with PIL's bilinear filter
 	// (torchvision Resize(32), as the MCD authors' loader does for every OOD
 	// image) and takes the centre 32×32 (torchvision CenterCrop(32); a no-op
-	// for square images, the only kind in ODIN's sets). ODIN's "resize"
-	// sets: "downsample each image to size 32 by 32" (Liang et al., 2018).
+	// for square images, the only kind in ODIN's sets). Pillow's bilinear
+	// filter antialiases, so this is the clean downscale of the FIX sets;
+	// ODIN's "resize" sets ("downsample each image to size 32 by 32", Liang
+	// et al., 2018) were made without a low-pass filter and saved as JPEG:
+	// FitODINResize (odinfit.go).
 	FitResize Fit = "resize"
 	// FitCrop takes a seeded uniformly random 32×32 window (torchvision
 	// RandomCrop(32) without padding), after scaling the shorter side up to
-	// 32 if it is smaller. ODIN's "crop" sets: "randomly crop image patches
-	// of size 32 by 32" (Liang et al., 2018).
+	// 32 if it is smaller: ODIN's "crop" sets' windows ("randomly crop image
+	// patches of size 32 by 32", Liang et al., 2018), without the JPEG step
+	// FitODINCrop adds.
 	FitCrop Fit = "crop"
 )
 
-// ParseFit accepts "resize" and "crop".
+// Fits lists the fits ParseFit accepts.
+func Fits() []Fit { return []Fit{FitResize, FitCrop, FitODINResize, FitODINCrop} }
+
+// ParseFit accepts "resize", "crop", "odin-resize" and "odin-crop".
 func ParseFit(s string) (Fit, error) {
-	switch Fit(s) {
-	case FitResize, FitCrop:
+	if slices.Contains(Fits(), Fit(s)) {
 		return Fit(s), nil
 	}
-	return "", fmt.Errorf("unknown fit %q, want %q or %q", s, FitResize, FitCrop)
+	names := make([]string, 0, len(Fits()))
+	for _, f := range Fits() {
+		names = append(names, strconv.Quote(string(f)))
+	}
+	return "", fmt.Errorf("unknown fit %q, want one of %s", s, strings.Join(names, ", "))
 }
 
 // fitTo32 makes im 32×32 and writes it in Dataset's planar layout into dst
-// (ImageBytes long). rng is used by FitCrop only.
+// (ImageBytes long). rng is used by FitCrop and FitODINCrop only.
 func fitTo32(im rgbImage, fit Fit, rng *rand.Rand, dst []byte) {
 	switch fit {
+	case FitODINResize:
+		toPlanar(odinResize(im), 0, 0, dst)
+	case FitODINCrop:
+		toPlanar(odinCrop(im, rng), 0, 0, dst)
 	case FitCrop:
-		if im.w < Side || im.h < Side {
-			im = resizeShorter(im, Side)
-		}
-		top := rng.IntN(im.h - Side + 1)
-		left := rng.IntN(im.w - Side + 1)
-		toPlanar(im, top, left, dst)
+		toPlanar(randomCrop32(im, rng), 0, 0, dst)
 	default:
 		im = resizeShorter(im, Side)
 		// torchvision CenterCrop: int(round((h - 32) / 2.)) with Python 3's
@@ -221,6 +232,24 @@ func fitTo32(im rgbImage, fit Fit, rng *rand.Rand, dst []byte) {
 		toPlanar(im, top, left, dst)
 	}
 }
+
+// randomCrop32 is FitCrop's window: a seeded uniformly random 32×32 crop,
+// after scaling the shorter side up to 32 if it is smaller.
+func randomCrop32(im rgbImage, rng *rand.Rand) rgbImage {
+	if im.w < Side || im.h < Side {
+		im = resizeShorter(im, Side)
+	}
+	top := rng.IntN(im.h - Side + 1)
+	left := rng.IntN(im.w - Side + 1)
+	out := rgbImage{w: Side, h: Side, pix: make([]byte, 3*Side*Side)}
+	for y := 0; y < Side; y++ {
+		copy(out.pix[3*y*Side:3*(y+1)*Side], im.pix[3*((top+y)*im.w+left):])
+	}
+	return out
+}
+
+// seeded reports whether a fit draws from a random generator.
+func (f Fit) seeded() bool { return f == FitCrop || f == FitODINCrop }
 
 // toPlanar copies the 32×32 window at (top, left) into planar R, G, B.
 func toPlanar(im rgbImage, top, left int, dst []byte) {

@@ -42,8 +42,8 @@ import (
 
 // ImageOptions says how ReadImages turns images into 32×32.
 type ImageOptions struct {
-	Fit      Fit                // FitResize (default) or FitCrop
-	Seed     uint64             // seeds FitCrop's window positions (PCG(Seed, 0))
+	Fit      Fit                // FitResize (default), FitCrop, FitODINResize or FitODINCrop
+	Seed     uint64             // seeds the crop fits' window positions (PCG(Seed, 0))
 	Progress *progress.Reporter // nil draws nothing
 }
 
@@ -223,7 +223,7 @@ func decodeEntries(entries []imageEntry, specs []fitSpec, rep *progress.Reporter
 	}
 	for k, s := range specs {
 		out[k] = &Dataset{Name: s.name, Pixels: make([]byte, len(entries)*ImageBytes), Sources: slices.Clone(sources)}
-		if s.fit == FitCrop {
+		if s.fit.seeded() {
 			rngs[k] = newRand(s.seed)
 		}
 	}

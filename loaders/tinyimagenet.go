@@ -20,11 +20,15 @@ import (
 // downsamples each to 32×32. ODIN published the sets it made (the Dropbox
 // archives Imagenet.tar.gz and Imagenet_resize.tar.gz); the derivations here
 // rebuild equivalent sets when those archives are absent — not the same
-// pixels (ODIN's crop positions and resize filter are not published), the
-// same construction. Images are taken in the order of N (test_0, test_1, …
-// test_9999); crops are seeded (FitCrop), resizing is PIL's bilinear
-// (FitResize: 64 → 32 weighs each 4×4 neighbourhood 1/8, 3/8, 3/8, 1/8 per
-// axis).
+// pixels (ODIN's crop positions are not published), the same construction,
+// with its artefacts (odinfit.go): tinyimagenet-resize is FitODINResize
+// (PIL's nearest neighbour 64 → 32, i.e. pixel 2x+1 of each row and column,
+// then a JPEG round trip at quality 75), tinyimagenet-crop is FitODINCrop
+// (seeded crops, then the same round trip). Their clean FIX twins are
+// tinyimagenet-resize-fix, FitResize (PIL's antialiased bilinear: 64 → 32
+// weighs each 4×4 neighbourhood 1/8, 3/8, 3/8, 1/8 per axis), and
+// tinyimagenet-crop-fix, FitCrop (the same seeded crops, no JPEG step).
+// Images are taken in the order of N (test_0, test_1, … test_9999).
 const (
 	tinyFolder    = "tiny-imagenet-200"
 	tinyZip       = "tiny-imagenet-200.zip"
@@ -124,9 +128,10 @@ func listTinyTest(p string) ([]imageEntry, error) {
 }
 
 // TinyImageNet derives OOD sets from the Tiny ImageNet test images at p
-// (a tiny-imagenet-200 folder or tiny-imagenet-200.zip), one per fit, named
-// "tinyimagenet-crop" and "tinyimagenet-resize". Each image is decoded once
-// for all fits. seed seeds the crop positions.
+// (a tiny-imagenet-200 folder or tiny-imagenet-200.zip), one per fit, each
+// named as the built-in set derived with that fit ("tinyimagenet-resize" for
+// FitODINResize, "tinyimagenet-resize-fix" for FitResize, …). Each image is
+// decoded once for all fits. seed seeds the crop positions.
 func TinyImageNet(p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]*Dataset, error) {
 	entries, err := listTinyTest(p)
 	if err != nil {
@@ -134,7 +139,17 @@ func TinyImageNet(p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]
 	}
 	specs := make([]fitSpec, len(fits))
 	for i, f := range fits {
-		specs[i] = fitSpec{name: "tinyimagenet-" + string(f), fit: f, seed: seed}
+		specs[i] = fitSpec{name: tinyName(f), fit: f, seed: seed}
 	}
 	return decodeEntries(entries, specs, rep, "decoding Tiny ImageNet test images")
+}
+
+// tinyName is the built-in set derived from Tiny ImageNet with fit f.
+func tinyName(f Fit) string {
+	for _, s := range oodSets {
+		if s.tinyFit == f {
+			return s.name
+		}
+	}
+	return "tinyimagenet-" + string(f)
 }

@@ -38,8 +38,12 @@ func TestTinyImageNetDerivations(t *testing.T) {
 		t.Fatal(err)
 	}
 	crop, resize := ds[0], ds[1]
-	if crop.Name != "tinyimagenet-crop" || resize.Name != "tinyimagenet-resize" {
+	if crop.Name != "tinyimagenet-crop-fix" || resize.Name != "tinyimagenet-resize-fix" {
 		t.Errorf("names %q %q", crop.Name, resize.Name)
+	}
+	if odin, err := TinyImageNet(filepath.Join(dirRoot, "tiny-imagenet-200"), []Fit{FitODINCrop, FitODINResize}, 5, nil); err != nil ||
+		odin[0].Name != "tinyimagenet-crop" || odin[1].Name != "tinyimagenet-resize" {
+		t.Errorf("ODIN's constructions: %v", err)
 	}
 	order := []int{0, 1, 2, 9, 10}
 	if crop.Len() != len(order) || resize.Len() != len(order) {

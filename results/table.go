@@ -40,8 +40,9 @@ type TableOptions struct {
 var DefaultMethodOrder = []string{"msp", "odin", "eloc", "mcd", "energy", "mahalanobis"}
 
 // DefaultOODOrder is the row order of OOD sets, the papers' (Liang et al.,
-// ICLR 2018, Table 2; Yu & Aizawa, ICCV 2019, Table 2).
-var DefaultOODOrder = []string{"tinyimagenet-crop", "tinyimagenet-resize", "lsun-crop", "lsun-resize", "isun", "uniform", "gaussian"}
+// ICLR 2018, Table 2; Yu & Aizawa, ICCV 2019, Table 2), each clean FIX twin
+// (loaders' tinyimagenet-*-fix) right after its set.
+var DefaultOODOrder = []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix", "lsun-crop", "lsun-resize", "isun", "uniform", "gaussian"}
 
 // Group orders: the papers' ID sets and networks first, the paper's setting
 // first.

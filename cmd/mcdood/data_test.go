@@ -4,8 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -60,7 +65,8 @@ func TestDataCheck(t *testing.T) {
 		"data root: " + root,
 		"cifar10", "cifar-10-batches-bin", "ok, 3 warning(s)",
 		"cifar10: warning: cifar10/train has 10 images; the official release has 50000",
-		"missing: cifar100, tinyimagenet-crop, tinyimagenet-resize, lsun-crop, lsun-resize, isun; get them with: mcdood data fetch --data " + root + " cifar100",
+		"missing: cifar100, tinyimagenet-crop, tinyimagenet-crop-fix, tinyimagenet-resize, tinyimagenet-resize-fix, lsun-crop, lsun-resize, isun; " +
+			"get them with: mcdood data fetch --data " + root + " cifar100 tinyimagenet-crop tinyimagenet tinyimagenet-resize lsun-crop lsun-resize isun\n",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("stdout does not mention %q:\n%s", w, out)
@@ -147,9 +153,13 @@ func TestDataUsageErrors(t *testing.T) {
 		{[]string{"data"}, "missing subcommand"},
 		{[]string{"data", "frob"}, `unknown subcommand "frob"`},
 		{[]string{"data", "fetch"}, "no data set named"},
-		{[]string{"data", "fetch", "svhn"}, `unknown data set "svhn" (want cifar10, cifar100, tinyimagenet, tinyimagenet-crop, tinyimagenet-resize, lsun-crop, lsun-resize, isun, all)`},
+		{[]string{"data", "fetch", "svhn"}, `unknown data set "svhn" (want cifar10, cifar100, tinyimagenet, tinyimagenet-crop, tinyimagenet-resize, lsun-crop, lsun-resize, isun, odin-densenet10, odin-densenet100, resnet56-cifar10, all)`},
 		{[]string{"data", "check", "extra"}, "check takes no arguments"},
 		{[]string{"data", "check", "--mirror", "/m"}, "--mirror applies to fetch only"},
+		{[]string{"data", "check", "--fit", "crop", "--mirror", "/m"}, "--fit applies to stats only; --mirror applies to fetch only"},
+		{[]string{"data", "stats"}, "stats: no data set or path named"},
+		{[]string{"data", "stats", "--fit", "bogus", "x"}, `--fit: unknown fit "bogus"`},
+		{[]string{"data", "stats", "--mirror", "/m", "x"}, "--mirror applies to fetch only"},
 	} {
 		code, _, errOut := runCLI(t, nil, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) {
@@ -166,7 +176,9 @@ func TestDataCheckMirror(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
-	for _, w := range []string{"50000", "tiny-imagenet-200 (derived: seeded 32×32 crops)", "9000"} {
+	for _, w := range []string{"50000", "tiny-imagenet-200 (derived: seeded 32×32 crops)", "tiny-imagenet-200 (derived: odin-resize: nearest neighbour to 32×32, JPEG quality 75)", "9000",
+		"derived: tinyimagenet-crop, tinyimagenet-resize built from Tiny ImageNet's test images as ODIN built its sets",
+		"derived: tinyimagenet-crop-fix, tinyimagenet-resize-fix, the clean FIX twins"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("stdout does not mention %q:\n%s", w, out)
 		}
@@ -181,6 +193,89 @@ func TestDataHelpListsFetchNames(t *testing.T) {
 	for _, n := range append(loaders.FetchNames(), "all") {
 		if !strings.Contains(out, n) {
 			t.Errorf("help does not list %q", n)
+		}
+	}
+}
+
+// TestDataStats measures a CIFAR-10 fixture by name and a folder by path:
+// image counts, the high-frequency energy columns, and the JPEG encodings
+// (Go's encoder writes the IJG tables; a PNG is "not JPEG").
+func TestDataStats(t *testing.T) {
+	root := t.TempDir()
+	writeCIFAR10(t, root, 3)
+	dir := filepath.Join(t.TempDir(), "imgs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	im := image.NewRGBA(image.Rect(0, 0, 40, 36))
+	for i := range im.Pix {
+		im.Pix[i] = byte(i * 37)
+	}
+	for i, q := range []int{75, 75, 90} {
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, im, &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.jpg", i)), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, im); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "3.png"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "data", "stats", "--data", root, "cifar10", dir)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, w := range []string{
+		"cifar10 (test)", "HF mean", "median",
+		"2 baseline 4:2:0, IJG tables at quality 75; 1 baseline 4:2:0, IJG tables at quality 90; 1 not JPEG",
+		"paths at each image's own size",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout does not mention %q:\n%s", w, out)
+		}
+	}
+	// A fixture record's pixels are all one value: no high frequencies.
+	if !regexp.MustCompile(`cifar10 \(test\)\s*│\s*3\s*│\s*0\.0\s*│`).MatchString(out) {
+		t.Errorf("cifar10 row:\n%s", out)
+	}
+	code, out, errOut = runCLI(t, nil, "data", "stats", "--data", root, "--fit", "odin-resize", dir)
+	if code != 0 || !strings.Contains(out, "(fit odin-resize)") || !strings.Contains(out, "paths after --fit odin-resize") {
+		t.Errorf("--fit: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "4.jpg"), []byte("not a jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "data", "stats", "--data", root, dir)
+	if code != 1 || !strings.Contains(errOut, filepath.Join(dir, "4.jpg")+": decode") {
+		t.Errorf("broken file: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "data", "stats", "--data", root, "nowhere")
+	if code != 1 || !strings.Contains(errOut, "stats nowhere: neither a data set") {
+		t.Errorf("unknown argument: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "data", "stats", "--data", root, "isun")
+	if code != 1 || !strings.Contains(errOut, "mcdood data fetch --data "+root+" isun") {
+		t.Errorf("missing set: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestDataStatsMirror: the mirror's iSUN archive, by name, is ODIN's
+// construction: every file baseline 4:2:0 at IJG quality 75.
+func TestDataStatsMirror(t *testing.T) {
+	mirror := testenv.DataMirror(t)
+	code, out, errOut := runCLI(t, nil, "data", "stats", "--data", mirror, "isun")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+	}
+	for _, w := range []string{"8925 baseline 4:2:0, IJG tables at quality 75", "iSUN.tar.gz"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout does not mention %q:\n%s", w, out)
 		}
 	}
 }
