@@ -25,7 +25,7 @@ const (
 // DataSet is one data set a plan's cells need, as the data pass found it.
 type DataSet struct {
 	Name string
-	Role string // "ID" or "OOD"
+	Role string // "ID", "OOD" or RoleWeights (a published network's file, named by its network)
 	// Seed is the seed an OOD set was opened with: random crops and the
 	// noise sets depend on it (0 for ID sets).
 	Seed   uint64
@@ -38,6 +38,8 @@ type DataSet struct {
 	Cells       int    // cells that need it
 
 	train, test *loaders.Dataset
+	valPool     *loaders.Dataset // ID validation images drawn from here, not from test (id_validation)
+	weights     string           // the checked weights file
 }
 
 // Data is every data set the pending cells of a run need, opened, decoded
@@ -90,6 +92,9 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		return s
 	}
 	for _, c := range pending {
+		if net := plan.Network(c.Network); net.Recipe.Published() {
+			need(RoleWeights, net.Name, 0).Cells++
+		}
 		need("ID", c.ID, 0).Cells++
 		need("OOD", c.OOD, c.Seed).Cells++
 		if c.Setting == string(ood.Cross) {
@@ -100,9 +105,12 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if s.Role == "ID" {
+		switch s.Role {
+		case RoleWeights:
+			s.openWeights(plan.Network(s.Name).Recipe, opts)
+		case "ID":
 			s.openID(f, opts)
-		} else {
+		default:
 			s.openOOD(plan, opts)
 		}
 	}
@@ -116,7 +124,47 @@ func (s *DataSet) openID(f experiments.File, opts Options) {
 	}
 	s.train, s.test = train.Head(f.TrainImages), test.Head(f.TestImages)
 	s.Train, s.Test, s.Source = s.train.Len(), s.test.Len(), opts.DataRoot
+	if f.IDValidation == experiments.IDValidationAfterTest {
+		// Validation comes from the images after the scored ones.
+		s.valPool = test.Subset(test.Name+" after the first "+fmt.Sprint(f.TestImages), seq(f.TestImages, test.Len()))
+		s.Source += fmt.Sprintf(" (test images 0–%d scored; validation from the %d after them)", s.Test-1, s.valPool.Len())
+		if s.valPool.Len() < f.Validation {
+			s.Status, s.Problem = Broken, fmt.Sprintf("%d test images after the first %d, fewer than the %d validation images", s.valPool.Len(), f.TestImages, f.Validation)
+			return
+		}
+		s.Status = Ready
+		return
+	}
 	s.checkSize(f.Validation)
+}
+
+// RoleWeights is the role of a published network's weights file in the
+// data pass: checked (present, sha256) before anything runs.
+const RoleWeights = "weights"
+
+// openWeights finds and checks the file of a published network (named in
+// the DataSet by its network name).
+func (s *DataSet) openWeights(r experiments.Recipe, opts Options) {
+	p, err := loaders.ResolveWeights(r.Weights, r.WeightsSHA256, opts.DataRoot)
+	if errors.Is(err, loaders.ErrNotFound) {
+		s.Status, s.Problem = Missing, "get it with: "+fetchCommand(opts.DataRoot, r.Weights)
+		return
+	}
+	if err != nil {
+		s.Status, s.Problem = Broken, err.Error()
+		return
+	}
+	s.weights = p
+	s.Status, s.Source = Ready, fmt.Sprintf("%s (sha256 %s…)", p, r.WeightsSHA256[:12])
+}
+
+// seq is lo, lo+1, …, hi−1.
+func seq(lo, hi int) []int {
+	out := make([]int, 0, max(0, hi-lo))
+	for i := lo; i < hi; i++ {
+		out = append(out, i)
+	}
+	return out
 }
 
 func (s *DataSet) openOOD(plan *experiments.Plan, opts Options) {
@@ -185,7 +233,7 @@ func (d *Data) WriteTable(w io.Writer) error {
 		}
 		images := "—"
 		switch {
-		case s.Status == Missing || (s.Status == Broken && s.Test == 0):
+		case s.Status == Missing || (s.Status == Broken && s.Test == 0) || s.Role == RoleWeights:
 		case s.Role == "ID":
 			images = fmt.Sprintf("%d train, %d test", s.Train, s.Test)
 		default:

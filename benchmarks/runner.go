@@ -194,6 +194,8 @@ type groupRun struct {
 	ttaAccuracy          float64 // with the recipe's test-time augmentation (0: none)
 	env                  *ood.Env
 	ood                  map[string][2]*loaders.Dataset // val, test
+	norm                 loaders.Normalization          // the network's input normalisation
+	weights              string                         // a published network's checked file ("" when trained here)
 }
 
 // fail records cells that could not run.
@@ -219,18 +221,43 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 	}
 	r.train = id.train
 	var err error
-	if r.idVal, r.idTest, err = loaders.Split(id.test, f.Validation, f.SplitSeed); err != nil {
+	if id.valPool != nil {
+		// id_validation = "after-test-images": every capped test image is
+		// scored; validation images come from the images after them.
+		r.idTest = id.test
+		r.idVal, _, err = loaders.Split(id.valPool, f.Validation, f.SplitSeed)
+	} else {
+		r.idVal, r.idTest, err = loaders.Split(id.test, f.Validation, f.SplitSeed)
+	}
+	if err != nil {
 		r.fail(err, cells...)
 		return nil
 	}
-	if err := r.pretrain(ctx, id.test); err != nil {
+	net := r.plan.Network(r.key.network)
+	r.norm = net.Normalization()
+	if net.Recipe.Published() {
+		w := r.data.find(RoleWeights, net.Name, 0)
+		switch {
+		case w == nil:
+			r.fail(fmt.Errorf("weights of %s were not in the data pass", net.Name), cells...)
+			return nil
+		case w.Status == Missing:
+			r.miss(net.Recipe.Weights, len(cells))
+			return nil
+		case w.Status == Broken:
+			r.fail(fmt.Errorf("weights of %s: %s", net.Name, w.Problem), cells...)
+			return nil
+		}
+		r.weights = w.weights
+	}
+	if err := r.pretrain(ctx, r.idTest); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		r.fail(err, cells...)
 		return nil
 	}
-	r.env = &ood.Env{Model: r.model, Norm: loaders.CIFARNormalization, Batch: f.EvalBatch, Seed: r.key.seed,
+	r.env = &ood.Env{Model: r.model, Norm: r.norm, Batch: f.EvalBatch, Seed: r.key.seed,
 		Progress: r.opts.Progress, Log: r.log, Memo: &ood.Memo{}}
 	r.ood = map[string][2]*loaders.Dataset{}
 	for _, c := range cells {
@@ -268,26 +295,37 @@ func (r *groupRun) miss(name string, cells int) {
 	m.Cells += cells
 }
 
-// pretrain trains the group's network, or loads it from the model cache.
+// pretrain trains the group's network, or loads it from the model cache,
+// or loads a published network from its weights file; then measures its
+// accuracy on the ID images the detectors score.
 func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
 	net := r.plan.Network(r.key.network)
-	cfg, err := net.TrainConfig(r.key.seed)
-	if err != nil {
-		return err
+	var m *nets.Model
+	if r.weights != "" {
+		var err error
+		if m, err = r.loadPublished(net); err != nil {
+			return err
+		}
+	} else {
+		cfg, err := net.TrainConfig(r.key.seed)
+		if err != nil {
+			return err
+		}
+		mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
+		path := r.opts.modelPath(mkey)
+		t0 := time.Now()
+		var hist []nets.EpochStats
+		m, hist, err = nets.Train(ctx, net.Spec, net.TrainingSet(r.train, r.key.seed), cfg, nets.TrainOptions{
+			Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
+		})
+		if err != nil {
+			return fmt.Errorf("pre-training %s on %s: %w", r.key.network, r.key.id, err)
+		}
+		if len(hist) > 0 {
+			r.log.Info("pre-trained", "network", r.key.network, "id", r.key.id, "seed", r.key.seed, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
+		}
 	}
-	mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
-	path := r.opts.modelPath(mkey)
-	t0 := time.Now()
-	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(r.train, r.key.seed), cfg, nets.TrainOptions{
-		Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
-	})
-	if err != nil {
-		return fmt.Errorf("pre-training %s on %s: %w", r.key.network, r.key.id, err)
-	}
-	if len(hist) > 0 {
-		r.log.Info("pre-trained", "network", r.key.network, "id", r.key.id, "seed", r.key.seed, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
-	}
-	testSet := loaders.Batches{Set: test, Norm: loaders.CIFARNormalization}
+	testSet := loaders.Batches{Set: test, Norm: r.norm}
 	out, err := nets.Predict(ctx, m, testSet, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
 	if err != nil {
 		return err
@@ -512,7 +550,7 @@ func (r *groupRun) config(c experiments.Cell, m experiments.Method) map[string]s
 	if src.Derived {
 		oodSource += fmt.Sprintf(" (derived, fit %s)", src.Fit)
 	}
-	return map[string]string{
+	cfg := map[string]string{
 		"plan_file":       r.plan.Source,
 		"model":           r.plan.ModelKey(c.ID, c.Network, c.Seed),
 		"recipe":          fmt.Sprintf("%+v", net.Recipe),
@@ -523,7 +561,12 @@ func (r *groupRun) config(c experiments.Cell, m experiments.Method) map[string]s
 		"ood_source":      oodSource,
 		"data_root":       r.opts.DataRoot,
 		"model_selection": "see notes",
+		"id_validation":   f.IDValidation,
 	}
+	if net.Recipe.Published() {
+		cfg["weights"], cfg["weights_sha256"], cfg["weights_file"] = net.Recipe.Weights, net.Recipe.WeightsSHA256, r.weights
+	}
+	return cfg
 }
 
 // warnings flag what a reader of the group's numbers should know.
@@ -533,6 +576,9 @@ func (r *groupRun) warnings() []string {
 	if f.TrainImages > 0 || f.TestImages > 0 || f.OODImages > 0 {
 		w = append(w, fmt.Sprintf("subsampled data (train_images %d, test_images %d, ood_images %d): not comparable with the paper", f.TrainImages, f.TestImages, f.OODImages))
 	}
+	if f.IDValidation == experiments.IDValidationAfterTest {
+		w = append(w, fmt.Sprintf("ID validation images are drawn from the test images after the first %d, which are scored (on the data mirror those carry JPEG error)", f.TestImages))
+	}
 	if math.IsNaN(r.accuracy) {
 		w = append(w, "no test accuracy")
 	}
@@ -540,3 +586,26 @@ func (r *groupRun) warnings() []string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// loadPublished builds the group's network and fills it from its published
+// weights file, checked in the data pass. A file with one classifier (ODIN's
+// DenseNet-BC-100) fills head 1, and head 2 becomes a copy of it, so that a
+// detector reading either head reads the published classifier; MCD builds
+// its second head itself (mcd.Config.Head2).
+func (r *groupRun) loadPublished(net experiments.Network) (*nets.Model, error) {
+	m, err := nets.New(net.Spec, r.train.Classes, r.key.seed)
+	if err != nil {
+		return nil, err
+	}
+	info, err := m.LoadTorch(r.weights)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", net.Name, err)
+	}
+	if !info.Head2 {
+		if err := m.CopyHead(1, 2); err != nil {
+			return nil, err
+		}
+	}
+	r.log.Info("published network loaded", "network", net.Name, "weights", r.weights, "sha256", net.Recipe.WeightsSHA256)
+	return m, nil
+}

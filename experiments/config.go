@@ -47,6 +47,15 @@ type File struct {
 	TestImages  int `toml:"test_images"`
 	// OODImages caps each OOD set (0 = all).
 	OODImages int `toml:"ood_images"`
+	// IDValidation says where the ID validation images come from: "split"
+	// (the default: the paper's split of the ID test set, the first
+	// `validation` images of its seeded permutation) or "after-test-images"
+	// (the first `validation` images of the seeded permutation of the test
+	// images after the first test_images, which are then all scored). The
+	// second scores a published network on the data mirror's 1,000 exact
+	// CIFAR-10 test images (test_images = 1000) and validates on others,
+	// which carry the mirror's JPEG error; see IDValidationAfterTest.
+	IDValidation string `toml:"id_validation"`
 	// EvalBatch is the batch size of evaluation passes.
 	EvalBatch int `toml:"eval_batch"`
 	// Bootstrap is the number of bootstrap resamples for confidence
@@ -112,7 +121,21 @@ type Recipe struct {
 	// beside the plain one: 0 none, 1 mirror, 2 mirror and translate
 	// (airbench's levels). Detectors always score the plain image.
 	TTA int `toml:"tta" json:",omitempty"`
+
+	// Weights replaces pre-training with a published network: a name that
+	// `mcdood data fetch` knows ("odin-densenet10": ODIN's DenseNet-BC-100
+	// for CIFAR-10, Liang et al., ICLR 2018) or a path to a PyTorch file
+	// (relative paths are under the data root), which then needs
+	// WeightsSHA256. A recipe with weights has no training keys.
+	Weights string `toml:"weights" json:",omitempty"`
+	// WeightsSHA256 pins the file's contents: required for a path, and
+	// for a name it must equal the pinned checksum when given.
+	WeightsSHA256 string `toml:"weights_sha256" json:",omitempty"`
 }
+
+// Published reports whether the recipe loads a published network instead
+// of training one.
+func (r Recipe) Published() bool { return r.Weights != "" }
 
 // EMARecipe is Recipe.EMA: from epoch start (from 0), every few steps.
 type EMARecipe struct {

@@ -129,7 +129,17 @@ func Parse(name string, src []byte) (*Plan, error) {
 	if f.Validation < 1 {
 		return nil, fail("validation", "want at least 1 validation image")
 	}
-	if f.TestImages > 0 && f.TestImages <= f.Validation {
+	switch f.IDValidation {
+	case "":
+		f.IDValidation = IDValidationSplit
+	case IDValidationSplit, IDValidationAfterTest:
+	default:
+		return nil, fail("id_validation", "%q, want %q or %q", f.IDValidation, IDValidationSplit, IDValidationAfterTest)
+	}
+	if f.IDValidation == IDValidationAfterTest && f.TestImages == 0 {
+		return nil, fail("id_validation", "%q needs test_images: the first test_images ID test images are scored, validation comes after them", f.IDValidation)
+	}
+	if f.IDValidation == IDValidationSplit && f.TestImages > 0 && f.TestImages <= f.Validation {
 		return nil, fail("test_images", "%d leaves no test images after %d for validation", f.TestImages, f.Validation)
 	}
 	if f.OODImages > 0 && f.OODImages <= f.Validation {
@@ -223,7 +233,11 @@ func Parse(name string, src []byte) (*Plan, error) {
 			return nil, fail("networks", "network %q has no [network.%s] recipe", name, name)
 		}
 		key := "network." + name
-		if field, err := r.validate(); err != nil {
+		if r.Published() {
+			if field, err := checkPublished(spec, &r); err != nil {
+				return nil, fail(key+"."+field, "%v", err)
+			}
+		} else if field, err := r.validate(); err != nil {
 			return nil, fail(key+"."+field, "%v", err)
 		}
 		if r.Dropout > 0 && spec.Family != "wrn" {

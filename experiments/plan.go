@@ -132,7 +132,7 @@ func (n Network) TrainConfig(seed uint64) (nets.TrainConfig, error) {
 // training set for nets.Train; seed draws the first orientation of the
 // alternating flips.
 func (n Network) TrainingSet(d *loaders.Dataset, seed uint64) loaders.Batches {
-	b := loaders.Batches{Set: d, Norm: loaders.CIFARNormalization, Seed: seed}
+	b := loaders.Batches{Set: d, Norm: n.Normalization(), Seed: seed}
 	switch n.Recipe.Augment {
 	case AugmentCropFlip:
 		b.Aug = &loaders.StandardAugmentation
@@ -150,6 +150,11 @@ func (p *Plan) ModelKey(id, network string, seed uint64) string {
 // modelKey is ModelKey with the seed written as given ("s*" for any seed).
 func (p *Plan) modelKey(id, network, seed string) string {
 	n := p.Network(network)
+	if n.Recipe.Published() {
+		// A published network is the same for every seed and trained on
+		// its authors' data: its key is the file's contents.
+		return fmt.Sprintf("%s_%s_published_%s", network, id, n.Recipe.WeightsSHA256[:12])
+	}
 	return fmt.Sprintf("%s_%s_%s_%s", network, id, seed, shortHash(struct {
 		Spec        nets.Spec
 		Recipe      Recipe
@@ -177,6 +182,16 @@ func (p *Plan) cellKeys(c Cell) (key, group string) {
 		}
 	}
 	f := p.File
+	// A built-in derived set whose pixels changed since its name was
+	// introduced (tinyimagenet-resize, tinyimagenet-crop: issue 28) hashes
+	// its construction, so records of the old derivation are not reused.
+	// omitempty keeps the keys of every other set as they were. The cross
+	// pool's images shape the cell too, so its construction counts as well.
+	construction, poolConstruction := loaders.Construction(c.OOD), ""
+	pool := map[bool]string{true: p.CrossPool(c.OOD)}[c.Setting == string(ood.Cross)]
+	if pool != "" {
+		poolConstruction = loaders.Construction(pool)
+	}
 	hash := func(model string) string {
 		return shortHash(struct {
 			Model                  string
@@ -186,8 +201,11 @@ func (p *Plan) cellKeys(c Cell) (key, group string) {
 			Noise, Test, OODImages int
 			Custom                 *loaders.Custom
 			CrossPool              string
+			Construction           string `json:",omitempty"`
+			PoolConstruction       string `json:",omitempty"`
+			IDValidation           string `json:",omitempty"` // left out for the paper's split
 		}{model, m.Canonical(), f.Validation, f.SplitSeed, f.NoiseImages, f.TestImages, f.OODImages, custom,
-			map[bool]string{true: p.CrossPool(c.OOD)}[c.Setting == string(ood.Cross)]})
+			pool, construction, poolConstruction, map[bool]string{true: f.IDValidation}[f.IDValidation != IDValidationSplit]})
 	}
 	name := fmt.Sprintf("%s_%s_%s_%s_%s", c.ID, c.Network, c.OOD, c.Method, c.Setting)
 	// The group hashes the model key with the seed left out, so it is the

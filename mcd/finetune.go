@@ -63,6 +63,14 @@ type Config struct {
 	// mean, scored again every epoch: a label-free way to give a pool that
 	// is mostly ID more OOD images per batch).
 	PoolSampling string `toml:"pool_sampling"`
+	// Head2 says how head 2 is made before fine-tuning: "pretrained" (the
+	// network's own, the authors' two-head pre-training), "copy" (head 1's
+	// weights) or "fit" (a new head fitted on the frozen features of the
+	// labelled images with the cell's seed): see head2.go. A published
+	// network has one head, so it needs copy or fit.
+	Head2 string `toml:"head2" json:",omitempty"`
+	// Head2Epochs is how many epochs head2 = "fit" trains (default 10).
+	Head2Epochs int `toml:"head2_epochs" json:",omitempty"`
 }
 
 // Defaults is the authors' fine-tuning recipe: 10 epochs of SGD at lr 0.01,
@@ -70,6 +78,9 @@ type Config struct {
 // unlabelled images, m = 1.2, best epoch by validation AUROC.
 var Defaults = Config{Epochs: 10, LR: 0.01, Momentum: 0.9, WeightDecay: 1e-4, Batch: 128, UnlabelledBatch: 128,
 	Margin: 1.2, Selection: "val-auroc", HeldOut: 1000, Train: "all", PoolSampling: "uniform"}
+
+// DefaultHead2Epochs is Config.Head2Epochs when left out.
+const DefaultHead2Epochs = 10
 
 // Validate checks a configuration.
 func (c Config) Validate() error {
@@ -92,6 +103,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mcd: train %q, want all, heads-in-b or heads", c.Train)
 	case c.PoolSampling != "uniform" && c.PoolSampling != "discrepancy":
 		return fmt.Errorf("mcd: pool_sampling %q, want uniform or discrepancy", c.PoolSampling)
+	case c.Head2 != "" && c.Head2 != Head2Pretrained && c.Head2 != Head2Copy && c.Head2 != Head2Fit:
+		return fmt.Errorf("mcd: head2 %q, want pretrained, copy or fit", c.Head2)
+	case c.Head2Epochs < 0 || (c.Head2 != Head2Fit && c.Head2Epochs != 0):
+		return fmt.Errorf("mcd: head2_epochs %d: want ≥ 1, and only with head2 = \"fit\"", c.Head2Epochs)
 	}
 	return nil
 }
@@ -129,6 +144,12 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	validate := data.IDVal != nil && data.OODVal != nil
 	log := env.Logger()
 	model := m.Clone()
+	if cfg.Head2 == Head2Fit && cfg.Head2Epochs == 0 {
+		cfg.Head2Epochs = DefaultHead2Epochs
+	}
+	if _, err := makeHead2(ctx, env, model, data.Train, cfg); err != nil {
+		return nil, nil, 0, err
+	}
 	stepA, err := newStepA(model, cfg.Batch)
 	if err != nil {
 		return nil, nil, 0, err

@@ -88,6 +88,9 @@ func TestConfigValidation(t *testing.T) {
 		func(c *Config) { c.Margin = -1 },
 		func(c *Config) { c.Selection = "best" },
 		func(c *Config) { c.UnlabelledBatch = 0 },
+		func(c *Config) { c.Head2 = "random" },
+		func(c *Config) { c.Head2Epochs = 5 }, // without head2 = "fit"
+		func(c *Config) { c.Head2, c.Head2Epochs = Head2Fit, -1 },
 	} {
 		c := Defaults
 		mutate(&c)

@@ -66,6 +66,9 @@ of --epochs.`,
 				if err != nil {
 					return err
 				}
+				if network.Recipe.Published() {
+					return usagef("network %s of %s loads published weights (%s): nothing to train", network.Name, *planFile, network.Recipe.Weights)
+				}
 				cfg, err := network.TrainConfig(*seed)
 				if err != nil {
 					return err
@@ -83,7 +86,7 @@ of --epochs.`,
 					// The plan's cap is part of its model key.
 					trainSet = trainSet.Head(plan.File.TrainImages)
 				}
-				test := loaders.Batches{Set: testSet, Norm: loaders.CIFARNormalization}
+				test := loaders.Batches{Set: testSet, Norm: network.Normalization()}
 				// With --plan the checkpoint is the plan's cached model (the
 				// path and recipe key reproduce looks for), so that a
 				// reproduce of the plan uses it instead of training again.
