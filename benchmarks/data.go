@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -129,7 +130,7 @@ func (s *DataSet) openID(f experiments.File, opts Options) {
 		s.valPool = test.Subset(test.Name+" after the first "+fmt.Sprint(f.TestImages), seq(f.TestImages, test.Len()))
 		s.Source += fmt.Sprintf(" (test images 0–%d scored; validation from the %d after them)", s.Test-1, s.valPool.Len())
 		if s.valPool.Len() < f.Validation {
-			s.Status, s.Problem = Broken, fmt.Sprintf("%d test images after the first %d, fewer than the %d validation images", s.valPool.Len(), f.TestImages, f.Validation)
+			s.Status, s.Problem = Broken, fmt.Sprintf("id_validation %q: %d test images after the first %d (test_images), fewer than validation = %d", f.IDValidation, s.valPool.Len(), f.TestImages, f.Validation)
 			return
 		}
 		s.Status = Ready
@@ -145,9 +146,17 @@ const RoleWeights = "weights"
 // openWeights finds and checks the file of a published network (named in
 // the DataSet by its network name).
 func (s *DataSet) openWeights(r experiments.Recipe, opts Options) {
-	p, err := loaders.ResolveWeights(r.Weights, r.WeightsSHA256, opts.DataRoot)
+	nameOrPath := r.Weights
+	_, named := loaders.FindWeights(nameOrPath)
+	if !named && !filepath.IsAbs(nameOrPath) {
+		nameOrPath = filepath.Join(opts.DataRoot, nameOrPath) // relative paths are under the data root, as custom sets'
+	}
+	p, err := loaders.ResolveWeights(nameOrPath, r.WeightsSHA256, opts.DataRoot)
 	if errors.Is(err, loaders.ErrNotFound) {
 		s.Status, s.Problem = Missing, "get it with: "+fetchCommand(opts.DataRoot, r.Weights)
+		if !named {
+			s.Problem = "no file at " + nameOrPath
+		}
 		return
 	}
 	if err != nil {

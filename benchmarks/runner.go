@@ -250,7 +250,9 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 		}
 		r.weights = w.weights
 	}
-	if err := r.pretrain(ctx, r.idTest); err != nil {
+	// Accuracy is measured on the whole (capped) ID test set: with the
+	// paper's split that includes the validation images, as it always has.
+	if err := r.pretrain(ctx, id.test); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -352,6 +354,9 @@ func (r *groupRun) Pretrain(ctx context.Context, job ood.TrainJob) (*nets.Model,
 		return nil, fmt.Errorf("training job %s: no labelled images", job.Key)
 	}
 	net := r.plan.Network(r.key.network)
+	if net.Recipe.Published() {
+		return nil, fmt.Errorf("training job %s: network %s loads published weights (%s) and has no training recipe", job.Key, net.Name, net.Recipe.Weights)
+	}
 	seed := jobSeed(r.key.seed, job.Key)
 	cfg, err := net.TrainConfig(seed)
 	if err != nil {
@@ -600,6 +605,10 @@ func (r *groupRun) loadPublished(net experiments.Network) (*nets.Model, error) {
 	info, err := m.LoadTorch(r.weights)
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", net.Name, err)
+	}
+	if info.SHA256 != net.Recipe.WeightsSHA256 {
+		// Checked in the data pass; the file changed since.
+		return nil, fmt.Errorf("network %s: %s has sha256 %s, want %s (it changed after the data pass)", net.Name, r.weights, info.SHA256, net.Recipe.WeightsSHA256)
 	}
 	if !info.Head2 {
 		if err := m.CopyHead(1, 2); err != nil {

@@ -234,7 +234,7 @@ func Parse(name string, src []byte) (*Plan, error) {
 		}
 		key := "network." + name
 		if r.Published() {
-			if field, err := checkPublished(spec, &r); err != nil {
+			if field, err := checkPublished(spec, &r, f.ID); err != nil {
 				return nil, fail(key+"."+field, "%v", err)
 			}
 		} else if field, err := r.validate(); err != nil {

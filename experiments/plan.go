@@ -152,8 +152,10 @@ func (p *Plan) modelKey(id, network, seed string) string {
 	n := p.Network(network)
 	if n.Recipe.Published() {
 		// A published network is the same for every seed and trained on
-		// its authors' data: its key is the file's contents.
-		return fmt.Sprintf("%s_%s_published_%s", network, id, n.Recipe.WeightsSHA256[:12])
+		// its authors' data: its key is the file's contents, and the
+		// labelled images the detectors are given (MCD fine-tunes on them,
+		// Mahalanobis takes its class means from them).
+		return fmt.Sprintf("%s_%s_published_%s_t%d", network, id, n.Recipe.WeightsSHA256[:12], p.File.TrainImages)
 	}
 	return fmt.Sprintf("%s_%s_%s_%s", network, id, seed, shortHash(struct {
 		Spec        nets.Spec

@@ -26,11 +26,14 @@ const (
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// idClasses is the number of classes of each in-distribution set.
+var idClasses = map[string]int{"cifar10": 10, "cifar100": 100}
+
 // checkPublished validates a recipe that loads a published network: a known
 // weights name or a path with its sha256, an architecture the loader maps,
 // and no training keys. It fills r.WeightsSHA256 from the pinned checksum of
 // a named file, so that model keys always hash the file's contents.
-func checkPublished(spec nets.Spec, r *Recipe) (string, error) {
+func checkPublished(spec nets.Spec, r *Recipe, ids []string) (string, error) {
 	training := *r
 	training.Weights, training.WeightsSHA256 = "", ""
 	if !reflect.DeepEqual(training, Recipe{}) {
@@ -44,6 +47,14 @@ func checkPublished(spec nets.Spec, r *Recipe) (string, error) {
 			return "weights_sha256", fmt.Errorf("%s is pinned to sha256 %s, not %s", r.Weights, w.SHA256, r.WeightsSHA256)
 		}
 		r.WeightsSHA256 = w.SHA256
+		if w.Arch != spec.Name {
+			return "weights", fmt.Errorf("%s holds a %s, not a %s", r.Weights, w.Arch, spec.Name)
+		}
+		for _, id := range ids {
+			if c := idClasses[id]; c != 0 && c != w.Classes {
+				return "weights", fmt.Errorf("%s classifies %d classes; in-distribution set %s has %d", r.Weights, w.Classes, id, c)
+			}
+		}
 	} else {
 		if !strings.ContainsAny(r.Weights, "/.") {
 			return "weights", fmt.Errorf("unknown weights %q (known: %s; or a path to a PyTorch file with weights_sha256)", r.Weights, strings.Join(loaders.WeightsNames(), ", "))

@@ -62,6 +62,8 @@ func TestPublishedNetwork(t *testing.T) {
 		{`networks = ["densenet-bc-100"]`, `networks = ["wrn-28-10"]`, "network.wrn-28-10.weights"},
 		{`id_validation = "after-test-images"`, `id_validation = "jpeg"`, `id_validation: "jpeg", want "split" or "after-test-images"`},
 		{"test_images = 1000", "", `id_validation: "after-test-images" needs test_images`},
+		{`weights = "odin-densenet10"`, `weights = "odin-densenet100"`, "odin-densenet100 classifies 100 classes; in-distribution set cifar10 has 10"},
+		{`weights = "odin-densenet10"`, `weights = "resnet56-cifar10"`, "resnet56-cifar10 holds a resnet-cifar-56, not a densenet-bc-100"},
 	} {
 		src := strings.Replace(published, c.from, c.to, 1)
 		if c.from == `networks = ["densenet-bc-100"]` {
@@ -72,5 +74,33 @@ func TestPublishedNetwork(t *testing.T) {
 		if !errors.As(err, &e) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q → %q: error %v, want one containing %q", c.from, c.to, err, c.want)
 		}
+	}
+}
+
+// Two methods of one detector get their own configurations: decoding the
+// second must not write into the first's lists, nor into the defaults
+// (odin-paper once came out with the tuned odin's first T and ε).
+func TestAliasesDoNotShareDefaults(t *testing.T) {
+	src := strings.Replace(good, `methods = ["msp", "odin-fixed", "mcd"]`, `methods = ["msp", "odin-fixed", "odin", "mcd"]`, 1) +
+		"\n[method.odin]\ntemperatures = [1, 10]\nepsilons = [0, 0.001]\n"
+	p, err := Parse("two.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"odin-fixed": `{"detector":"odin","config":{"Heads":"head1","Temperatures":[1000],"Epsilons":[0.0014]}}`,
+		"odin":       `{"detector":"odin","config":{"Heads":"head1","Temperatures":[1,10],"Epsilons":[0,0.001]}}`,
+	}
+	for _, m := range p.Methods {
+		if w, ok := want[m.Name]; ok && m.Canonical() != w {
+			t.Errorf("%s: %s, want %s", m.Name, m.Canonical(), w)
+		}
+	}
+	again, err := Parse("good.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := again.Method("odin-fixed").Canonical(); c != want["odin-fixed"] {
+		t.Errorf("after another plan: %s", c)
 	}
 }

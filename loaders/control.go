@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -22,9 +23,12 @@ const cifarJPEGName = "cifar10-jpeg"
 // locateCIFARTest finds the CIFAR-10 files a control set is made from.
 func locateCIFARTest(root, name string) (Source, error) {
 	p, _, err := cifar10Layout.locate(root)
-	if err != nil {
-		nf := err.(*NotFoundError)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
 		return Source{}, &NotFoundError{Name: name, Root: root, Looked: nf.Looked, Fetch: "cifar10"}
+	}
+	if err != nil {
+		return Source{}, err
 	}
 	return Source{Name: name, Path: p, Fit: FitODINResize, Derived: true}, nil
 }

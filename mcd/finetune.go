@@ -106,7 +106,7 @@ func (c Config) Validate() error {
 	case c.Head2 != "" && c.Head2 != Head2Pretrained && c.Head2 != Head2Copy && c.Head2 != Head2Fit:
 		return fmt.Errorf("mcd: head2 %q, want pretrained, copy or fit", c.Head2)
 	case c.Head2Epochs < 0 || (c.Head2 != Head2Fit && c.Head2Epochs != 0):
-		return fmt.Errorf("mcd: head2_epochs %d: want ≥ 1, and only with head2 = \"fit\"", c.Head2Epochs)
+		return fmt.Errorf("mcd: head2_epochs %d: want ≥ 1 (left out: %d), and only with head2 = \"fit\"", c.Head2Epochs, DefaultHead2Epochs)
 	}
 	return nil
 }

@@ -24,26 +24,35 @@ import (
 //	fit         a new linear head fitted on the frozen features of the
 //	            labelled images: multinomial logistic regression from
 //	            PyTorch's default initialisation drawn with the cell's seed,
-//	            SGD (momentum 0.9, weight decay 1e-4 as the fine-tuning) for
-//	            Head2Epochs epochs over the labelled images — a head trained
-//	            like head 1 but from other initial weights and with the
-//	            extractor frozen: our stand-in for the authors' jointly
-//	            pre-trained second head (a deviation; README, "What differs")
+//	            trained with PyTorch's SGD at the constants below for
+//	            Head2Epochs epochs (each a pass over the labelled images in
+//	            a new order, the last incomplete batch dropped) — a head
+//	            trained like head 1 but from other initial weights and with
+//	            the extractor frozen: our stand-in for the authors' jointly
+//	            pre-trained second head (a deviation; README, "The published
+//	            network")
 const (
 	Head2Pretrained = "pretrained"
 	Head2Copy       = "copy"
 	Head2Fit        = "fit"
 )
 
-// head2Fit are the optimiser settings of Head2Fit: the fine-tuning's
-// momentum and weight decay, and lr 0.1 with batches of 128, which fits a
-// softmax regression on DenseNet-BC-100's 342 features in a few epochs.
+// The optimiser of Head2Fit: the fine-tuning's default momentum and weight
+// decay (Defaults), and lr 0.1 with batches of 128, which fits a softmax
+// regression on DenseNet-BC-100's 342 features in a few epochs.
 const (
 	head2LR       = 0.1
 	head2Batch    = 128
 	head2Momentum = 0.9
 	head2Decay    = 1e-4
 )
+
+// head2Features names the frozen features of a labelled set in env.Memo:
+// every MCD cell of a network fits its head 2 on the same ones.
+type head2Features struct {
+	model  *nets.Model
+	images *loaders.Dataset
+}
 
 // makeHead2 sets model's head 2 as cfg.Head2 says, before fine-tuning; it
 // returns head 2's accuracy on the labelled images (NaN when not fitted).
@@ -54,31 +63,29 @@ func makeHead2(ctx context.Context, env *ood.Env, model *nets.Model, train *load
 	case Head2Copy:
 		return math.NaN(), model.CopyHead(1, 2)
 	}
-	out, err := ood.PredictWith(ctx, env, model, train, true)
-	if err != nil {
-		return 0, fmt.Errorf("mcd: features for head 2: %w", err)
+	if train.Len() < head2Batch {
+		return 0, fmt.Errorf("mcd: head2 = fit needs at least %d labelled images, got %d", head2Batch, train.Len())
 	}
-	w, b := headParams(model, 2)
-	if w == nil || b == nil {
-		return 0, fmt.Errorf("mcd: model %s has no head2.w and head2.b", model.Spec.Name)
+	// The extractor is the environment model's until fine-tuning starts,
+	// so its features serve every cell.
+	var out *nets.Outputs
+	if v, ok := env.Memo.Get(head2Features{env.Model, train}); ok {
+		out = v.(*nets.Outputs)
+	} else {
+		var err error
+		if out, err = ood.PredictWith(ctx, env, model, train, true); err != nil {
+			return 0, fmt.Errorf("mcd: features for head 2: %w", err)
+		}
+		env.Memo.Put(head2Features{env.Model, train}, out)
 	}
+	w, b := make([]float32, out.Classes*out.FeatureDim), make([]float32, out.Classes)
 	acc := fitSoftmaxRegression(out.Features, train.Labels, out.FeatureDim, out.Classes, cfg.Head2Epochs,
-		rand.New(rand.NewPCG(env.Seed, 0x68656164)), w.Data(), b.Data())
+		rand.New(rand.NewPCG(env.Seed, 0x68656164)), w, b)
+	if err := model.SetHead(2, w, b); err != nil {
+		return 0, fmt.Errorf("mcd: head2 = fit: %w", err)
+	}
 	env.Logger().Info("mcd head 2 fitted on frozen features", "images", train.Len(), "epochs", cfg.Head2Epochs, "train_accuracy", acc)
 	return acc, nil
-}
-
-// headParams returns head k's weight (classes × features) and bias.
-func headParams(m *nets.Model, k int) (w, b *nets.Param) {
-	for _, p := range m.Params() {
-		switch p.Name {
-		case fmt.Sprintf("head%d.w", k):
-			w = p
-		case fmt.Sprintf("head%d.b", k):
-			b = p
-		}
-	}
-	return w, b
 }
 
 // fitSoftmaxRegression fits z = W·f + b to labels by SGD on the mean

@@ -2,10 +2,12 @@ package mcd
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/ood/oodtest"
 )
 
@@ -56,9 +58,12 @@ func TestMakeHead2(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w1, b1 := headParams(m, 1)
-			w2, b2 := headParams(m, 2)
-			same := slices.Equal(w1.Data(), w2.Data()) && slices.Equal(b1.Data(), b2.Data())
+			w1, b1, err := m.Head(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w2, b2, _ := m.Head(2)
+			same := slices.Equal(w1, w2) && slices.Equal(b1, b2)
 			if same != (mode == Head2Copy) {
 				t.Errorf("head 2 equal to head 1: %v", same)
 			}
@@ -72,6 +77,15 @@ func TestMakeHead2(t *testing.T) {
 			}
 			if mode == Head2Fit && acc < 0.8 {
 				t.Errorf("fitted head 2: training accuracy %v on the toy problem, want ≥ 0.8", acc)
+			}
+			// Through the engine, head 2 classifies as the fit said (so the
+			// weights went into the layout the network reads).
+			out, err := ood.PredictWith(ctx, toy.Env, m, toy.Data.Train, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Accuracy(toy.Data.Train.Labels)[1]; mode == Head2Fit && math.Abs(got-acc) > 1e-9 {
+				t.Errorf("head 2's accuracy through the network %v, the fit's %v", got, acc)
 			}
 		})
 	}

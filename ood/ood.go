@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -186,7 +187,12 @@ func Register[C any](name, doc string, defaults C, build func(C) (Detector, erro
 		Name: name,
 		Doc:  doc,
 		NewConfig: func() any {
+			// A deep copy: a decoder writes into slices it finds, so two
+			// methods of one detector (odin and an odin-paper alias) must
+			// not share the defaults' backing arrays, or decoding the
+			// second overwrites the first (and the defaults).
 			c := defaults
+			deepCopy(reflect.ValueOf(&c).Elem())
 			return &c
 		},
 		Build: func(cfg any) (Detector, error) {
@@ -196,6 +202,53 @@ func Register[C any](name, doc string, defaults C, build func(C) (Detector, erro
 			}
 			return build(*c)
 		},
+	}
+}
+
+// deepCopy replaces, in place, every slice, map and pointer reachable from
+// v by a copy, so that v shares no memory with the value it was copied from.
+func deepCopy(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() {
+				deepCopy(f)
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		for i := range c.Len() {
+			deepCopy(c.Index(i))
+		}
+		v.Set(c)
+	case reflect.Array:
+		for i := range v.Len() {
+			deepCopy(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			e := reflect.New(it.Value().Type()).Elem()
+			e.Set(it.Value())
+			deepCopy(e)
+			c.SetMapIndex(it.Key(), e)
+		}
+		v.Set(c)
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		c := reflect.New(v.Elem().Type())
+		c.Elem().Set(v.Elem())
+		deepCopy(c.Elem())
+		v.Set(c)
 	}
 }
 
