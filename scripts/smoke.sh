@@ -10,7 +10,7 @@
 #           AVX2 too): what a CPU without AVX-512 runs (on such a CPU this is
 #           the native path, so it is skipped)
 #   gonum   the pure-Go build (gonum's BLAS and Go loops), on the
-#           tinyimagenet-crop cells only (reproduce --ood, compare --partial):
+#           tinyimagenet-crop-fix cells only (reproduce --ood, compare --partial):
 #           it is about five times slower, and those cells are where every
 #           method's number sits away from both chance and 1
 #
@@ -55,7 +55,7 @@ check)
     echo "== smoke avx2: skipped (this CPU has no AVX-512, so the native run took the AVX2 path)"
   fi
   if openblas "$bin"; then
-    run gonum "$gonum" --ood tinyimagenet-crop
+    run gonum "$gonum" --ood tinyimagenet-crop-fix
     "$bin" compare --partial --baseline "$baseline" --results "$work/gonum" || status=1
   else
     echo "== smoke gonum: the native run was the pure-Go build (no OpenBLAS here)"
