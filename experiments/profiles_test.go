@@ -37,8 +37,9 @@ func TestProfilesShareTheDefaultCells(t *testing.T) {
 		shared int
 	}{
 		{"eloc.toml", len(def.Cells)},
-		{"mcd-study.toml", 4},    // mcd on the four sets the study keeps
-		{"settings.toml", 4 * 3}, // transductive msp, odin, mcd on four sets
+		{"mcd-study.toml", 4},     // mcd on the four sets the study keeps
+		{"settings.toml", 4 * 3},  // transductive msp, odin, mcd on four sets
+		{"odin-data.toml", 4 * 3}, // msp, odin, mcd on crop, resize, resize-fix and isun
 	} {
 		p, err := Load(filepath.Join(root, "experiments", tc.file))
 		if err != nil {
