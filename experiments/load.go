@@ -258,7 +258,8 @@ func Parse(name string, src []byte) (*Plan, error) {
 		prim, hasTable := doc.Method[name]
 		if hasTable {
 			var alias struct {
-				Detector string `toml:"detector"`
+				Detector string   `toml:"detector"`
+				OOD      []string `toml:"ood"`
 			}
 			if err := md.PrimitiveDecode(prim, &alias); err != nil {
 				return nil, fail("method."+name, "%v", err)
@@ -266,6 +267,18 @@ func Parse(name string, src []byte) (*Plan, error) {
 			if alias.Detector != "" {
 				m.Detector = alias.Detector
 			}
+			if md.IsDefined("method", name, "ood") && len(alias.OOD) == 0 {
+				return nil, fail("method."+name+".ood", "empty: list the OOD sets the method runs on, or leave the key out for all")
+			}
+			for i, o := range alias.OOD {
+				if !slices.Contains(f.OOD, o) {
+					return nil, fail("method."+name+".ood", "%q is not in the plan's ood list", o)
+				}
+				if slices.Contains(alias.OOD[:i], o) {
+					return nil, fail("method."+name+".ood", "%q is listed twice", o)
+				}
+			}
+			m.OOD = alias.OOD
 		}
 		reg, err := ood.Lookup(m.Detector)
 		if err != nil {
@@ -323,6 +336,9 @@ func (p *Plan) expand() {
 				for _, setting := range f.Settings {
 					for _, o := range f.OOD {
 						for _, m := range f.Methods {
+							if only := p.Method(m).OOD; len(only) > 0 && !slices.Contains(only, o) {
+								continue
+							}
 							c := Cell{ID: id, Network: net, OOD: o, Method: m, Setting: setting, Seed: seed}
 							c.Key, c.Group = p.cellKeys(c)
 							p.Cells = append(p.Cells, c)

@@ -45,6 +45,9 @@ type Method struct {
 	Name     string
 	Detector string
 	Config   any
+	// OOD, when not empty, is the only OOD sets the method runs on (the
+	// method table's ood key); the others get no cell of it.
+	OOD []string
 }
 
 // Build makes the method's detector.

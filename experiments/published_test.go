@@ -104,3 +104,46 @@ func TestAliasesDoNotShareDefaults(t *testing.T) {
 		t.Errorf("after another plan: %s", c)
 	}
 }
+
+// A method table's ood key limits the method to those sets, without
+// changing the keys of its cells.
+func TestMethodOnlyOnSomeSets(t *testing.T) {
+	all, err := Parse("all.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(good, "[method.mcd]\n", "[method.mcd]\nood = [\"tinyimagenet-crop\"]\n", 1)
+	some, err := Parse("some.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, c := range all.Cells {
+		keys[c.Key] = true
+	}
+	mcd := 0
+	for _, c := range some.Cells {
+		if c.Method == "mcd" {
+			mcd++
+			if c.OOD != "tinyimagenet-crop" {
+				t.Errorf("mcd cell on %s", c.OOD)
+			}
+		}
+		if !keys[c.Key] {
+			t.Errorf("cell %s: key changed", c.Key)
+		}
+	}
+	if mcd != 2 || len(some.Cells) != len(all.Cells)-2 { // two seeds, one set fewer
+		t.Errorf("%d mcd cells of %d, want 2 of %d", mcd, len(some.Cells), len(all.Cells)-2)
+	}
+	for _, c := range []struct{ to, want string }{
+		{"ood = [\"isun\"]", `method.mcd.ood: "isun" is not in the plan's ood list`},
+		{"ood = []", "method.mcd.ood: empty"},
+		{"ood = [\"gaussian\", \"gaussian\"]", `"gaussian" is listed twice`},
+	} {
+		_, err := Parse("bad.toml", []byte(strings.Replace(good, "[method.mcd]\n", "[method.mcd]\n"+c.to+"\n", 1)))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.to, err, c.want)
+		}
+	}
+}
