@@ -3,6 +3,7 @@ package mcd
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,9 @@ type Detector struct {
 	history []Epoch
 	best    int
 	setting ood.Setting
+	// accuracy is each head's accuracy, after fine-tuning, on every
+	// labelled set scored (the ID test images), by set name.
+	accuracy map[string][]float64
 }
 
 // Prepare implements ood.Preparer.
@@ -46,7 +50,17 @@ func (d *Detector) Score(ctx context.Context, env *ood.Env, images *loaders.Data
 	if d.model == nil {
 		return nil, fmt.Errorf("mcd: Score before Prepare (fine-tuning)")
 	}
-	return Discrepancy(ctx, env, d.model, images)
+	out, err := ood.PredictWith(ctx, env, d.model, images, false)
+	if err != nil {
+		return nil, err
+	}
+	if images.Labelled() {
+		if d.accuracy == nil {
+			d.accuracy = map[string][]float64{}
+		}
+		d.accuracy[images.Name] = out.Accuracy(images.Labels)
+	}
+	return discrepancy(out), nil
 }
 
 // Model is the fine-tuned network kept for scoring (nil before Prepare).
@@ -75,11 +89,26 @@ func (d *Detector) Notes() []ood.Note {
 	if d.Config.Selection == "val-auroc" {
 		sel = "best validation AUROC on 1,000 ID + 1,000 labelled OOD validation images (as the authors)"
 	}
-	return []ood.Note{
+	notes := []ood.Note{
 		{Key: "setting", Value: string(d.setting)},
 		{Key: "model_selection", Value: sel},
 		{Key: "best_epoch", Value: strconv.Itoa(d.best)},
 		{Key: "val_auroc_by_epoch", Value: strings.Join(auroc, " ")},
 		{Key: "discrepancy_loss_by_epoch", Value: strings.Join(disc, " ")},
 	}
+	// What fine-tuning did to the classifier, on the labelled images
+	// scored: "cifar10-test: head 1 0.9480, head 2 0.9470".
+	names := make([]string, 0, len(d.accuracy))
+	for name := range d.accuracy {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var heads []string
+		for h, a := range d.accuracy[name] {
+			heads = append(heads, fmt.Sprintf("head %d %.4f", h+1, a))
+		}
+		notes = append(notes, ood.Note{Key: "accuracy_after_finetuning", Value: name + ": " + strings.Join(heads, ", ")})
+	}
+	return notes
 }

@@ -324,6 +324,11 @@ func Discrepancy(ctx context.Context, env *ood.Env, m *nets.Model, images *loade
 	if err != nil {
 		return nil, err
 	}
+	return discrepancy(out), nil
+}
+
+// discrepancy is Discrepancy's score from the two heads' logits.
+func discrepancy(out *nets.Outputs) []float64 {
 	p1, p2 := make([]float64, out.Classes), make([]float64, out.Classes)
 	scores := make([]float64, out.N)
 	for i := range scores {
@@ -335,7 +340,7 @@ func Discrepancy(ctx context.Context, env *ood.Env, m *nets.Model, images *loade
 		}
 		scores[i] = -d
 	}
-	return scores, nil
+	return scores
 }
 
 // update is the parameters a step updates, with their indices in its

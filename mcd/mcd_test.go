@@ -2,6 +2,7 @@ package mcd
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -78,6 +79,21 @@ func TestFineTuningSeparatesFarOOD(t *testing.T) {
 	t.Logf("ring: MSP AUROC %.3f, MCD AUROC %.3f, best epoch %d, history %+v", mspAUROC, mcdAUROC, d.best, d.history)
 	if mcdAUROC <= mspAUROC || mcdAUROC < 0.9 {
 		t.Errorf("MCD AUROC %.3f does not beat MSP's %.3f (or is below 0.9)", mcdAUROC, mspAUROC)
+	}
+	// The labelled set scored is reported with both heads' accuracy after
+	// fine-tuning; the unlabelled ring is not.
+	var acc []string
+	for _, n := range d.Notes() {
+		if n.Key == "accuracy_after_finetuning" {
+			acc = append(acc, n.Value)
+		}
+	}
+	var a1, a2 float64
+	if len(acc) != 1 {
+		t.Fatalf("accuracy notes %q, want one, for %s", acc, toy.IDTest.Name)
+	}
+	if _, err := fmt.Sscanf(acc[0], toy.IDTest.Name+": head 1 %f, head 2 %f", &a1, &a2); err != nil || a1 < 0.9 || a2 < 0.9 {
+		t.Errorf("accuracy note %q: want both heads of %s at 0.9 or more (%v)", acc[0], toy.IDTest.Name, err)
 	}
 }
 
