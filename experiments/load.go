@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -74,20 +75,16 @@ func Parse(name string, src []byte) (*Plan, error) {
 	var doc document
 	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&doc)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
-		}
-		var ppe *toml.ParseError
-		if errors.As(err, &ppe) {
-			return nil, &Error{File: name, Line: ppe.Position.Line, Key: ppe.LastKey, Msg: ppe.Message}
-		}
-		// Type mismatches come as plain errors: "toml: line N (last key "K"): ...".
-		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, &Error{File: name, Line: line, Key: m[2], Msg: m[3]}
-		}
-		return nil, &Error{File: name, Msg: err.Error()}
+		return nil, decodeError(name, "", err)
+	}
+	// The decoder wraps a negative integer into an unsigned field
+	// (seeds = [-1] became seed 2^64 − 1): refuse it, naming the key.
+	var raw map[string]any
+	if _, err := toml.Decode(string(src), &raw); err != nil {
+		return nil, decodeError(name, "", err)
+	}
+	if key, v, ok := negativeUnsigned(raw, reflect.TypeOf(doc.File), ""); ok {
+		return nil, fail(key, "%d is negative: want an integer ≥ 0", v)
 	}
 	f := doc.File
 	p := &Plan{Source: name}
@@ -262,7 +259,7 @@ func Parse(name string, src []byte) (*Plan, error) {
 				OOD      []string `toml:"ood"`
 			}
 			if err := md.PrimitiveDecode(prim, &alias); err != nil {
-				return nil, fail("method."+name, "%v", err)
+				return nil, decodeError(p.Source, "method."+name, err)
 			}
 			if alias.Detector != "" {
 				m.Detector = alias.Detector
@@ -291,7 +288,11 @@ func Parse(name string, src []byte) (*Plan, error) {
 		m.Config = reg.NewConfig()
 		if hasTable {
 			if err := md.PrimitiveDecode(prim, m.Config); err != nil {
-				return nil, fail("method."+name, "%v", err)
+				return nil, decodeError(p.Source, "method."+name, err)
+			}
+			table, _ := raw["method"].(map[string]any)
+			if key, v, ok := negativeUnsigned(table[name], reflect.TypeOf(m.Config), "method."+name+"."); ok {
+				return nil, fail(key, "%d is negative: want an integer ≥ 0", v)
 			}
 		}
 		if _, err := reg.Build(m.Config); err != nil {
@@ -455,6 +456,89 @@ func (r Recipe) validate() (string, error) {
 		return "schedule", fmt.Errorf("%q, want step, cosine, onecycle or constant", r.Schedule)
 	}
 	return "", nil
+}
+
+// decodeError locates a TOML decoding error in the file: a syntax error
+// or a type mismatch ("toml: line N (last key "K"): ..."), at the line and
+// key the decoder names; key is the fallback for an error without them.
+func decodeError(file, key string, err error) *Error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+	}
+	var ppe *toml.ParseError
+	if errors.As(err, &ppe) {
+		return &Error{File: file, Line: ppe.Position.Line, Key: ppe.LastKey, Msg: ppe.Message}
+	}
+	if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Key: m[2], Msg: m[3]}
+	}
+	return &Error{File: file, Key: key, Msg: err.Error()}
+}
+
+// negativeUnsigned finds a negative integer in raw (the TOML as decoded
+// into maps) where t, the type it decodes into, has an unsigned field or a
+// slice of them, following nested structs, pointers and maps of structs;
+// it returns the dotted key under prefix.
+func negativeUnsigned(raw any, t reflect.Type, prefix string) (string, int64, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	table, ok := raw.(map[string]any)
+	if !ok {
+		return "", 0, false
+	}
+	switch t.Kind() {
+	case reflect.Map:
+		for k, v := range table {
+			if key, n, ok := negativeUnsigned(v, t.Elem(), prefix+k+"."); ok {
+				return key, n, true
+			}
+		}
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("toml"), ",")
+			if sf.Anonymous && name == "" {
+				if key, n, ok := negativeUnsigned(raw, sf.Type, prefix); ok {
+					return key, n, true
+				}
+				continue
+			}
+			if name == "" || name == "-" {
+				name = sf.Name
+			}
+			v, ok := table[name]
+			if !ok {
+				continue
+			}
+			ft := sf.Type
+			if ft.Kind() == reflect.Slice && isUnsigned(ft.Elem()) {
+				list, _ := v.([]any)
+				for _, e := range list {
+					if n, ok := e.(int64); ok && n < 0 {
+						return prefix + name, n, true
+					}
+				}
+			} else if isUnsigned(ft) {
+				if n, ok := v.(int64); ok && n < 0 {
+					return prefix + name, n, true
+				}
+			} else if key, n, ok := negativeUnsigned(v, ft, prefix+name+"."); ok {
+				return key, n, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+func isUnsigned(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
 }
 
 // lineOf finds the line defining a dotted key ("network.small.lr",

@@ -3,6 +3,7 @@ package experiments
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -200,6 +201,10 @@ func TestBadPlans(t *testing.T) {
 		{"bad method value", `epochs = 2
 steps_per_epoch`, `epochs = 0
 steps_per_epoch`, "method.mcd: mcd: epochs = 0", 23},
+		{"negative seed", `seeds = [1, 2]`, `seeds = [1, -1]`, "seeds: -1 is negative", 3},
+		{"negative split seed", `seeds = [1, 2]`, "seeds = [1, 2]\nsplit_seed = -3", "split_seed: -3 is out of range", 4},
+		{"method value type", `steps_per_epoch = 10`, `steps_per_epoch = 2.5`, "method.mcd.steps_per_epoch: incompatible types", 25},
+		{"method alias type", `detector = "odin"`, `detector = 3`, "method.odin-fixed.detector: incompatible types", 19},
 		{"syntax", `lr = 0.1`, `lr = = 0.1`, "", 12},
 		{"missing recipe", "[network.small]", "[network.other]", `no [network.small] recipe`, 5},
 		{"cross without pool", `seeds = [1, 2]`, "seeds = [1, 2]\nsettings = [\"cross\"]", "cross_pool", 0},
@@ -224,6 +229,10 @@ steps_per_epoch`, "method.mcd: mcd: epochs = 0", 23},
 		}
 		if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "bad.toml") {
 			t.Errorf("%s: error %q, want it to contain %q", c.name, err, c.want)
+		}
+		// One line number, the plan's: not the decoder's again in the message.
+		if regexp.MustCompile(`line \d`).MatchString(e.Msg) {
+			t.Errorf("%s: %q: a second line number in the message", c.name, err)
 		}
 		if c.line > 0 && e.Line != c.line {
 			t.Errorf("%s: line %d, want %d (%v)", c.name, e.Line, c.line, err)
