@@ -40,6 +40,7 @@ func TestProfilesShareTheDefaultCells(t *testing.T) {
 		{"mcd-study.toml", 2},      // mcd on the study's two natural-image sets (the default runs no mcd on noise)
 		{"settings.toml", 4*3 - 2}, // transductive msp, odin on four sets, mcd on the two natural-image ones
 		{"odin-data.toml", 4 * 3},  // msp, odin, mcd on crop, resize, resize-fix and isun
+		{"head2-study.toml", 0},    // the default network at the published profile's split and budget
 	} {
 		p, err := Load(filepath.Join(root, "experiments", tc.file))
 		if err != nil {
