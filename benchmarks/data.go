@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -37,6 +38,9 @@ type DataSet struct {
 	Source      string // the folder or archive read, "generated", with "(derived, crop)" and the like
 	Problem     string // Missing: the command that fetches it; Broken: the file and what is wrong
 	Cells       int    // cells that need it
+	// Warnings says what reading the set skipped (image links that lead
+	// nowhere, links to folders not followed); WriteTable prints them.
+	Warnings []string
 
 	train, test *loaders.Dataset
 	valPool     *loaders.Dataset // ID validation images drawn from here, not from test (id_validation)
@@ -179,15 +183,27 @@ func seq(lo, hi int) []int {
 func (s *DataSet) openOOD(plan *experiments.Plan, opts Options) {
 	f := plan.File
 	lo := loaders.Options{Seed: s.Seed, NoiseImages: f.NoiseImages, Custom: plan.Custom, Progress: opts.Progress}
+	// A custom set is declared with its path: when that path is wrong the
+	// set is broken (the run stops), never missing, and there is nothing
+	// to fetch.
+	custom := slices.ContainsFunc(plan.Custom, func(c loaders.Custom) bool { return c.Name == s.Name })
+	fail := func(err error) bool {
+		if custom && err != nil {
+			s.Status, s.Problem = Broken, err.Error()
+			return true
+		}
+		return s.fail(err, opts.DataRoot)
+	}
 	src, err := loaders.Locate(s.Name, opts.DataRoot, lo)
-	if s.fail(err, opts.DataRoot) {
+	if fail(err) {
 		return
 	}
 	s.Source = sourceOf(src)
 	set, err := loaders.Open(s.Name, opts.DataRoot, lo)
-	if s.fail(err, opts.DataRoot) {
+	if fail(err) {
 		return
 	}
+	s.Warnings = set.Warnings
 	s.test = set.Head(f.OODImages)
 	s.Test = s.test.Len()
 	s.checkSize(f.Validation)
@@ -231,7 +247,7 @@ func fetchCommand(root, name string) string {
 
 // WriteTable writes the data pass as a table: every set, its status, image
 // counts and source, and for a missing or broken set what to do or what is
-// wrong.
+// wrong; then one line per warning ("NAME: warning: …").
 func (d *Data) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "set\trole\tstatus\timages\tcells\tsource or problem")
@@ -254,7 +270,23 @@ func (d *Data) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, s.Role, s.Status, images, s.Cells, detail)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printed := map[string]bool{} // a set opened with several seeds warns once
+	for _, s := range d.Sets {
+		for _, wn := range s.Warnings {
+			line := fmt.Sprintf("%s: warning: %s\n", s.Name, wn)
+			if printed[line] {
+				continue
+			}
+			printed[line] = true
+			if _, err := io.WriteString(w, line); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // seeds counts the seeds an OOD set is opened with.

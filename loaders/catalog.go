@@ -1,12 +1,15 @@
 package loaders
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/mcdood/mcdood/internal/progress"
 )
@@ -82,21 +85,37 @@ type Custom struct {
 
 var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
-// Validate checks the name, path and fit.
+// Validate checks the name, path and fit. A relative path must stay under
+// the data root ("../x" is an error); an absolute one may be anywhere.
 func (c Custom) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &CustomError{Key: key, Err: fmt.Errorf("custom OOD set %q: "+format, append([]any{c.Name}, args...)...)}
+	}
 	switch {
 	case !kebab.MatchString(c.Name):
-		return fmt.Errorf("custom OOD set %q: name must be lower-case kebab-case (like %q)", c.Name, "my-images")
+		return bad("name", "name must be lower-case kebab-case (like %q)", "my-images")
 	case slices.Contains(IDNames(), c.Name) || findOOD(c.Name) != nil:
-		return fmt.Errorf("custom OOD set %q: the name is a built-in data set", c.Name)
+		return bad("name", "the name is a built-in data set")
 	case c.Path == "":
-		return fmt.Errorf("custom OOD set %q: no path (want a folder or .tar/.tar.gz/.zip of images)", c.Name)
+		return bad("path", "no path (want a folder or .tar/.tar.gz/.zip of images)")
+	case !filepath.IsAbs(c.Path) && !filepath.IsLocal(c.Path):
+		return bad("path", "path %q leaves the data root (a relative path is read under the data root; give an absolute path for images elsewhere)", c.Path)
 	}
 	if _, err := ParseFit(string(c.Fit)); err != nil {
-		return fmt.Errorf("custom OOD set %q: %w", c.Name, err)
+		return bad("fit", "%w", err)
 	}
 	return nil
 }
+
+// CustomError is what is wrong with a custom set's declaration, with the
+// key at fault ("name", "path" or "fit"), for a plan to point at.
+type CustomError struct {
+	Key string
+	Err error
+}
+
+func (e *CustomError) Error() string { return e.Err.Error() }
+func (e *CustomError) Unwrap() error { return e.Err }
 
 func (c Custom) path(root string) string {
 	if filepath.IsAbs(c.Path) {
@@ -212,8 +231,12 @@ func odinCandidates(root, base string) []string {
 	return []string{filepath.Join(root, base), filepath.Join(root, base+".tar.gz"), filepath.Join(root, base+".tar")}
 }
 
-// Locate finds an OOD set without reading it: a *NotFoundError when its data
-// is missing, an error listing the known names when name is unknown.
+// Locate finds an OOD set without reading it: a *NotFoundError when a
+// built-in set's data is missing, an error listing the known names when name
+// is unknown. A custom set whose path leads nowhere (nothing there, a
+// dangling link or a link loop) or to something neither a folder nor a
+// regular file is an error naming the path, not a *NotFoundError: it is
+// declared, and there is nothing to fetch.
 func Locate(name, root string, opts Options) (Source, error) {
 	for _, c := range opts.Custom {
 		if c.Name != name {
@@ -223,8 +246,12 @@ func Locate(name, root string, opts Options) (Source, error) {
 			return Source{}, err
 		}
 		p := c.path(root)
-		if _, err := os.Stat(p); err != nil {
-			return Source{}, &NotFoundError{Name: name, Root: root, Looked: []string{p}}
+		if err := checkCustomPath(p); err != nil {
+			where := ""
+			if !filepath.IsAbs(c.Path) {
+				where = fmt.Sprintf(" (the path %q is relative, so under the data root %s)", c.Path, root)
+			}
+			return Source{}, fmt.Errorf("custom OOD set %q: %w%s", name, err, where)
 		}
 		return Source{Name: name, Path: p, Fit: c.Fit, Custom: true}, nil
 	}
@@ -264,6 +291,29 @@ func Locate(name, root string, opts Options) (Source, error) {
 		fetch = "tinyimagenet" // a FIX twin has no archive of its own
 	}
 	return Source{}, &NotFoundError{Name: name, Root: root, Looked: looked, Fetch: fetch}
+}
+
+// checkCustomPath says what is wrong with a custom set's path: nothing
+// there, a dangling link, a link loop, or neither a folder nor a regular
+// file. A custom set is declared, so each of these is an error, never
+// "missing": there is nothing to fetch.
+func checkCustomPath(p string) error {
+	st, err := os.Stat(p)
+	switch {
+	case err == nil && (st.IsDir() || st.Mode().IsRegular()):
+		return nil
+	case err == nil:
+		return notRegularError(p, st.Mode())
+	case errors.Is(err, syscall.ELOOP):
+		return fmt.Errorf("%s: a loop of symbolic links", p)
+	case errors.Is(err, fs.ErrNotExist):
+		if lst, lerr := os.Lstat(p); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			return fmt.Errorf("%s: a symbolic link to %s, which does not exist", p, target)
+		}
+		return fmt.Errorf("%s: no such folder or file", p)
+	}
+	return err
 }
 
 // Open reads an OOD set by name (a built-in name or a Custom one) from root.

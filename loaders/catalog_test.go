@@ -222,8 +222,10 @@ func TestOpenCustom(t *testing.T) {
 	if !bytes.Equal(a.Pixels, b.Pixels) {
 		t.Error("custom crop set differs from ReadImages with the same seed")
 	}
+	// A declared path that leads nowhere is an error naming it, not
+	// "missing" with fetch advice (hostile_test.go has the other cases).
 	_, err = Open("gone", root, Options{Custom: []Custom{{Name: "gone", Path: "nowhere", Fit: FitResize}}})
-	if !errors.Is(err, ErrNotFound) {
+	if err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), filepath.Join(root, "nowhere")) || strings.Contains(err.Error(), "fetch") {
 		t.Errorf("missing custom path: %v", err)
 	}
 }
@@ -239,6 +241,10 @@ func TestCustomValidate(t *testing.T) {
 		{Custom{Name: "cifar10", Path: "p", Fit: FitCrop}, "built-in"},
 		{Custom{Name: "x", Fit: FitCrop}, "no path"},
 		{Custom{Name: "x", Path: "p", Fit: "stretch"}, "unknown fit"},
+		{Custom{Name: "x", Path: "../../../../etc", Fit: FitCrop}, `path "../../../../etc" leaves the data root`},
+		{Custom{Name: "x", Path: "a/../../b", Fit: FitCrop}, "leaves the data root"},
+		{Custom{Name: "x", Path: "a/../b", Fit: FitCrop}, ""},
+		{Custom{Name: "x", Path: "/elsewhere/../etc", Fit: FitCrop}, ""}, // absolute paths may be anywhere, as documented
 	} {
 		err := tc.c.Validate()
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {

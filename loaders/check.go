@@ -174,6 +174,7 @@ func finishOOD(r Report, d *Dataset, err error, official int) Report {
 		return r
 	}
 	r.Images = d.Len()
+	r.Warnings = append(r.Warnings, d.Warnings...)
 	if official > 0 && r.Images != official {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d images; the published set has %d", r.Images, official))
 	}

@@ -147,7 +147,7 @@ func (l *cifarLayout) readDir(dir string) (train, test *Dataset, err error) {
 			Pixels: make([]byte, 0, n*ImageBytes), Labels: make([]int, 0, n)}
 		for _, f := range files {
 			fp := filepath.Join(dir, f)
-			fh, err := os.Open(fp)
+			fh, _, err := openRegular(fp)
 			if err != nil {
 				return nil, err
 			}
@@ -171,6 +171,17 @@ func (l *cifarLayout) readDir(dir string) (train, test *Dataset, err error) {
 // readArchive reads the official .tar.gz in place. Members are matched by
 // base name (the official archives hold each file once, under the folder).
 func (l *cifarLayout) readArchive(file string) (train, test *Dataset, err error) {
+	f, size, err := openRegular(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	return l.readArchiveReader(file, f, size)
+}
+
+// readArchiveReader is readArchive over any random-access reader (fuzz
+// tests pass bytes).
+func (l *cifarLayout) readArchiveReader(file string, ra io.ReaderAt, size int64) (train, test *Dataset, err error) {
 	want := map[string]int{} // base name → slot
 	files := append(append([]string{}, l.train...), l.test)
 	for i, f := range files {
@@ -182,7 +193,7 @@ func (l *cifarLayout) readArchive(file string) (train, test *Dataset, err error)
 		seen   bool
 	}
 	slots := make([]slot, len(files))
-	err = walkArchive(file, func(m *member) error {
+	err = walkArchiveReader(file, ra, size, func(m *member) error {
 		i, ok := want[path.Base(m.Name)]
 		if !ok {
 			return nil

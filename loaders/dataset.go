@@ -26,6 +26,10 @@ type Dataset struct {
 	Labels  []int    // one per image in [0, Classes); nil for unlabelled sets
 	Classes int      // 0 for unlabelled sets
 	Sources []string // optional: where each image came from (file or archive member), for messages
+	// Warnings says what reading the set skipped (image links that lead
+	// nowhere, links to folders), for the data pass to print; nil when
+	// nothing was. Head and Subset do not carry it.
+	Warnings []string
 }
 
 // Len is the number of images.

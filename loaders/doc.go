@@ -13,7 +13,8 @@
 //	jpegcolor.go     libjpeg's chroma upsampling and colour conversion, to match PIL
 //	jpeginfo.go      JPEG headers: process, subsampling, quantisation tables, IJG quality
 //	stats.go         high-frequency energy of images and folders ("mcdood data stats")
-//	archive.go       tar, tar.gz and zip read in place
+//	archive.go       tar, tar.gz and zip read in place, streaming, within budgets
+//	files.go         only regular files and folders are opened (never a named pipe or device)
 //	numpyrand.go     numpy's legacy MT19937 permutation, for the authors' split
 //	split.go         the paper's seeded 1,000-image validation split
 //	catalog.go       names → data on disk (Open, Locate, custom sets, the data root)
@@ -27,6 +28,11 @@
 //   - Archives are read in place and never extracted: a fetch is one rename,
 //     there is no half-extracted state, and a download can be checked under
 //     its temporary name before it becomes visible.
+//   - User files are hostile until read: archives are decoded member by
+//     member within a member-count and an uncompressed-bytes budget
+//     (archiveLimits), so memory is the images kept plus one image's
+//     decoding; named pipes and devices are refused before open(2); links
+//     that lead nowhere are reported, never silently skipped.
 //   - Every convention that changes pixels follows the MCD authors' code
 //     (YU1ut/UOOD-MCD utils/loader.py) and what it calls: PIL's
 //     convert('RGB'), torchvision 0.3's Resize(32) with PIL's bilinear

@@ -249,14 +249,14 @@ func fetchFromMirror(ctx context.Context, d *download, root string, o *FetchOpti
 		return nil
 	}
 	src = filepath.Join(o.Mirror, d.archive)
-	if st, err := os.Stat(src); err == nil && st.Mode().IsRegular() {
-		f, err := os.Open(src)
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		f, size, err := openRegular(src)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
 		defer f.Close()
 		o.logf("%s: copying %s → %s", d.name, src, filepath.Join(root, d.archive))
-		return saveVerified(ctxReader{ctx, f}, st.Size(), src, d, root, o)
+		return saveVerified(ctxReader{ctx, f}, size, src, d, root, o)
 	}
 	return fmt.Errorf("%s: %w: not in mirror %s (looked for %s/ and %s)", d.name, ErrUnavailable, o.Mirror, d.folder, d.archive)
 }
@@ -361,6 +361,10 @@ func removeLeftovers(root, name string) {
 // copyFolderAtomic copies the folder src to dst through a temporary folder
 // beside dst, checks it with d.check, and renames it into place.
 func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *FetchOptions) (summary string, warnings []string, err error) {
+	// A mirror folder given as a symbolic link is copied from its target.
+	if real, err := filepath.EvalSymlinks(src); err == nil {
+		src = real
+	}
 	root := filepath.Dir(dst)
 	removeLeftovers(root, filepath.Base(dst))
 	tmp, err := os.MkdirTemp(root, "."+filepath.Base(dst)+".part-*")
@@ -377,12 +381,10 @@ func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *Fetc
 		if err != nil {
 			return err
 		}
-		if de.Type().IsRegular() {
-			info, err := de.Info()
-			if err != nil {
-				return err
+		if de.Type().IsRegular() || de.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				total += st.Size()
 			}
-			total += info.Size()
 		}
 		return nil
 	})
@@ -410,8 +412,19 @@ func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *Fetc
 			return os.Mkdir(target, 0o755)
 		case de.Type().IsRegular():
 			return copyFile(p, target, bar)
+		case de.Type()&fs.ModeSymlink != 0:
+			// Links to files are copied as the files; anything else a
+			// link leads to is an error, not a file silently left out.
+			st, err := os.Stat(p)
+			if err != nil {
+				return fmt.Errorf("%s: a symbolic link that cannot be followed: %w", p, err)
+			}
+			if !st.Mode().IsRegular() {
+				return fmt.Errorf("%s: a symbolic link to %s; links in a mirror folder must lead to regular files", p, modeName(st.Mode()))
+			}
+			return copyFile(p, target, bar)
 		default:
-			return nil // symlinks and devices are not part of a data set
+			return notRegularError(p, de.Type())
 		}
 	})
 	if err != nil {
@@ -419,7 +432,7 @@ func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *Fetc
 	}
 	bar.Finish()
 	if summary, warnings, err = d.check(tmp); err != nil {
-		return "", nil, fmt.Errorf("the copy in %s is not a valid %s: %w", tmp, d.folder, err)
+		return "", nil, fmt.Errorf("%s is not a valid %s (checked on its copy %s, now removed): %w", src, d.folder, tmp, err)
 	}
 	if err = os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700
 		return "", nil, err
@@ -432,7 +445,7 @@ func copyFolderAtomic(ctx context.Context, src, dst string, d *download, o *Fetc
 }
 
 func copyFile(src, dst string, bar *progress.Bar) error {
-	in, err := os.Open(src)
+	in, _, err := openRegular(src)
 	if err != nil {
 		return err
 	}

@@ -5,16 +5,20 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 )
 
-// Fuzz targets for the three decoders: CIFAR records, images, archives.
+// Fuzz targets for the readers of user files: CIFAR records, images, image
+// archives, CIFAR archives.
 //
 //	go test -run '^$' -fuzz FuzzCIFARRecords -fuzztime 45s -parallel 1 ./loaders/
 //	go test -run '^$' -fuzz FuzzDecodeImage  -fuzztime 45s -parallel 1 ./loaders/
 //	go test -run '^$' -fuzz FuzzImageArchive -fuzztime 45s -parallel 1 ./loaders/
+//	go test -run '^$' -fuzz FuzzCIFARArchive -fuzztime 45s -parallel 1 ./loaders/
 
 // fuzzMaxPixels keeps fuzzed image headers from allocating much.
 const fuzzMaxPixels = 1 << 16
@@ -65,6 +69,11 @@ func FuzzDecodeImage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		im, err := decodeRGBLimit(data, fuzzMaxPixels)
+		// Streaming in one-byte reads decodes the same.
+		im2, err2 := decodeRGBReader(iotest.OneByteReader(bytes.NewReader(data)), fuzzMaxPixels)
+		if (err == nil) != (err2 == nil) || err == nil && (im.w != im2.w || im.h != im2.h || !bytes.Equal(im.pix, im2.pix)) {
+			t.Fatalf("from memory: %v; streamed: %v", err, err2)
+		}
 		if err != nil {
 			return
 		}
@@ -77,31 +86,90 @@ func FuzzDecodeImage(f *testing.F) {
 	})
 }
 
+// FuzzImageArchive reads arbitrary bytes as an image archive (tar, tar.gz
+// or zip) the way ReadImages does, with a resize and a seeded crop fit, and
+// checks the streaming reader against decoding every image in the authors'
+// order from memory, within lowered budgets.
 func FuzzImageArchive(f *testing.F) {
-	files := map[string][]byte{"test/a.png": rgbPNG(f, 4, 4, 1), "test/b.jpg": rgbJPEG(f, 8, 8, 2), "x.txt": []byte("x")}
-	order := []string{"test/b.jpg", "x.txt", "test/a.png"}
+	files := map[string][]byte{"test/a.png": rgbPNG(f, 4, 4, 1), "test/b.jpg": rgbJPEG(f, 40, 36, 2), "x.txt": []byte("x"), "test/c.png": rgbPNG(f, 50, 33, 3)}
+	order := []string{"test/b.jpg", "x.txt", "test/c.png", "test/a.png"}
 	f.Add(tarBytes(f, prefixed("Set/", files, order), true))
 	f.Add(tarBytes(f, prefixed("", files, order), false))
 	f.Add(zipBytes(f, prefixed("Set/", files, order)))
 	whole := tarBytes(f, prefixed("Set/", files, order), false)
 	f.Add(whole[:700])
+	f.Add(tarBytes(f, []entry{{"big.png", make([]byte, 5000)}, {"s/ok.png", files["test/a.png"]}}, true))
+	saved := archiveLimits
+	archiveLimits = archiveBudget{members: 64, bytes: 1 << 20}
+	f.Cleanup(func() { archiveLimits = saved })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := listArchiveReader("fuzz", bytes.NewReader(data), int64(len(data)))
+		a, err := newImageArchive("fuzz", bytes.NewReader(data), int64(len(data)), probeImage("fuzz", fuzzMaxPixels))
 		if err != nil {
 			return
 		}
-		entries = keepAuthorsRoot(entries)
-		sortEntries(entries)
-		for i, e := range entries {
-			if i > 0 && (entries[i-1].dir > e.dir || entries[i-1].dir == e.dir && entries[i-1].base > e.base) {
-				t.Fatalf("entries out of order: %q/%q before %q/%q", entries[i-1].dir, entries[i-1].base, e.dir, e.base)
+		set := archiveImages(a)
+		set.maxPixels = fuzzMaxPixels
+		set.entries = keepAuthorsRoot(set.entries)
+		sortEntries(set.entries)
+		for i, e := range set.entries {
+			if i > 0 && (set.entries[i-1].dir > e.dir || set.entries[i-1].dir == e.dir && set.entries[i-1].base > e.base) {
+				t.Fatalf("entries out of order: %q/%q before %q/%q", set.entries[i-1].dir, set.entries[i-1].base, e.dir, e.base)
 			}
 			if !isImageName(e.base) {
 				t.Fatalf("non-image %q kept", e.base)
 			}
-			im, err := decodeRGBLimit(e.data, fuzzMaxPixels)
-			if err == nil {
-				fitTo32(im, FitResize, nil, make([]byte, ImageBytes))
+		}
+		ds, err := decodeEntries(set, []fitSpec{{name: "r", fit: FitResize}, {name: "c", fit: FitCrop, seed: 3}}, nil, "")
+		if err != nil {
+			return
+		}
+		// The reference: each image read whole on its own, decoded and
+		// fitted in the authors' order.
+		rng := newRand(3)
+		want := make([]byte, ImageBytes)
+		for i, e := range set.entries {
+			var raw []byte
+			if err := a.read([]int{e.member}, func(_ int, r io.Reader) (err error) {
+				raw, err = io.ReadAll(r)
+				return err
+			}); err != nil {
+				t.Fatalf("%s: streaming read succeeded, whole read failed: %v", e.label, err)
+			}
+			im, err := decodeRGBLimit(raw, fuzzMaxPixels)
+			if err != nil {
+				t.Fatalf("%s: streaming decode succeeded, whole decode failed: %v", e.label, err)
+			}
+			fitTo32(im, FitResize, nil, want)
+			if !bytes.Equal(ds[0].Image(i), want) {
+				t.Fatalf("%s: resize differs from the in-order reference", e.label)
+			}
+			fitTo32(im, FitCrop, rng, want)
+			if !bytes.Equal(ds[1].Image(i), want) {
+				t.Fatalf("%s: crop differs from the in-order reference", e.label)
+			}
+		}
+	})
+}
+
+// FuzzCIFARArchive reads arbitrary bytes as CIFAR-10's archive: errors, or
+// whole records with labels in range.
+func FuzzCIFARArchive(f *testing.F) {
+	files := cifar10Files(2, 3)
+	order := append(append([]string{}, cifar10Layout.train...), cifar10Layout.test)
+	f.Add(tarBytes(f, prefixed("cifar-10-batches-bin/", files, order), true))
+	f.Add(tarBytes(f, prefixed("cifar-10-batches-bin/", files, order), false))
+	f.Add(zipBytes(f, prefixed("", files, order)))
+	saved := archiveLimits
+	archiveLimits = archiveBudget{members: 64, bytes: 1 << 20}
+	f.Cleanup(func() { archiveLimits = saved })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		train, test, err := cifar10Layout.readArchiveReader("fuzz", bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		for _, d := range []*Dataset{train, test} {
+			if err := d.Validate(); err != nil || d.Len() == 0 {
+				t.Fatalf("%s: %d images: %v", d.Name, d.Len(), err)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	_ "image/gif" // registered for image.Decode
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"math"
 	"math/rand/v2"
 	"path"
@@ -72,24 +73,50 @@ func decodeRGB(data []byte) (rgbImage, error) { return decodeRGBLimit(data, maxD
 // decodeRGBLimit is decodeRGB refusing images of more than maxPixels pixels
 // before allocating them.
 func decodeRGBLimit(data []byte, maxPixels int64) (rgbImage, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	return decodeRGBReader(bytes.NewReader(data), maxPixels)
+}
+
+// decodeRGBReader is decodeRGBLimit reading the image from r as a stream:
+// the header is read (and kept) to check the size it claims, then the
+// decoder reads the rest as it needs it, so memory is the decoded image,
+// never the file, and a file that is not an image is refused after its
+// first bytes. Data after the image's end is not read.
+func decodeRGBReader(r io.Reader, maxPixels int64) (rgbImage, error) {
+	head, format, err := decodeHeader(r, maxPixels)
 	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			if ext := sniffUnsupported(data); ext != "" {
-				return rgbImage{}, fmt.Errorf("%s images are not supported (convert them to PNG)", ext)
-			}
-			return rgbImage{}, fmt.Errorf("not a JPEG, PNG, GIF, BMP or TIFF image: %w", err)
-		}
 		return rgbImage{}, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return rgbImage{}, fmt.Errorf("%s header gives %d×%d pixels, want 1..%d pixels", format, cfg.Width, cfg.Height, maxPixels)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, _, err := image.Decode(io.MultiReader(head, r))
 	if err != nil {
 		return rgbImage{}, fmt.Errorf("%s: %w", format, err)
 	}
+	// A GIF's first frame may be smaller than its header's screen, even
+	// empty: check what was decoded too.
+	if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || int64(b.Dx())*int64(b.Dy()) > maxPixels {
+		return rgbImage{}, fmt.Errorf("%s image decodes to %d×%d pixels, want 1..%d pixels", format, b.Dx(), b.Dy(), maxPixels)
+	}
 	return toRGB(img), nil
+}
+
+// decodeHeader reads an image's header from r and checks the size it
+// claims against maxPixels. It returns the bytes it read (the decoder must
+// read them again) and the format's name.
+func decodeHeader(r io.Reader, maxPixels int64) (*bytes.Buffer, string, error) {
+	var head bytes.Buffer
+	cfg, format, err := image.DecodeConfig(io.TeeReader(r, &head))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			if ext := sniffUnsupported(head.Bytes()); ext != "" {
+				return nil, "", fmt.Errorf("%s images are not supported (convert them to PNG)", ext)
+			}
+			return nil, "", fmt.Errorf("not a JPEG, PNG, GIF, BMP or TIFF image: %w", err)
+		}
+		return nil, "", err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return nil, "", fmt.Errorf("%s header gives %d×%d pixels, want 1..%d pixels", format, cfg.Width, cfg.Height, maxPixels)
+	}
+	return &head, format, nil
 }
 
 // sniffUnsupported names formats among the authors' extensions that the Go
@@ -216,13 +243,23 @@ func ParseFit(s string) (Fit, error) {
 // fitTo32 makes im 32×32 and writes it in Dataset's planar layout into dst
 // (ImageBytes long). rng is used by FitCrop and FitODINCrop only.
 func fitTo32(im rgbImage, fit Fit, rng *rand.Rand, dst []byte) {
+	var win window
+	if fit.seeded() {
+		win = cropWindow(im.w, im.h, rng)
+	}
+	fitTo32At(im, fit, win, dst)
+}
+
+// fitTo32At is fitTo32 with the crop window of FitCrop and FitODINCrop
+// given (drawn by cropWindow beforehand); other fits ignore win.
+func fitTo32At(im rgbImage, fit Fit, win window, dst []byte) {
 	switch fit {
 	case FitODINResize:
 		toPlanar(odinResize(im), 0, 0, dst)
 	case FitODINCrop:
-		toPlanar(odinCrop(im, rng), 0, 0, dst)
+		toPlanar(jpegRoundTrip(cropAt(im, win), odinJPEGQuality), 0, 0, dst)
 	case FitCrop:
-		toPlanar(randomCrop32(im, rng), 0, 0, dst)
+		toPlanar(cropAt(im, win), 0, 0, dst)
 	default:
 		im = resizeShorter(im, Side)
 		// torchvision CenterCrop: int(round((h - 32) / 2.)) with Python 3's
@@ -233,19 +270,39 @@ func fitTo32(im rgbImage, fit Fit, rng *rand.Rand, dst []byte) {
 	}
 }
 
-// randomCrop32 is FitCrop's window: a seeded uniformly random 32×32 crop,
-// after scaling the shorter side up to 32 if it is smaller.
-func randomCrop32(im rgbImage, rng *rand.Rand) rgbImage {
+// window is the top-left corner of a 32×32 crop.
+type window struct{ top, left int }
+
+// cropWindow draws FitCrop's window for a w×h image: uniformly random in
+// the image after its shorter side is scaled up to 32 if it is smaller, the
+// row drawn first. It depends on the size only, so the windows of images
+// read out of order can be drawn in order beforehand.
+func cropWindow(w, h int, rng *rand.Rand) window {
+	if w < Side || h < Side {
+		w, h = shorterSize(w, h, Side)
+	}
+	top := rng.IntN(h - Side + 1)
+	left := rng.IntN(w - Side + 1)
+	return window{top, left}
+}
+
+// cropAt is FitCrop's 32×32 crop at win, after scaling the shorter side up
+// to 32 if it is smaller.
+func cropAt(im rgbImage, win window) rgbImage {
 	if im.w < Side || im.h < Side {
 		im = resizeShorter(im, Side)
 	}
-	top := rng.IntN(im.h - Side + 1)
-	left := rng.IntN(im.w - Side + 1)
 	out := rgbImage{w: Side, h: Side, pix: make([]byte, 3*Side*Side)}
 	for y := 0; y < Side; y++ {
-		copy(out.pix[3*y*Side:3*(y+1)*Side], im.pix[3*((top+y)*im.w+left):])
+		copy(out.pix[3*y*Side:3*(y+1)*Side], im.pix[3*((win.top+y)*im.w+win.left):])
 	}
 	return out
+}
+
+// randomCrop32 is FitCrop's window: a seeded uniformly random 32×32 crop,
+// after scaling the shorter side up to 32 if it is smaller.
+func randomCrop32(im rgbImage, rng *rand.Rand) rgbImage {
+	return cropAt(im, cropWindow(im.w, im.h, rng))
 }
 
 // seeded reports whether a fit draws from a random generator.
@@ -270,14 +327,22 @@ func toPlanar(im rgbImage, top, left int, dst []byte) {
 // and the other int(size * long / short) (truncated), resampled bilinearly as
 // PIL does.
 func resizeShorter(im rgbImage, size int) rgbImage {
-	w, h := im.w, im.h
-	if (w <= h && w == size) || (h <= w && h == size) {
+	w, h := shorterSize(im.w, im.h, size)
+	if w == im.w && h == im.h {
 		return im
 	}
-	if w < h {
-		return pilResizeBilinear(im, size, int(float64(size)*float64(h)/float64(w)))
+	return pilResizeBilinear(im, w, h)
+}
+
+// shorterSize is the size resizeShorter gives a w×h image.
+func shorterSize(w, h, size int) (int, int) {
+	switch {
+	case (w <= h && w == size) || (h <= w && h == size):
+		return w, h
+	case w < h:
+		return size, int(float64(size) * float64(h) / float64(w))
 	}
-	return pilResizeBilinear(im, int(float64(size)*float64(w)/float64(h)), size)
+	return int(float64(size) * float64(w) / float64(h)), size
 }
 
 // pilPrecisionBits is Resample.c's PRECISION_BITS (32 − 8 − 2).

@@ -187,6 +187,9 @@ func TestDecodeRGBErrors(t *testing.T) {
 		{"ppm", []byte("P6\n2 2\n255\n...."), "PPM/PGM"},
 		{"truncated png", encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 40)))[:60], "png"},
 		{"huge header", hugePNGHeader(), "pixels"},
+		// Found by FuzzDecodeImage: a GIF whose first frame is empty
+		// (48×0) under a 12,336×4 screen; fitting it divided by zero.
+		{"empty GIF frame", []byte("GIF87a00\x04\x00\x8000000000,0 \x00\x000\x00\x00\x000\x04\x00"), "gif image decodes to 48×0 pixels"},
 	} {
 		_, err := decodeRGB(tc.data)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -230,10 +230,11 @@ func TestODINResizeEvidence(t *testing.T) {
 	for _, in := range isun {
 		ref = append(ref, in.HFEnergy)
 	}
-	entries, err := listTinyTest(filepath.Join(root, "tiny-imagenet-200"))
+	set, err := listTinyTest(filepath.Join(root, "tiny-imagenet-200"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := set.entries
 	type candidate struct {
 		name string
 		make func(im rgbImage, k int) rgbImage

@@ -1,7 +1,9 @@
 package loaders
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -155,43 +157,50 @@ func InspectImages(p string, opts InspectOptions) ([]ImageInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var entries []imageEntry
+	var set *imageSet
 	if st.Mode().IsRegular() && isImageName(p) {
-		entries = []imageEntry{{label: p, file: p}}
-	} else if entries, err = listImages(p); err != nil {
+		set = &imageSet{entries: []imageEntry{{label: p, file: p}}}
+	} else if set, err = listImages(p); err != nil {
 		return nil, err
 	}
-	rng := newRand(opts.Seed)
-	out := make([]ImageInfo, len(entries))
-	bar := opts.Progress.Start("inspecting "+p, int64(len(entries)), "img")
-	dst := make([]byte, ImageBytes)
-	for i := range entries {
-		e := &entries[i]
-		data := e.data
-		if data == nil {
-			if data, err = os.ReadFile(e.file); err != nil {
-				return nil, err
-			}
-		}
-		im, err := decodeRGB(data)
+	defer set.Close()
+	var fit *fitter
+	if opts.Fit != "" {
+		fits, err := set.fitters([]fitSpec{{fit: opts.Fit, seed: opts.Seed}})
 		if err != nil {
-			return nil, fmt.Errorf("%s: decode: %w", e.label, err)
+			return nil, err
 		}
+		fit = fits[0]
+	}
+	out := make([]ImageInfo, len(set.entries))
+	bar := opts.Progress.Start("inspecting "+p, int64(len(set.entries)), "img")
+	dst := make([]byte, ImageBytes)
+	err = set.each(func(i int, e *imageEntry, r io.Reader) error {
+		// Keep what the decoder reads: a JPEG's headers come first.
+		var seen bytes.Buffer
+		im, err := decodeRGBReader(io.TeeReader(r, &seen), maxDecodePixels)
+		if err != nil {
+			return fmt.Errorf("%s: decode: %w", e.label, err)
+		}
+		data := seen.Bytes()
 		info := ImageInfo{Source: e.label, Width: im.w, Height: im.h, HFEnergy: hfEnergyRGB(im), HFEnergy32: math.NaN()}
 		if len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8 {
 			j, err := ReadJPEGInfo(data)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", e.label, err)
+				return fmt.Errorf("%s: %w", e.label, err)
 			}
 			info.JPEG = &j
 		}
-		if opts.Fit != "" {
-			fitTo32(im, opts.Fit, rng, dst)
+		if fit != nil {
+			fit.fitTo32(i, im, dst)
 			info.HFEnergy32 = HighFrequencyEnergy(dst)
 		}
 		out[i] = info
-		e.data = nil
 		bar.Add(1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	bar.Finish()
 	return out, nil

@@ -69,7 +69,7 @@ func tinyTestNumber(base string) (int, bool) {
 
 // listTinyTest lists the test images of a tiny-imagenet-200 folder or zip,
 // ordered by N. Other files are ignored; a repeated N is an error.
-func listTinyTest(p string) ([]imageEntry, error) {
+func listTinyTest(p string) (*imageSet, error) {
 	type numbered struct {
 		n int
 		e imageEntry
@@ -79,7 +79,9 @@ func listTinyTest(p string) ([]imageEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.IsDir() {
+	set := &imageSet{}
+	switch {
+	case st.IsDir():
 		dir := filepath.Join(p, filepath.FromSlash(tinyTestDir))
 		des, err := os.ReadDir(dir)
 		if err != nil {
@@ -91,40 +93,39 @@ func listTinyTest(p string) ([]imageEntry, error) {
 				list = append(list, numbered{n, imageEntry{label: f, file: f}})
 			}
 		}
-	} else {
-		err := walkArchive(p, func(m *member) error {
-			// tiny-imagenet-200/test/images/test_N.JPEG
-			d := path.Dir(m.Name)
-			if !strings.HasSuffix("/"+d, "/"+tinyTestDir) {
-				return nil
-			}
-			n, ok := tinyTestNumber(path.Base(m.Name))
-			if !ok {
-				return nil
-			}
-			data, err := readMember(m)
-			if err != nil {
-				return err
-			}
-			list = append(list, numbered{n, imageEntry{label: memberLabel(p, m.Name), data: data}})
-			return nil
-		})
+	case st.Mode().IsRegular():
+		a, err := openImageArchive(p, nil)
 		if err != nil {
 			return nil, err
 		}
+		set.arc = a
+		for i, m := range a.members {
+			// tiny-imagenet-200/test/images/test_N.JPEG
+			d := path.Dir(m.Name)
+			if !strings.HasSuffix("/"+d, "/"+tinyTestDir) {
+				continue
+			}
+			if n, ok := tinyTestNumber(path.Base(m.Name)); ok {
+				list = append(list, numbered{n, imageEntry{label: memberLabel(p, m.Name), member: i}})
+			}
+		}
+	default:
+		return nil, notRegularError(p, st.Mode())
 	}
 	if len(list) == 0 {
+		set.Close()
 		return nil, fmt.Errorf("%s: no test images (want %s/test_N.JPEG)", p, tinyTestDir)
 	}
 	slices.SortFunc(list, func(a, b numbered) int { return a.n - b.n })
-	out := make([]imageEntry, len(list))
+	set.entries = make([]imageEntry, len(list))
 	for i, x := range list {
 		if i > 0 && list[i-1].n == x.n {
+			set.Close()
 			return nil, fmt.Errorf("%s: test_%d.JPEG appears twice (%s and %s)", p, x.n, list[i-1].e.label, x.e.label)
 		}
-		out[i] = x.e
+		set.entries[i] = x.e
 	}
-	return out, nil
+	return set, nil
 }
 
 // TinyImageNet derives OOD sets from the Tiny ImageNet test images at p
@@ -133,15 +134,16 @@ func listTinyTest(p string) ([]imageEntry, error) {
 // FitODINResize, "tinyimagenet-resize-fix" for FitResize, …). Each image is
 // decoded once for all fits. seed seeds the crop positions.
 func TinyImageNet(p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]*Dataset, error) {
-	entries, err := listTinyTest(p)
+	set, err := listTinyTest(p)
 	if err != nil {
 		return nil, err
 	}
+	defer set.Close()
 	specs := make([]fitSpec, len(fits))
 	for i, f := range fits {
 		specs[i] = fitSpec{name: tinyName(f), fit: f, seed: seed}
 	}
-	return decodeEntries(entries, specs, rep, "decoding Tiny ImageNet test images")
+	return decodeEntries(set, specs, rep, "decoding Tiny ImageNet test images")
 }
 
 // tinyName is the built-in set derived from Tiny ImageNet with fit f.

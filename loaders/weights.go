@@ -163,7 +163,7 @@ func ResolveWeights(nameOrPath, wantSHA256, root string) (string, error) {
 }
 
 func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
+	f, _, err := openRegular(p)
 	if err != nil {
 		return "", err
 	}
@@ -228,16 +228,11 @@ func fetchWeights(ctx context.Context, w *weightsFile, root string, o *FetchOpti
 func fetchWeightsFromMirror(ctx context.Context, w *weightsFile, root string, o *FetchOptions) error {
 	dir := filepath.Join(o.Mirror, PretrainedDir)
 	open := func(name string) (*os.File, int64, bool) {
-		f, err := os.Open(filepath.Join(dir, name))
+		f, size, err := openRegular(filepath.Join(dir, name))
 		if err != nil {
 			return nil, 0, false
 		}
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			f.Close()
-			return nil, 0, false
-		}
-		return f, st.Size(), true
+		return f, size, true
 	}
 	if f, n, ok := open(w.file); ok {
 		defer f.Close()
