@@ -47,6 +47,9 @@ type Options struct {
 	// broken set's cells failed; without it a broken set stops the run
 	// before any training (a *BrokenError).
 	SkipBroken bool
+	// Lock is the caller's claim on Out for this shard (results.LockDir);
+	// Run takes one itself when nil, and fails when another run holds Out.
+	Lock *results.Lock
 }
 
 // modelPath is where the network with this model key is cached.
@@ -66,9 +69,17 @@ type Summary struct {
 	Missing []MissingSet
 	// Failed lists the cells that could not be run (broken data, an error
 	// of the detector); the other cells ran.
-	Failed  []FailedCell
-	Data    *Data
-	Records []*results.Record // every record of the plan in the store, old and new
+	Failed []FailedCell
+	Data   *Data
+	// Records is every record in Out, old and new, of this plan (whatever
+	// its --ood, --methods or --seeds) and of any other, each checked
+	// against its scores: the tables are rebuilt from all of them, so a
+	// filtered run does not shrink them.
+	Records []*results.Record
+	// Unverified lists the record files of Records that could not be
+	// checked (written before records carried a digest, and without a
+	// scores file).
+	Unverified []string
 }
 
 // MissingSet is an OOD or ID set the run could not find.
@@ -112,16 +123,25 @@ func pendingCells(plan *experiments.Plan, opts Options) ([]experiments.Cell, int
 	return pending, skipped, nil
 }
 
-// Run executes the plan's cells that have no record yet. Data problems are
-// found before any training (Options.Data, OpenData): missing sets skip
-// their cells, broken ones stop the run unless Options.SkipBroken. A cell
-// that fails later is listed in Summary.Failed and the others go on; Run
-// returns an error only for what stops every cell (a cancelled context, the
-// results directory).
+// Run executes the plan's cells that have no record yet. It first claims
+// Out (Options.Lock, results.LockDir): another run on the same cells there
+// is an error naming it. Data problems are found before any training
+// (Options.Data, OpenData): missing sets skip their cells, broken ones stop
+// the run unless Options.SkipBroken. A cell that fails later is listed in
+// Summary.Failed and the others go on; Run returns an error only for what
+// stops every cell (a cancelled context, the results directory, a record
+// that does not match its scores).
 func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Lock == nil {
+		lock, err := results.LockDir(opts.Out, opts.Shard, opts.Shards)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
 	}
 	store, err := results.OpenStore(opts.Out)
 	if err != nil {
@@ -161,18 +181,8 @@ func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, e
 	for _, name := range sortedKeys(missing) {
 		sum.Missing = append(sum.Missing, *missing[name])
 	}
-	all, err := store.All()
-	if err != nil {
+	if sum.Records, sum.Unverified, err = store.Checked(); err != nil {
 		return sum, err
-	}
-	inPlan := map[string]bool{}
-	for _, c := range plan.Cells {
-		inPlan[c.Key] = true
-	}
-	for _, rec := range all {
-		if inPlan[rec.Key] {
-			sum.Records = append(sum.Records, rec)
-		}
 	}
 	return sum, nil
 }

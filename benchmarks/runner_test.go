@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/mcdood/mcdood/internal/testenv"
 	"github.com/mcdood/mcdood/loaders"
 	_ "github.com/mcdood/mcdood/mcd"
+	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/results"
@@ -295,5 +298,162 @@ detector = "test-own-training"
 	sum, err = Run(context.Background(), plan3, Options{DataRoot: root, Out: t.TempDir()})
 	if err != nil || len(sum.Failed) != 1 || !strings.Contains(sum.Failed[0].Err.Error(), `"../escape"`) {
 		t.Fatalf("bad key: %+v, %v", sum, err)
+	}
+}
+
+// recordAll writes a hand-made record, with scores, for every cell of plan
+// but skip, as earlier runs would have.
+func recordAll(t *testing.T, plan *experiments.Plan, out string, skip func(experiments.Cell) bool) int {
+	t.Helper()
+	store, err := results.OpenStore(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range plan.Cells {
+		if skip != nil && skip(c) {
+			continue
+		}
+		if err := store.PutScores(c.Key, []float64{0.9, 0.8, 0.7}, []float64{0.1, 0.75}); err != nil {
+			t.Fatal(err)
+		}
+		r := &results.Record{Key: c.Key, Group: c.Group, Plan: plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD,
+			Method: c.Method, Detector: c.Method, Setting: c.Setting, Seed: c.Seed, Accuracy: 0.5}
+		if r.Metrics, err = metrics.Compute([]float64{0.9, 0.8, 0.7}, []float64{0.1, 0.75}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Put(r); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// A filtered rerun (reproduce --methods, --ood) returns every record in
+// Out, not only its own cells', so the tables rebuilt from them keep every
+// row; no data and no training are needed for that.
+func TestFilteredRunKeepsEveryRecord(t *testing.T) {
+	plan, err := experiments.Parse("tiny.toml", []byte(tiny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	// Every cell has a record but msp on uniform, whose data is missing
+	// (an empty data root).
+	pending := func(c experiments.Cell) bool { return c.Method == "msp" && c.OOD == "uniform" }
+	n := recordAll(t, plan, out, pending)
+	if err := plan.OnlyMethods([]string{"msp"}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), plan, Options{DataRoot: t.TempDir(), Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 0 || sum.Skipped != 2 || len(sum.Missing) != 1 || len(sum.Records) != n || n != 5 {
+		t.Fatalf("done %d, skipped %d, missing %+v, %d records of %d", sum.Done, sum.Skipped, sum.Missing, len(sum.Records), n)
+	}
+	if err := results.WriteReport(out, sum.Records, results.ReportOptions{SkipPlots: true}); err != nil {
+		t.Fatal(err)
+	}
+	csv, err := os.ReadFile(filepath.Join(out, results.TablesDir, "tables.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(csv), "\ncifar10,small,"); rows != n || !strings.Contains(string(csv), ",mcd,") {
+		t.Errorf("tables.csv has %d rows, want %d (mcd's too):\n%s", rows, n, csv)
+	}
+	// A record edited after its run stops the run, naming the file.
+	path := filepath.Join(out, "records", plan.Cells[0].Key+".json")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), `"accuracy": 0.5`, `"accuracy": 0.9`, 1)), 0o644)
+	if _, err := Run(context.Background(), plan, Options{DataRoot: t.TempDir(), Out: out}); err == nil || !strings.Contains(err.Error(), path+": digest") {
+		t.Errorf("edited record: %v, want an error naming %s", err, path)
+	}
+}
+
+// A run that does nothing (its data missing) leaves no records or scores
+// folder, and releases Out.
+func TestIdleRunLeavesNoFolders(t *testing.T) {
+	plan, err := experiments.Parse("tiny.toml", []byte(tiny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	sum, err := Run(context.Background(), plan, Options{DataRoot: t.TempDir(), Out: out})
+	if err != nil || sum.Done != 0 || len(sum.Records) != 0 {
+		t.Fatalf("run: %+v, %v", sum, err)
+	}
+	if entries, err := os.ReadDir(out); err != nil || len(entries) != 0 {
+		t.Errorf("%s holds %v (%v), want nothing", out, entries, err)
+	}
+}
+
+// blockingHandler is a log handler that holds the run at its first log
+// line until released: a run in progress.
+type blockingHandler struct {
+	slog.Handler
+	once              sync.Once
+	reached, released chan struct{}
+}
+
+func (h *blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *blockingHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.once.Do(func() {
+		close(h.reached)
+		<-h.released
+	})
+	return nil
+}
+
+// Two runs on one Out: while the first runs, the second stops at once,
+// naming the first's pid and host; shards of one plan share Out; after the
+// first ends, Out is free.
+func TestTwoRunsOnOneOut(t *testing.T) {
+	plan, err := experiments.Parse("tiny.toml", []byte(tiny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, root := t.TempDir(), t.TempDir() // no data: every cell is skipped, with a log line
+	h := &blockingHandler{Handler: slog.DiscardHandler, reached: make(chan struct{}), released: make(chan struct{})}
+	first := make(chan error)
+	go func() {
+		_, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Log: slog.New(h)})
+		first <- err
+	}()
+	select {
+	case <-h.reached:
+	case err := <-first:
+		t.Fatalf("the first run ended without logging: %v", err)
+	}
+	host, _ := os.Hostname()
+	_, err = Run(context.Background(), plan, Options{DataRoot: root, Out: out})
+	want := fmt.Sprintf("%s is in use by another run (pid %d on host %s, started ", out, os.Getpid(), host)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("second run: %v, want %q...", err, want)
+	}
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 1, Shards: 2}); err == nil {
+		t.Error("a shard ran beside a run of every cell")
+	}
+	close(h.released)
+	if err := <-first; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	// Shards share Out; the same shard twice does not.
+	lock, err := results.LockDir(out, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 1, Shards: 2}); err != nil {
+		t.Errorf("shard 1/2 beside shard 0/2: %v", err)
+	}
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 0, Shards: 2}); err == nil || !strings.Contains(err.Error(), "shard 0/2") {
+		t.Errorf("shard 0/2 twice: %v", err)
+	}
+	// The caller's own claim (reproduce takes it before the data pass).
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 0, Shards: 2, Lock: lock}); err != nil {
+		t.Errorf("with the caller's lock: %v", err)
 	}
 }

@@ -8,6 +8,10 @@
 //   - store.go, filename.go, scores.go, merge.go: the record store (one
 //     atomically written JSON file per cell, a checksummed binary file of its
 //     test scores) and the merging of shards.
+//   - verify.go: record digests, which bind each record to its scores, and
+//     the checking of records against their scores when they are read.
+//   - lock.go: a run's claim on a results directory (flock), so that two
+//     runs do not compute the same cells.
 //   - reference.go: the papers' published numbers (reference/, embedded).
 //   - table.go, render.go: tables as projections of records.
 //   - plot.go: score histograms (Yu & Aizawa, ICCV 2019, Figure 4) and ROC

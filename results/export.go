@@ -140,7 +140,7 @@ func ReadNPY(data []byte) ([]float64, error) {
 	if m == nil {
 		return nil, fmt.Errorf(".npy: want a 1-D array, header %q", strings.TrimSpace(header))
 	}
-	n, _ := strconv.Atoi(m[1])
+	n, nerr := strconv.Atoi(m[1])
 	var size int
 	var order binary.ByteOrder
 	switch {
@@ -155,8 +155,8 @@ func ReadNPY(data []byte) ([]float64, error) {
 	default:
 		return nil, fmt.Errorf(".npy: want float64 or float32 values, header %q", strings.TrimSpace(header))
 	}
-	if len(body) != n*size {
-		return nil, fmt.Errorf(".npy: %d bytes of data for %d values of %d bytes", len(body), n, size)
+	if nerr != nil || n > len(body)/size || len(body) != n*size {
+		return nil, fmt.Errorf(".npy: %d bytes of data for %s values of %d bytes", len(body), m[1], size)
 	}
 	v := make([]float64, n)
 	for i := range v {
@@ -185,8 +185,12 @@ func WriteNPZ(w io.Writer, arrays map[string][]float64, names []string) error {
 	return z.Close()
 }
 
+// maxNPYBytes bounds one member of an .npz file as it is decompressed, so
+// that a small archive cannot ask for much memory: 2^27 float64 values.
+const maxNPYBytes = 1 << 30
+
 // ReadNPZ reads the 1-D float arrays of an .npz archive, by member name
-// without ".npy".
+// without ".npy". Each member may decompress to at most 1 GiB.
 func ReadNPZ(data []byte) (map[string][]float64, error) {
 	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -198,10 +202,13 @@ func ReadNPZ(data []byte) (map[string][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		b, err := io.ReadAll(rc)
+		b, err := io.ReadAll(io.LimitReader(rc, maxNPYBytes+1))
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		if len(b) > maxNPYBytes {
+			return nil, fmt.Errorf("%s: more than %d bytes decompressed", f.Name, maxNPYBytes)
 		}
 		v, err := ReadNPY(b)
 		if err != nil {
@@ -229,7 +236,8 @@ func WriteScoresCSV(w io.Writer, id, ood []float64) error {
 }
 
 // ReadScoresCSV reads a "set,score" table (WriteScoresCSV's): the header,
-// then rows of id or ood and a finite number; errors name the line.
+// then rows of id or ood and a finite number, at least one of each set;
+// errors name the line.
 func ReadScoresCSV(r io.Reader) (id, ood []float64, err error) {
 	c := csv.NewReader(r)
 	c.FieldsPerRecord = 2
@@ -243,6 +251,14 @@ func ReadScoresCSV(r io.Reader) (id, ood []float64, err error) {
 	for line := 2; ; line++ {
 		row, err := c.Read()
 		if err == io.EOF {
+			for _, set := range []struct {
+				name string
+				v    []float64
+			}{{"id", id}, {"ood", ood}} {
+				if len(set.v) == 0 {
+					return nil, nil, fmt.Errorf("no %s rows (want rows of set id and of set ood)", set.name)
+				}
+			}
 			return id, ood, nil
 		}
 		if err != nil {

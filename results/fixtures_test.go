@@ -53,6 +53,18 @@ func (c cell) record() *Record {
 	}
 }
 
+// put writes r into s with scores of its own (a record is bound to its
+// scores file, which comes first).
+func put(t *testing.T, s *Store, r *Record) {
+	t.Helper()
+	if err := s.PutScores(r.Key, []float64{r.Metrics.AUROC, 1}, []float64{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func records(cells ...cell) []*Record {
 	out := make([]*Record, len(cells))
 	for k, c := range cells {

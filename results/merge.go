@@ -70,7 +70,8 @@ type merger struct {
 // add reads the store in dir; copyNew says whether its new files go to dst.
 func (m *merger) add(dir string, copyNew bool) {
 	recs, err := listDir(filepath.Join(dir, recordsDir), recordExt)
-	if err != nil {
+	if err != nil && (copyNew || !errors.Is(err, os.ErrNotExist)) {
+		// A new destination has no records folder yet.
 		m.errs = append(m.errs, err)
 	}
 	for _, name := range recs {

@@ -17,12 +17,7 @@ func shard(t *testing.T, recs ...*Record) string {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		if err := s.Put(r); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.PutScores(r.Key, []float64{r.Metrics.AUROC, 1}, []float64{0}); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, r)
 	}
 	return dir
 }
@@ -73,6 +68,7 @@ func TestMergeRefusesConflicts(t *testing.T) {
 func TestMergeRefusesBadSources(t *testing.T) {
 	good := shard(t, cell{id: "cifar10", network: "n", ood: "isun", method: "msp", seed: 1}.record())
 	bad := shard(t)
+	os.MkdirAll(filepath.Join(bad, "records"), 0o755)
 	corrupt := filepath.Join(bad, "records", "x.json")
 	if err := os.WriteFile(corrupt, []byte(`{"version": 1`), 0o644); err != nil {
 		t.Fatal(err)

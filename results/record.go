@@ -52,10 +52,22 @@ type Record struct {
 	Conv    string             `json:"conv,omitempty"`    // how convolutions ran (nets.Conv)
 	Started time.Time          `json:"started"`
 	Seconds map[string]float64 `json:"seconds"` // by stage: prepare, score_id, score_ood, ...
+
+	// Digest binds the record to its scores file: "sha256:" and the
+	// SHA-256 of the scores file's bytes followed by the record's compact
+	// JSON without this field (RecordDigest). Store.Put sets it; reading
+	// (ReadRecords) refuses a record it does not match. Version 1 records
+	// have none.
+	Digest string `json:"digest,omitempty"`
 }
 
 // RecordVersion is the version of the record format written by this code.
-const RecordVersion = 1
+// Version 2 added Digest. Version 1 records are still read: ReadRecords
+// checks them by recomputing their metrics from their scores file.
+const RecordVersion = 2
+
+// oldestRecordVersion is the oldest record version this code reads.
+const oldestRecordVersion = 1
 
 // Counts are the image counts behind a record.
 type Counts struct {

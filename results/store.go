@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/mcdood/mcdood/internal/atomicfile"
-	"github.com/mcdood/mcdood/metrics"
 )
 
 // Store keeps one JSON file per finished cell under DIR/records/ and the
@@ -21,7 +20,9 @@ import (
 //	DIR/records/<name>.json   one Record as indented JSON, "version": RecordVersion
 //	DIR/scores/<name>.scores  the ID and OOD test scores, binary (below)
 //
-// where <name> is the cell's key mapped to a safe file name (FileName).
+// where <name> is the cell's key mapped to a safe file name (FileName). A
+// record's digest (Record.Digest, RecordDigest) covers its scores file and
+// every other field of the record, so neither can be changed unseen.
 //
 // A scores file, format version 1, all integers little-endian:
 //
@@ -48,9 +49,10 @@ import (
 //
 // Reading is strict: a truncated or corrupt file, a record of another
 // version, unknown fields or a key that does not match the file name are
-// errors naming the file, never half-used data. A Store may be used by
-// several goroutines and processes at once as long as each writes its own
-// keys.
+// errors naming the file, never half-used data; ReadRecords also checks
+// every record against its scores file. A Store may be used by several
+// goroutines and processes at once as long as each writes its own keys
+// (LockDir keeps two runs of the same cells apart).
 type Store struct {
 	dir string
 }
@@ -67,52 +69,57 @@ const (
 	scoresExt = ".scores"
 )
 
-// OpenStore opens the store in dir, creating dir/records and dir/scores when
-// they are missing.
+// OpenStore opens the store in dir. It creates nothing: the folders are
+// made by the first write, so a run that writes no record leaves no empty
+// records or scores folder.
 func OpenStore(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("results: empty store directory")
 	}
-	for _, sub := range []string{recordsDir, scoresDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("results: opening store: %w", err)
-		}
-	}
 	return &Store{dir: dir}, nil
 }
 
-// ReadRecords reads every record of the results directory dir (All),
-// without creating anything: a directory without a records folder is an
-// error, so that a mistyped path is not taken for an empty run.
-func ReadRecords(dir string) ([]*Record, error) {
+// ReadRecords reads every record of the results directory dir and checks
+// each against its scores file (Checked), without creating anything: a
+// directory without a records folder is an error, so that a mistyped path
+// is not taken for an empty run. unverified lists the record files that
+// could not be checked (version 1 records without a scores file), which
+// are returned all the same; a record that does not match its scores is an
+// error naming its file.
+func ReadRecords(dir string) (recs []*Record, unverified []string, err error) {
 	if fi, err := os.Stat(filepath.Join(dir, recordsDir)); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%s: not a results directory (no %s folder)", dir, recordsDir)
+		return nil, nil, fmt.Errorf("%s: not a results directory (no %s folder)", dir, recordsDir)
 	}
-	s := &Store{dir: dir}
-	recs, err := s.All()
+	return (&Store{dir: dir}).Checked()
+}
+
+// Checked reads every record (All) and checks each against its scores
+// file: a version 2 record by its digest (RecordDigest), a version 1 record
+// by recomputing its metrics from its scores. Records written before the
+// OOD-positive FPR@95 existed get it from their scores. unverified lists
+// the record files that could not be checked (version 1 records without a
+// scores file); every mismatch is reported (joined into one error naming
+// each file).
+func (s *Store) Checked() (recs []*Record, unverified []string, err error) {
+	recs, err = s.All()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// Records written before the OOD-positive FPR@95 get it from their
-	// scores, when these are there.
+	var errs []error
 	for _, r := range recs {
-		if r.FPR95OODPositive != nil {
-			continue
+		ok, err := s.verify(r)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !ok:
+			path, _ := s.RecordPath(r.Key)
+			unverified = append(unverified, path)
 		}
-		id, ood, err := s.Scores(r.Key)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		v, err := metrics.FPR95OODPositive(id, ood)
-		if err != nil {
-			return nil, fmt.Errorf("%s: scores of %s: %w", dir, r.Key, err)
-		}
-		r.FPR95OODPositive = &v
 	}
-	return recs, nil
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return recs, unverified, nil
 }
 
 // Dir is the store's directory.
@@ -156,8 +163,10 @@ func isFile(path string, err error) bool {
 }
 
 // Put writes r atomically as the record of r.Key, replacing any record of
-// that key, after setting r.Version to RecordVersion. It checks that the
-// record names its cell (key, ID set, network, OOD set, method, setting).
+// that key, after setting r.Version to RecordVersion and r.Digest to the
+// digest that binds it to the key's scores file (RecordDigest), which must
+// be written first (PutScores). It checks that the record names its cell
+// (key, ID set, network, OOD set, method, setting).
 func (s *Store) Put(r *Record) error {
 	if r == nil {
 		return errors.New("results: Put of a nil record")
@@ -168,6 +177,25 @@ func (s *Store) Put(r *Record) error {
 	}
 	r.Version = RecordVersion
 	if err := r.check(); err != nil {
+		return fmt.Errorf("results: record %s: %w", r.Key, err)
+	}
+	spath, err := s.ScoresPath(r.Key)
+	if err != nil {
+		return err
+	}
+	scores, err := os.ReadFile(spath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("results: record %s: no scores file %s (a record is bound to its scores: PutScores first)", r.Key, spath)
+	}
+	if err != nil {
+		return fmt.Errorf("results: record %s: %w", r.Key, err)
+	}
+	if key, _, _, err := decodeScores(scores); err != nil {
+		return fmt.Errorf("results: record %s: %s: %w", r.Key, spath, err)
+	} else if key != r.Key {
+		return fmt.Errorf("results: record %s: %s holds the scores of key %q", r.Key, spath, key)
+	}
+	if r.Digest, err = digestOf(r, scores); err != nil {
 		return fmt.Errorf("results: record %s: %w", r.Key, err)
 	}
 	data, err := encodeRecord(r)
@@ -239,7 +267,9 @@ func readRecordFile(path string) (*Record, []byte, error) {
 }
 
 // decodeRecord parses a record file strictly: one JSON object (nothing
-// after it) of version RecordVersion with no unknown fields.
+// after it) of version RecordVersion, or an older version this code still
+// reads, with no unknown fields; a version 2 record has a well-formed
+// digest, a version 1 record none.
 func decodeRecord(data []byte) (*Record, error) {
 	var head struct {
 		Version *int `json:"version"`
@@ -250,8 +280,8 @@ func decodeRecord(data []byte) (*Record, error) {
 	switch {
 	case head.Version == nil:
 		return nil, fmt.Errorf("no record version (want \"version\": %d)", RecordVersion)
-	case *head.Version != RecordVersion:
-		return nil, fmt.Errorf("record version %d, want %d (written by another mcdood version)", *head.Version, RecordVersion)
+	case *head.Version < oldestRecordVersion || *head.Version > RecordVersion:
+		return nil, fmt.Errorf("record version %d, want %d to %d (written by another mcdood version)", *head.Version, oldestRecordVersion, RecordVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -262,13 +292,24 @@ func decodeRecord(data []byte) (*Record, error) {
 	if err := r.check(); err != nil {
 		return nil, fmt.Errorf("incomplete record: %w", err)
 	}
+	switch {
+	case r.Version >= 2 && r.Digest == "":
+		return nil, fmt.Errorf("record version %d without a digest (want \"digest\": \"%s<64 hexadecimal digits>\")", r.Version, digestPrefix)
+	case r.Version >= 2 && !digestSyntax.MatchString(r.Digest):
+		return nil, fmt.Errorf("digest %q, want %s and 64 lower-case hexadecimal digits", r.Digest, digestPrefix)
+	case r.Version < 2 && r.Digest != "":
+		return nil, fmt.Errorf("a digest in a version %d record (digests came with version 2)", r.Version)
+	}
 	return r, nil
 }
 
 // Keys returns the keys of the stored records, sorted. It reads file names
-// only.
+// only. A store without a records folder has none.
 func (s *Store) Keys() ([]string, error) {
 	names, err := listDir(filepath.Join(s.dir, recordsDir), recordExt)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	keys := make([]string, 0, len(names))
 	errs := []error{err}
 	for _, n := range names {

@@ -73,13 +73,44 @@ func FuzzFileName(f *testing.F) {
 	})
 }
 
+// openTemp is a new store with its folders made (as its first write would).
 func openTemp(t *testing.T) *Store {
 	t.Helper()
 	s, err := OpenStore(filepath.Join(t.TempDir(), "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, sub := range []string{recordsDir, scoresDir} {
+		if err := os.MkdirAll(filepath.Join(s.Dir(), sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s
+}
+
+// OpenStore creates nothing: a store that is never written leaves no
+// folder, and reads as empty.
+func TestOpenStoreCreatesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Has("k") || s.HasScores("k") {
+		t.Error("Has in an empty store")
+	}
+	if all, err := s.All(); err != nil || len(all) != 0 {
+		t.Errorf("All = %v, %v", all, err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenStore made %s: %v", dir, err)
+	}
+	put(t, s, records(paperLayout[0])[0])
+	for _, sub := range []string{recordsDir, scoresDir} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			t.Errorf("after Put: %s: %v", sub, err)
+		}
+	}
 }
 
 func TestStorePutGetAll(t *testing.T) {
@@ -91,9 +122,7 @@ func TestStorePutGetAll(t *testing.T) {
 		if s.Has(r.Key) {
 			t.Fatalf("Has(%q) before Put", r.Key)
 		}
-		if err := s.Put(r); err != nil {
-			t.Fatal(err)
-		}
+		put(t, s, r)
 		if r.Version != RecordVersion {
 			t.Errorf("Put left version %d", r.Version)
 		}
@@ -138,6 +167,12 @@ func TestStorePutGetAll(t *testing.T) {
 func TestStorePutRejects(t *testing.T) {
 	s := openTemp(t)
 	r := cell{id: "cifar10", network: "n", ood: "isun", method: "msp", seed: 1}.record()
+	if err := s.Put(r); err == nil || !strings.Contains(err.Error(), "no scores file") {
+		t.Errorf("Put without scores: %v", err)
+	}
+	if err := s.PutScores(r.Key, []float64{1}, []float64{2}); err != nil {
+		t.Fatal(err)
+	}
 	r.Network = ""
 	if err := s.Put(r); err == nil || !strings.Contains(err.Error(), "empty network") {
 		t.Errorf("Put without network: %v", err)
@@ -155,6 +190,8 @@ func TestStorePutRejects(t *testing.T) {
 // naming the file and the fault, from Get and from All (never skipped).
 func TestStoreCorruptRecords(t *testing.T) {
 	good := cell{id: "cifar10", network: "densenet-bc-100", ood: "isun", method: "msp", seed: 1, accuracy: 0.9}.record()
+	digest := "sha256:" + strings.Repeat("0a", 32)
+	good.Digest = digest
 	data, err := encodeRecord(good)
 	if err != nil {
 		t.Fatal(err)
@@ -166,8 +203,11 @@ func TestStoreCorruptRecords(t *testing.T) {
 		{"truncated", text[:len(text)/2], "truncated or corrupt record"},
 		{"empty", "", "truncated or corrupt record"},
 		{"not JSON", "hello", "truncated or corrupt record"},
-		{"newer version", strings.Replace(text, `"version": 1`, `"version": 2`, 1), "record version 2, want 1"},
-		{"no version", strings.Replace(text, `"version": 1,`, ``, 1), "no record version"},
+		{"newer version", strings.Replace(text, `"version": 2`, `"version": 3`, 1), "record version 3, want 1 to 2"},
+		{"no version", strings.Replace(text, `"version": 2,`, ``, 1), "no record version"},
+		{"no digest", strings.Replace(text, `"digest"`, `"x"`, 1)[:strings.Index(text, `  "digest"`)-2] + "\n}\n", "record version 2 without a digest"},
+		{"bad digest", strings.Replace(text, digest, "sha256:1234", 1), `digest "sha256:1234", want sha256: and 64 lower-case`},
+		{"version 1 with a digest", strings.Replace(text, `"version": 2`, `"version": 1`, 1), "a digest in a version 1 record"},
 		{"unknown field", strings.Replace(text, `"plan"`, `"plam"`, 1), `unknown field "plam"`},
 		{"trailing data", text + "{}", "truncated or corrupt record"},
 		{"wrong type", strings.Replace(text, `"seed": 1`, `"seed": "one"`, 1), "corrupt record"},
@@ -320,15 +360,13 @@ func FuzzDecodeScores(f *testing.F) {
 func TestReadRecords(t *testing.T) {
 	s := openTemp(t)
 	r := records(paperLayout[0])[0]
-	if err := s.Put(r); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadRecords(s.Dir())
-	if err != nil || len(got) != 1 || got[0].Key != r.Key {
-		t.Errorf("ReadRecords = %v, %v", got, err)
+	put(t, s, r)
+	got, unverified, err := ReadRecords(s.Dir())
+	if err != nil || len(got) != 1 || got[0].Key != r.Key || len(unverified) != 0 {
+		t.Errorf("ReadRecords = %v, %v, %v", got, unverified, err)
 	}
 	missing := filepath.Join(t.TempDir(), "typo")
-	if _, err := ReadRecords(missing); err == nil || !strings.Contains(err.Error(), "not a results directory") {
+	if _, _, err := ReadRecords(missing); err == nil || !strings.Contains(err.Error(), "not a results directory") {
 		t.Errorf("ReadRecords(missing): %v", err)
 	}
 	if _, err := os.Stat(missing); err == nil {

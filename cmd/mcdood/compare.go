@@ -74,7 +74,7 @@ shows as missing groups; write a new baseline after an intended change.`,
 				}
 				var recs []*results.Record
 				for _, dir := range dirs {
-					r, err := loadRecords(dir, *plan)
+					r, err := loadRecords(e, "compare", dir, *plan)
 					if err != nil {
 						return err
 					}

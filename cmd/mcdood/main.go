@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -118,12 +119,19 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	fs := newFlagSet(c, e)
 	runner := c.flags(fs)
+	// What the flag package prints goes to standard output for -h (as
+	// "mcdood help CMD" does), to standard error for a bad flag.
+	var parsed bytes.Buffer
+	fs.SetOutput(&parsed)
 	rest, err := parseInterleaved(fs, args[1:])
+	fs.SetOutput(e.stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		e.stdout.Write(parsed.Bytes())
 		return 0
 	}
 	if err != nil {
-		return 2 // the flag package has printed the error and the usage
+		e.stderr.Write(parsed.Bytes()) // the error and the usage
+		return 2
 	}
 	err = runner(ctx, e, rest)
 	var ue usageError

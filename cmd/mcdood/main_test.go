@@ -37,11 +37,22 @@ func TestUnknownCommandExitsTwo(t *testing.T) {
 	}
 }
 
+// CMD -h and help CMD write the same help to standard output and exit 0;
+// a bad flag writes the error and the usage to standard error, exit 2.
 func TestEveryCommandHasHelp(t *testing.T) {
 	for name := range commands {
-		code, _, errOut := runCLI(t, nil, name, "-h")
-		if code != 0 || !strings.Contains(errOut, "usage: mcdood "+name) {
-			t.Errorf("%s -h: exit %d, stderr %q", name, code, errOut)
+		code, out, errOut := runCLI(t, nil, name, "-h")
+		if code != 0 || !strings.HasPrefix(out, "usage: mcdood "+name) || errOut != "" {
+			t.Errorf("%s -h: exit %d, stdout %q, stderr %q", name, code, out, errOut)
+		}
+		code, help, _ := runCLI(t, nil, "help", name)
+		if code != 0 || help != out {
+			t.Errorf("help %s: exit %d, output differs from %s -h:\n%s\nwant\n%s", name, code, name, help, out)
+		}
+		code, out, errOut = runCLI(t, nil, name, "--no-such-flag")
+		if code != 2 || out != "" || !strings.Contains(errOut, "flag provided but not defined: -no-such-flag") ||
+			!strings.Contains(errOut, "usage: mcdood "+name) {
+			t.Errorf("%s --no-such-flag: exit %d, stdout %q, stderr %q", name, code, out, errOut)
 		}
 	}
 }

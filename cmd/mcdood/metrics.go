@@ -182,6 +182,9 @@ func readScoreFile(path string) ([]float64, error) {
 			return nil, err
 		}
 		v, err := results.ReadNPY(data)
+		if err == nil {
+			err = checkScores("", v)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -246,6 +249,20 @@ func readScores(name string, r io.Reader) ([]float64, error) {
 	return scores, nil
 }
 
+// checkScores checks scores read from a numpy array: at least one, each
+// finite; errors start with prefix (the array's name) and name the index.
+func checkScores(prefix string, v []float64) error {
+	if len(v) == 0 {
+		return fmt.Errorf("%sno scores (an empty array)", prefix)
+	}
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%svalue %d (0-based) is %v, want a finite score", prefix, i, x)
+		}
+	}
+	return nil
+}
+
 // parseModeConvention reads --mode and --convention into one metrics.Mode.
 func parseModeConvention(mode, convention string) (metrics.Mode, error) {
 	m, err := metrics.ParseMode(mode)
@@ -279,6 +296,14 @@ func readScorePair(path string) (id, ood []float64, err error) {
 		ood, okO := arrays["ood"]
 		if !okI || !okO {
 			return nil, nil, fmt.Errorf("%s: want arrays id and ood (mcdood scores writes them)", path)
+		}
+		for _, a := range []struct {
+			name string
+			v    []float64
+		}{{"id.npy", id}, {"ood.npy", ood}} {
+			if err := checkScores(a.name+": ", a.v); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
 		}
 		return id, ood, nil
 	case strings.HasSuffix(path, ".csv"):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcdood/mcdood/results"
 )
 
 // writeScores writes content to name in a temporary directory.
@@ -204,4 +207,44 @@ func FuzzReadScores(f *testing.F) {
 			t.Fatalf("round trip of %v: %v, %v", got, again, err)
 		}
 	})
+}
+
+// A NaN inside a .npy or .npz, a .csv without the rows of one set: errors
+// naming the file (and the array and the value).
+func TestMetricsScoreFileErrors(t *testing.T) {
+	npy := func(name string, v []float64) string {
+		var b bytes.Buffer
+		if err := results.WriteNPY(&b, v); err != nil {
+			t.Fatal(err)
+		}
+		return writeScores(t, name, b.String())
+	}
+	npz := func(name string, id, ood []float64) string {
+		var b bytes.Buffer
+		if err := results.WriteNPZ(&b, map[string][]float64{"id": id, "ood": ood}, []string{"id", "ood"}); err != nil {
+			t.Fatal(err)
+		}
+		return writeScores(t, name, b.String())
+	}
+	good := npy("ood.npy", []float64{0.1, 0.2})
+	nan := npy("id.npy", []float64{0.5, math.NaN()})
+	empty := npy("empty.npy", nil)
+	pairNaN := npz("pair.npz", []float64{1, 2}, []float64{0, math.Inf(-1)})
+	noOOD := writeScores(t, "no-ood.csv", "set,score\nid,0.5\nid,0.7\n")
+	noID := writeScores(t, "no-id.csv", "set,score\nood,0.5\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", nan, "--ood", good}, nan + ": value 1 (0-based) is NaN, want a finite score"},
+		{[]string{"--id", good, "--ood", empty}, empty + ": no scores (an empty array)"},
+		{[]string{"--scores", pairNaN}, pairNaN + ": ood.npy: value 1 (0-based) is -Inf, want a finite score"},
+		{[]string{"--scores", noOOD}, noOOD + ": no ood rows (want rows of set id and of set ood)"},
+		{[]string{"--scores", noID}, noID + ": no id rows"},
+	} {
+		code, out, errOut := runCLI(t, nil, append([]string{"metrics"}, c.args...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 1 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -42,7 +43,14 @@ models folder, by a hash of its recipe), prepares each detector (ODIN
 tuning, MCD fine-tuning), scores the test images and stores
 one record per cell under OUT/records. A killed run resumes where it stopped;
 a second run of a finished plan only re-renders the tables. Tables (text,
-Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots.
+Markdown, CSV) go to OUT/tables and stdout, plots to OUT/plots; they are
+rebuilt from every record in OUT, checked against its scores (as "mcdood
+table --results OUT" does), so a run of some of the cells keeps the rows
+of the others.
+
+One run at a time per OUT: a second run on the same OUT stops at once,
+naming the first one's pid and host (shards of one plan may share OUT;
+a killed run's claim ends with it).
 
 --seeds replaces the plan's seeds: each seed pre-trains its own network and
 runs every cell again, so the tables show mean ± std over the seeds.
@@ -110,10 +118,24 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					root = plan.File.Data
 				}
 				root = loaders.ResolveRoot(root, e.getenv)
+				if st, err := os.Stat(root); err == nil && !st.IsDir() {
+					return fmt.Errorf("data root %s is not a directory", root)
+				}
 				outDir := *out
 				if outDir == "" {
 					outDir = plan.File.Out
 				}
+				_, statErr := os.Stat(outDir)
+				lock, err := results.LockDir(outDir, sh, shards)
+				if err != nil {
+					return err
+				}
+				defer func() {
+					lock.Unlock()
+					if errors.Is(statErr, os.ErrNotExist) {
+						os.Remove(outDir) // made by this run, which left it empty
+					}
+				}()
 				var rep *progress.Reporter
 				if !*quiet {
 					rep = progress.New(e.stderr)
@@ -123,7 +145,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Conv(), nets.Threads())
 				t0 := time.Now()
 				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Models: plan.File.ModelDir(outDir), Shard: sh, Shards: shards,
-					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken}
+					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken, Lock: lock}
 				// The data pass: every set the pending cells need, decoded
 				// and checked before anything is trained.
 				if bopts.Data, err = benchmarks.OpenData(ctx, plan, bopts); err != nil {
@@ -146,6 +168,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 				for _, f := range sum.Failed {
 					fmt.Fprintf(e.stdout, "failed %s: %v\n", f.Key, f.Err)
 				}
+				noteUnverified(e, "reproduce", sum.Unverified)
 				failed := func() error {
 					if len(sum.Failed) == 0 {
 						return nil

@@ -49,10 +49,11 @@ mcdood metrics --scores NAME.npz (or NAME.csv) reads them back.`,
 				if *key != "" && filtered {
 					return usagef("give --key, or filters, not both")
 				}
-				recs, err := results.ReadRecords(*dir)
+				recs, unverified, err := results.ReadRecords(*dir)
 				if err != nil {
 					return err
 				}
+				noteUnverified(e, "scores", unverified)
 				store, err := results.OpenStore(*dir)
 				if err != nil {
 					return err

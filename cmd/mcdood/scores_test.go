@@ -23,6 +23,14 @@ func TestScoresExportAndMetrics(t *testing.T) {
 	if err := s.PutScores(tableRecords[1].Key, []float64{3, 2, 2, 1}, []float64{2, 1, 0}); err != nil {
 		t.Fatal(err)
 	}
+	// The record is bound to its scores: written again after them.
+	mcd, err := s.Get(tableRecords[1].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(mcd); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "export")
 	code, stdout, stderr := runCLI(t, nil, "scores", "--results", dir, "--method", "mcd", "--out", out)
 	if code != 0 || !strings.Contains(stdout, tableRecords[1].Key+": ") {
@@ -42,7 +50,7 @@ func TestScoresExportAndMetrics(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, name+".json")); err != nil {
 		t.Error(err)
 	}
-	// Nothing matches, bad usage, a record without scores.
+	// Nothing matches, bad usage.
 	for _, c := range []struct {
 		args []string
 		code int
@@ -50,7 +58,6 @@ func TestScoresExportAndMetrics(t *testing.T) {
 	}{
 		{[]string{"scores", "--results", dir, "--ood", "isun", "--out", out}, 1, "no record matches"},
 		{[]string{"scores", "--results", dir, "--key", "k", "--ood", "isun", "--out", out}, 2, "--key, or filters"},
-		{[]string{"scores", "--results", dir, "--method", "msp", "--out", out}, 1, tableRecords[0].Key},
 		{[]string{"metrics", "--scores", "x.txt"}, 1, "reads .npz or .csv"},
 		{[]string{"metrics", "--scores", filepath.Join(out, name+".npz"), "--id", "a"}, 2, "not both"},
 		{[]string{"metrics", "--id", "a", "--ood", "b", "--mode", "paper", "--convention", "ood-positive"}, 2, "has no OOD-positive FPR@95"},
@@ -59,5 +66,13 @@ func TestScoresExportAndMetrics(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
 		}
+	}
+	// A record without its scores file is refused, by name.
+	msp, _ := s.RecordPath(tableRecords[0].Key)
+	scores, _ := s.ScoresPath(tableRecords[0].Key)
+	os.Remove(scores)
+	code, _, stderr = runCLI(t, nil, "scores", "--results", dir, "--method", "msp", "--out", out)
+	if want := msp + ": no scores file " + scores; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("without scores: exit %d, stderr %q; want %q", code, stderr, want)
 	}
 }

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -73,7 +77,12 @@ published numbers as paper_* columns.`,
 				if *refNet != "" && !results.HasReferenceNetwork(*refNet) {
 					return usagef("--reference-network %q: the papers report densenet-bc-100 and wrn-28-10", *refNet)
 				}
-				recs, err := loadRecords(*dir, *plan)
+				if *out != "" {
+					if err := checkOutFile(*out); err != nil {
+						return err
+					}
+				}
+				recs, err := loadRecords(e, "table", *dir, *plan)
 				if err != nil {
 					return err
 				}
@@ -95,13 +104,31 @@ published numbers as paper_* columns.`,
 	})
 }
 
-// loadRecords reads the records of a results directory, only those of plan
-// when it is not empty. No records is an error.
-func loadRecords(dir, plan string) ([]*results.Record, error) {
-	all, err := results.ReadRecords(dir)
+// checkOutFile checks that the folder of an --out file exists (and is a
+// folder), so that a mistyped path is an error, not a new folder tree.
+func checkOutFile(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--out %s: folder %s does not exist (create it first)", path, dir)
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--out %s: %s is not a folder", path, dir)
+	}
+	return nil
+}
+
+// loadRecords reads the records of a results directory, checked against
+// their scores, only those of plan when it is not empty; records that could
+// not be checked get a note on standard error. No records is an error.
+func loadRecords(e *env, cmd, dir, plan string) ([]*results.Record, error) {
+	all, unverified, err := results.ReadRecords(dir)
 	if err != nil {
 		return nil, err
 	}
+	noteUnverified(e, cmd, unverified)
 	if len(all) == 0 {
 		return nil, fmt.Errorf("%s: no records", dir)
 	}
@@ -123,4 +150,19 @@ func loadRecords(dir, plan string) ([]*results.Record, error) {
 		return nil, fmt.Errorf("%s: no records of plan %q (plans there: %s)", dir, plan, strings.Join(plans, ", "))
 	}
 	return recs, nil
+}
+
+// noteUnverified tells which records could not be checked against their
+// scores.
+func noteUnverified(e *env, cmd string, files []string) {
+	if len(files) == 0 {
+		return
+	}
+	const shown = 3
+	list := strings.Join(files[:min(len(files), shown)], ", ")
+	if len(files) > shown {
+		list += fmt.Sprintf(" and %d more", len(files)-shown)
+	}
+	fmt.Fprintf(e.stderr, "mcdood %s: note: %d record(s) predate record digests and have no scores file, so their numbers are not checked: %s\n",
+		cmd, len(files), list)
 }

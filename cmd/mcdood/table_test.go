@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,6 +41,10 @@ func resultsDir(t *testing.T, recs ...*results.Record) string {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
+		// A record is bound to its scores file, which comes first.
+		if err := s.PutScores(r.Key, []float64{r.Metrics.AUROC, 1}, []float64{0}); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.Put(r); err != nil {
 			t.Fatal(err)
 		}
@@ -155,5 +160,65 @@ func TestTableErrors(t *testing.T) {
 				t.Errorf("stdout %q on error", out)
 			}
 		})
+	}
+}
+
+// A record edited after its run (its AUROC) is refused by table, compare
+// and scores, naming the file; a version 1 record without scores (before
+// digests) is shown with a note.
+func TestEditedRecordRefused(t *testing.T) {
+	dir := resultsDir(t, tableRecords...)
+	_, baseline := compareSetup(t)
+	path := filepath.Join(dir, "records", tableRecords[1].Key+".json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"auroc": 0.9981`, `"auroc": 0.9999`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := path + ": digest sha256:"
+	for _, args := range [][]string{
+		{"table", "--results", dir},
+		{"compare", "--results", dir, "--baseline", baseline},
+		{"scores", "--results", dir, "--out", t.TempDir()},
+	} {
+		code, out, errOut := runCLI(t, nil, args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "changed after the run") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1 and %q", args[0], code, out, errOut, want)
+		}
+	}
+
+	// Version 1, no digest, no scores: shown, with a note naming it.
+	old := resultsDir(t, tableRecords[0])
+	s, _ := results.OpenStore(old)
+	rec, _ := s.RecordPath(tableRecords[0].Key)
+	scores, _ := s.ScoresPath(tableRecords[0].Key)
+	b, _ = os.ReadFile(rec)
+	var raw map[string]any
+	json.Unmarshal(b, &raw)
+	raw["version"] = 1
+	delete(raw, "digest")
+	b, _ = json.Marshal(raw)
+	os.WriteFile(rec, b, 0o644)
+	os.Remove(scores)
+	code, out, errOut := runCLI(t, nil, "table", "--results", old)
+	if code != 0 || !strings.Contains(out, "tinyimagenet-crop") ||
+		errOut != "mcdood table: note: 1 record(s) predate record digests and have no scores file, so their numbers are not checked: "+rec+"\n" {
+		t.Errorf("version 1 record: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// table --out does not make missing folders.
+func TestTableOutMissingFolder(t *testing.T) {
+	dir := resultsDir(t, tableRecords...)
+	missing := filepath.Join(t.TempDir(), "no", "such")
+	code, out, errOut := runCLI(t, nil, "table", "--results", dir, "--out", filepath.Join(missing, "t.md"))
+	want := "mcdood table: --out " + filepath.Join(missing, "t.md") + ": folder " + missing + " does not exist (create it first)\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); err == nil {
+		t.Errorf("%s was made", filepath.Dir(missing))
 	}
 }
