@@ -17,7 +17,7 @@ MIRROR  ?= $(wildcard ../shared/data)
 TAGS     = $(eval TAGS := $$(shell scripts/blas.sh))$(TAGS)
 BIN     := bin/mcdood
 
-.PHONY: all build test test-short bench reproduce clean smoke-baseline cross cwarnings
+.PHONY: all build test test-short bench reproduce clean smoke-baseline cross cwarnings fuzz
 
 all: build
 
@@ -43,7 +43,7 @@ test: build
 	  MCDOOD_KERNELS=avx2 $(GO) test -tags '$(TAGS)' -count=1 -run 'TestDNNLConvMatchesGEMM|TestTorchGolden' ./nets/;; esac
 	@echo "== pure-Go BLAS build =="
 	$(GO) test -timeout 20m -short ./nets/...
-	@$(MAKE) --no-print-directory cwarnings cross
+	@$(MAKE) --no-print-directory cwarnings cross fuzz
 	@if [ -d "$(TEST_DATA)" ]; then scripts/smoke.sh check $(BIN) $(GONUM_BIN) $(TEST_DATA); \
 	elif [ -n "$$CI" ]; then echo "data mirror missing at $(TEST_DATA)"; exit 1; \
 	else echo "data mirror missing at $(TEST_DATA): smoke check skipped"; fi
@@ -70,6 +70,21 @@ cross:
 	  aarch64-linux-gnu-gcc -O3 -Wall -Werror -fsyntax-only nets/kernels_v1.c nets/kernels_v3.c nets/kernels_v4.c nets/kernels_dispatch.c && \
 	  echo "C kernels: aarch64-linux-gnu-gcc syntax check passed"; \
 	else echo "C kernels: no aarch64-linux-gnu-gcc, arm64 syntax check skipped"; fi
+
+# Every parser of a user's file (plans, weights, score files, records,
+# image archives and folders, CIFAR records) fuzzed for FUZZTIME each
+# beyond its seed corpus, which the unit tests already run. A crasher is
+# written under the package's testdata/fuzz/ and fails the run: commit it
+# with the fix, as a regression test.
+FUZZTIME ?= 4s
+FUZZ := experiments:FuzzParse torchfile:FuzzParse cmd/mcdood:FuzzReadScores \
+	results:FuzzDecodeScores results:FuzzFileName results:FuzzDecodeRecord results:FuzzNPY results:FuzzNPZ results:FuzzScoresCSV \
+	loaders:FuzzImageArchive loaders:FuzzCIFARArchive loaders:FuzzCIFARRecords loaders:FuzzDecodeImage loaders:FuzzReadJPEGInfo
+fuzz:
+	@echo "== fuzzing the file parsers, $(FUZZTIME) each =="
+	@log=$$(mktemp); for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ >$$log 2>&1 \
+	  && echo "$$pkg $$fn: ok" || { cat $$log; rm -f $$log; echo "$$pkg $$fn: FAILED"; exit 1; }; done; rm -f $$log
 
 test-short:
 	$(GO) test -tags '$(TAGS)' -short ./...

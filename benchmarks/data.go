@@ -116,8 +116,13 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		case "ID":
 			s.openID(f, opts)
 		default:
-			s.openOOD(plan, opts)
+			s.openOOD(ctx, plan, opts)
 		}
+	}
+	// A signal while a set was decoding stops the decoding; the set is
+	// not broken, the run is over.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -180,9 +185,9 @@ func seq(lo, hi int) []int {
 	return out
 }
 
-func (s *DataSet) openOOD(plan *experiments.Plan, opts Options) {
+func (s *DataSet) openOOD(ctx context.Context, plan *experiments.Plan, opts Options) {
 	f := plan.File
-	lo := loaders.Options{Seed: s.Seed, NoiseImages: f.NoiseImages, Custom: plan.Custom, Progress: opts.Progress}
+	lo := loaders.Options{Seed: s.Seed, NoiseImages: f.NoiseImages, Custom: plan.Custom, Progress: opts.Progress, Context: ctx}
 	// A custom set is declared with its path: when that path is wrong the
 	// set is broken (the run stops), never missing, and there is nothing
 	// to fetch.

@@ -172,11 +172,18 @@ func Parse(name string, src []byte) (*Plan, error) {
 	for i, c := range f.CustomOOD {
 		fit, err := loaders.ParseFit(c.Fit)
 		if err != nil {
-			return nil, fail("custom_ood.fit", "entry %d (%s): %v", i+1, c.Name, err)
+			return nil, &Error{File: name, Line: lineOfEntry(src, "custom_ood", i, "fit"), Key: "custom_ood.fit",
+				Msg: fmt.Sprintf("entry %d (%s): %v", i+1, c.Name, err)}
 		}
 		lc := loaders.Custom{Name: c.Name, Path: c.Path, Fit: fit}
 		if err := lc.Validate(); err != nil {
-			return nil, fail("custom_ood.name", "entry %d: %v", i+1, err)
+			key := "name"
+			var ce *loaders.CustomError
+			if errors.As(err, &ce) {
+				key = ce.Key
+			}
+			return nil, &Error{File: name, Line: lineOfEntry(src, "custom_ood", i, key), Key: "custom_ood." + key,
+				Msg: fmt.Sprintf("entry %d: %v", i+1, err)}
 		}
 		if slices.Contains(loaders.Names(), c.Name) {
 			return nil, fail("custom_ood.name", "%q is a built-in set; choose another name", c.Name)
@@ -539,6 +546,37 @@ func isUnsigned(t reflect.Type) bool {
 		return true
 	}
 	return false
+}
+
+// lineOfEntry finds the line of key in the i-th (0-based) table of the
+// array of tables [[array]]; else the line of its header; 0 when not found.
+func lineOfEntry(src []byte, array string, i int, key string) int {
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	entry, header := -1, 0
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			if entry == i {
+				break
+			}
+			if strings.Trim(line, "[] ") == array && strings.HasPrefix(line, "[[") {
+				entry++
+				if entry == i {
+					header = n
+				}
+			} else if entry < i {
+				continue
+			}
+			continue
+		}
+		if entry != i {
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); ok && strings.Trim(strings.TrimSpace(k), `"`) == key {
+			return n
+		}
+	}
+	return header
 }
 
 // lineOf finds the line defining a dotted key ("network.small.lr",

@@ -304,3 +304,28 @@ func mustParse(t *testing.T, plan string) *Plan {
 	}
 	return p
 }
+
+// A custom set's bad declaration points at the key at fault in its own
+// [[custom_ood]] entry, not at the first entry's name.
+func TestCustomOODErrorsPointAtTheKey(t *testing.T) {
+	src := strings.Replace(good, `"tinyimagenet-crop"]`, `"tinyimagenet-crop", "mine", "theirs"]`, 1) + `
+[[custom_ood]]
+name = "mine"
+path = "mine"
+fit = "resize"
+
+[[custom_ood]]
+name = "theirs"
+fit = "resize"
+path = "../../../../etc"
+`
+	_, err := Parse("bad.toml", []byte(src))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v, want *Error", err)
+	}
+	want := strings.Count(src[:strings.Index(src, `path = "../`)], "\n") + 1
+	if e.Key != "custom_ood.path" || e.Line != want || !strings.Contains(e.Msg, "entry 2") || !strings.Contains(e.Msg, "leaves the data root") {
+		t.Errorf("error %q at line %d, want custom_ood.path of entry 2 at line %d", err, e.Line, want)
+	}
+}

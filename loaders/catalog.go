@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -73,6 +74,9 @@ type Options struct {
 	Custom []Custom
 	// Progress draws decoding progress; nil draws nothing.
 	Progress *progress.Reporter
+	// Context, when not nil, stops decoding between two images once it is
+	// done (a signal to the process), with its error.
+	Context context.Context
 }
 
 // Custom is an OOD set a caller declares: any folder or archive of images
@@ -339,12 +343,12 @@ func (src Source) open(opts Options) (*Dataset, error) {
 		return openCIFARJPEG(src.Name, src.Path)
 	}
 	if src.Derived {
-		ds, err := TinyImageNet(src.Path, []Fit{src.Fit}, opts.Seed, opts.Progress)
+		ds, err := tinyImageNet(opts.Context, src.Path, []Fit{src.Fit}, opts.Seed, opts.Progress)
 		if err != nil {
 			return nil, err
 		}
 		ds[0].Name = src.Name
 		return ds[0], nil
 	}
-	return ReadImages(src.Name, src.Path, ImageOptions{Fit: src.Fit, Seed: opts.Seed, Progress: opts.Progress})
+	return ReadImages(src.Name, src.Path, ImageOptions{Fit: src.Fit, Seed: opts.Seed, Progress: opts.Progress, Context: opts.Context})
 }

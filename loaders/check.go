@@ -59,7 +59,7 @@ func Check(root string, opts Options) ([]Report, error) {
 			reports = append(reports, r)
 			continue
 		}
-		d, err := ReadImages(s.name, src.Path, ImageOptions{Fit: src.Fit, Seed: opts.Seed, Progress: opts.Progress})
+		d, err := ReadImages(s.name, src.Path, ImageOptions{Fit: src.Fit, Seed: opts.Seed, Progress: opts.Progress, Context: opts.Context})
 		reports = append(reports, finishOOD(r, d, err, s.official))
 	}
 	for p, idx := range derived {
@@ -67,7 +67,7 @@ func Check(root string, opts Options) ([]Report, error) {
 		for k, i := range idx {
 			fits[k] = findOOD(reports[i].Name).tinyFit
 		}
-		ds, err := TinyImageNet(p, fits, opts.Seed, opts.Progress)
+		ds, err := tinyImageNet(opts.Context, p, fits, opts.Seed, opts.Progress)
 		for k, i := range idx {
 			var d *Dataset
 			if err == nil {
@@ -84,7 +84,7 @@ func Check(root string, opts Options) ([]Report, error) {
 			continue
 		}
 		r.Source = src.Path
-		d, err := ReadImages(c.Name, src.Path, ImageOptions{Fit: c.Fit, Seed: opts.Seed, Progress: opts.Progress})
+		d, err := ReadImages(c.Name, src.Path, ImageOptions{Fit: c.Fit, Seed: opts.Seed, Progress: opts.Progress, Context: opts.Context})
 		reports = append(reports, finishOOD(r, d, err, 0))
 	}
 	return reports, nil

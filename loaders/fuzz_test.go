@@ -119,7 +119,7 @@ func FuzzImageArchive(f *testing.F) {
 				t.Fatalf("non-image %q kept", e.base)
 			}
 		}
-		ds, err := decodeEntries(set, []fitSpec{{name: "r", fit: FitResize}, {name: "c", fit: FitCrop, seed: 3}}, nil, "")
+		ds, err := decodeEntries(nil, set, []fitSpec{{name: "r", fit: FitResize}, {name: "c", fit: FitCrop, seed: 3}}, nil, "")
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -379,5 +380,32 @@ func TestArchiveChangedBetweenPasses(t *testing.T) {
 	err = a.read([]int{0, 1}, func(int, io.Reader) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "archive x.tar changed while it was read") {
 		t.Errorf("%v", err)
+	}
+}
+
+// A done context (SIGTERM to the process) stops reading between images, in
+// a folder and in an archive, with the context's error.
+func TestReadingStopsOnCancel(t *testing.T) {
+	png := rgbPNG(t, 32, 32, 7)
+	dir := t.TempDir()
+	var es []entry
+	files := map[string][]byte{}
+	for i := 0; i < 50; i++ {
+		name := fmt.Sprintf("%02d.png", i)
+		es = append(es, entry{"set/" + name, png})
+		files[name] = png
+	}
+	writeFiles(t, filepath.Join(dir, "folder"), files)
+	archive := filepath.Join(dir, "set.tar.gz")
+	writeFile(t, archive, tarBytes(t, es, true))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, p := range []string{filepath.Join(dir, "folder"), archive} {
+		if _, err := ReadImages("x", p, ImageOptions{Context: ctx}); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want context.Canceled", p, err)
+		}
+		if d, err := ReadImages("x", p, ImageOptions{}); err != nil || d.Len() != 50 {
+			t.Errorf("%s without a context: %v", p, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,9 @@ type ImageOptions struct {
 	Fit      Fit                // FitResize (default), FitCrop, FitODINResize or FitODINCrop
 	Seed     uint64             // seeds the crop fits' window positions (PCG(Seed, 0))
 	Progress *progress.Reporter // nil draws nothing
+	// Context, when not nil, stops the reading between two images once it
+	// is done (a signal to the process), with its error.
+	Context context.Context
 }
 
 // Reading is streaming: each image is decoded as it is read and only its
@@ -204,7 +208,7 @@ func ReadImages(name, p string, opts ImageOptions) (*Dataset, error) {
 		return nil, err
 	}
 	defer set.Close()
-	ds, err := decodeEntries(set, []fitSpec{{name: name, fit: opts.Fit, seed: opts.Seed}}, opts.Progress, "reading "+name)
+	ds, err := decodeEntries(opts.Context, set, []fitSpec{{name: name, fit: opts.Fit, seed: opts.Seed}}, opts.Progress, "reading "+name)
 	if err != nil {
 		return nil, err
 	}
@@ -420,8 +424,11 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0)) }
 
 // decodeEntries decodes every image of set once and fits it once per spec,
 // so two derivations of the same images (Tiny ImageNet crop and resize)
-// share the decoding.
-func decodeEntries(set *imageSet, specs []fitSpec, rep *progress.Reporter, desc string) ([]*Dataset, error) {
+// share the decoding. A done ctx (nil for none) stops it between images.
+func decodeEntries(ctx context.Context, set *imageSet, specs []fitSpec, rep *progress.Reporter, desc string) ([]*Dataset, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	fits, err := set.fitters(specs)
 	if err != nil {
 		return nil, err
@@ -436,6 +443,9 @@ func decodeEntries(set *imageSet, specs []fitSpec, rep *progress.Reporter, desc 
 	}
 	bar := rep.Start(desc, int64(len(set.entries)), "img")
 	err = set.decodeEach(func(i int, im rgbImage) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		for k, f := range fits {
 			f.fitTo32(i, im, out[k].Image(i))
 		}

@@ -1,6 +1,7 @@
 package loaders
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -134,6 +135,11 @@ func listTinyTest(p string) (*imageSet, error) {
 // FitODINResize, "tinyimagenet-resize-fix" for FitResize, …). Each image is
 // decoded once for all fits. seed seeds the crop positions.
 func TinyImageNet(p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]*Dataset, error) {
+	return tinyImageNet(context.Background(), p, fits, seed, rep)
+}
+
+// tinyImageNet is TinyImageNet stopped between images by a done ctx.
+func tinyImageNet(ctx context.Context, p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]*Dataset, error) {
 	set, err := listTinyTest(p)
 	if err != nil {
 		return nil, err
@@ -143,7 +149,7 @@ func TinyImageNet(p string, fits []Fit, seed uint64, rep *progress.Reporter) ([]
 	for i, f := range fits {
 		specs[i] = fitSpec{name: tinyName(f), fit: f, seed: seed}
 	}
-	return decodeEntries(set, specs, rep, "decoding Tiny ImageNet test images")
+	return decodeEntries(ctx, set, specs, rep, "decoding Tiny ImageNet test images")
 }
 
 // tinyName is the built-in set derived from Tiny ImageNet with fit f.
