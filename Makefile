@@ -16,13 +16,17 @@ MIRROR  ?= $(wildcard ../shared/data)
 # install libopenblas-dev when root with apt; otherwise it says it uses pure Go).
 TAGS     = $(eval TAGS := $$(shell scripts/blas.sh))$(TAGS)
 BIN     := bin/mcdood
+# The binary carries the commit it was built from (mcdood version, every
+# record): version-control stamping on, overriding a GOFLAGS=-buildvcs=false,
+# wherever git can read this checkout (a source tarball builds without it).
+VCS     := $(shell git status --porcelain >/dev/null 2>&1 && echo -buildvcs=auto || echo -buildvcs=false)
 
 .PHONY: all build test test-short bench reproduce clean smoke-baseline cross cwarnings fuzz
 
 all: build
 
 build:
-	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/mcdood
+	$(GO) build $(VCS) -tags '$(TAGS)' -o $(BIN) ./cmd/mcdood
 
 # The README's test command; .ci/run calls it. CI=1 makes tests that need the
 # data mirror fail (not skip) when it is missing. After the unit tests it runs
@@ -36,7 +40,7 @@ GONUM_BIN := bin/mcdood-gonum
 SMOKE_SEEDS ?= 1,2,3,4
 
 test: build
-	$(GO) build -o $(GONUM_BIN) ./cmd/mcdood
+	$(GO) build $(VCS) -o $(GONUM_BIN) ./cmd/mcdood
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -timeout 30m ./...
 	@case ' $(TAGS) ' in *' dnnl '*) echo "== oneDNN and the kernels capped at AVX2 (and the PyTorch golden logits there) =="; \

@@ -476,7 +476,7 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	}
 	rec := &results.Record{Key: c.Key, Group: c.Group, Plan: r.plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD, Method: c.Method,
 		Detector: method.Detector, Setting: c.Setting, Seed: c.Seed, Accuracy: r.accuracy, TTAAccuracy: r.ttaAccuracy,
-		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Kernels: nets.Kernels(), Conv: nets.Conv(), Started: time.Now().UTC(),
+		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Kernels: nets.Kernels(), Conv: nets.Conv(), Threads: nets.Threads(), Started: time.Now().UTC(),
 		Seconds: map[string]float64{}}
 	rec.Config = r.config(c, method)
 	rec.Counts = results.Counts{IDTest: idScore.Len(), OODTest: oodScore.Len(), IDVal: r.idVal.Len(), OODVal: oodVal.Len(), Unlabelled: pool.Len()}

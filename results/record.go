@@ -50,6 +50,7 @@ type Record struct {
 	BLAS    string             `json:"blas"`
 	Kernels string             `json:"kernels,omitempty"` // the native kernels' level (nets.Kernels)
 	Conv    string             `json:"conv,omitempty"`    // how convolutions ran (nets.Conv)
+	Threads int                `json:"threads,omitempty"` // the kernels' worker threads (nets.Threads)
 	Started time.Time          `json:"started"`
 	Seconds map[string]float64 `json:"seconds"` // by stage: prepare, score_id, score_ood, ...
 

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/mcdood/mcdood/benchmarks"
 	"github.com/mcdood/mcdood/experiments"
+	"github.com/mcdood/mcdood/internal/buildinfo"
 	"github.com/mcdood/mcdood/internal/progress"
 	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/nets"
@@ -145,7 +144,7 @@ records/ and scores/ files into one folder, or results.Merge) and run
 					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Conv(), nets.Threads())
 				t0 := time.Now()
 				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Models: plan.File.ModelDir(outDir), Shard: sh, Shards: shards,
-					Commit: commit(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken, Lock: lock}
+					Commit: buildinfo.Revision(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken, Lock: lock}
 				// The data pass: every set the pending cells need, decoded
 				// and checked before anything is trained.
 				if bopts.Data, err = benchmarks.OpenData(ctx, plan, bopts); err != nil {
@@ -233,19 +232,6 @@ func parseSeeds(s string) ([]uint64, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// commit is the source version: git's HEAD (with +dirty), or "unknown".
-func commit() string {
-	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	c := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
-		c += "+dirty"
-	}
-	return c
 }
 
 // machine describes this computer: host, CPU model, cores.

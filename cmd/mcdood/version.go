@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mcdood/mcdood/internal/buildinfo"
 	"github.com/mcdood/mcdood/nets"
 )
 
@@ -26,7 +27,7 @@ Records store the same facts, so numbers from two machines can be told apart.`,
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				fmt.Fprintf(e.stdout, "mcdood %s, %s %s/%s\nBLAS %s\nkernels %s (this CPU and build run %s)\nconvolutions %s\n", commit(), runtime.Version(),
+				fmt.Fprintf(e.stdout, "mcdood %s, %s %s/%s\nBLAS %s\nkernels %s (this CPU and build run %s)\nconvolutions %s\n", buildinfo.Revision(), runtime.Version(),
 					runtime.GOOS, runtime.GOARCH, nets.BLAS(), nets.Kernels(), strings.Join(nets.KernelLevels(), ", "), nets.Conv())
 				return nil
 			}
