@@ -2,17 +2,21 @@
 // the pre-trained network (trained once and cached by a hash of everything
 // that changes it), prepares the detector (fits, tunes or fine-tunes it),
 // scores the ID and OOD test images, measures them and stores one record.
-// Finished cells are skipped, so a killed run resumes where it stopped, and
-// a plan can be spread over machines with shards whose records are merged.
+// Finished cells are skipped, so a killed run resumes where it stopped — a
+// cell cut off in MCD's fine-tuning from its last checkpoint, under
+// OUT/checkpoints (ood.Env.Checkpoint) — and a plan can be spread over
+// machines with shards whose records are merged.
 package benchmarks
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -59,6 +63,18 @@ func (o Options) modelPath(key string) string {
 		dir = filepath.Join(o.Out, "models")
 	}
 	return filepath.Join(dir, key+".ckpt")
+}
+
+// checkpointPath is where a cell's detector keeps its resumable state
+// (ood.Env.Checkpoint): OUT/checkpoints/<cell key>.ckpt, the key mapped to
+// a file name as the store maps it. The key hashes the cell's configuration,
+// so a changed configuration never meets an old checkpoint.
+func (o Options) checkpointPath(key string) (string, error) {
+	name, err := results.FileName(key)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(o.Out, "checkpoints", name+".ckpt"), nil
 }
 
 // Summary says what a run did.
@@ -483,28 +499,35 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	r.log.Info("cell", "key", c.Key)
 
 	data := &ood.Data{Train: r.train, IDVal: r.idVal, OODVal: oodVal, Unlabelled: pool, Setting: setting}
+	// A detector that trains for long (MCD) checkpoints as it goes, and a
+	// rerun of the cell after a kill resumes from the checkpoint; it is
+	// removed once the record is written.
+	env := *r.env
+	if env.Checkpoint, err = r.opts.checkpointPath(c.Key); err != nil {
+		return false, err
+	}
 	if t, ok := det.(ood.Trainer); ok {
 		t0 := time.Now()
-		if err := t.Train(ctx, r.env, data, r); err != nil {
+		if err := t.Train(ctx, &env, data, r); err != nil {
 			return false, fmt.Errorf("train %s: %w", c.Method, err)
 		}
 		rec.Seconds["train"] = time.Since(t0).Seconds()
 	}
 	if p, ok := det.(ood.Preparer); ok {
 		t0 := time.Now()
-		if err := p.Prepare(ctx, r.env, data); err != nil {
+		if err := p.Prepare(ctx, &env, data); err != nil {
 			return false, fmt.Errorf("prepare %s: %w", c.Method, err)
 		}
 		rec.Seconds["prepare"] = time.Since(t0).Seconds()
 	}
 	t0 := time.Now()
-	idScores, err := det.Score(ctx, r.env, idScore)
+	idScores, err := det.Score(ctx, &env, idScore)
 	if err != nil {
 		return false, fmt.Errorf("score %s on %s: %w", c.Method, idScore.Name, err)
 	}
 	rec.Seconds["score_id"] = time.Since(t0).Seconds()
 	t0 = time.Now()
-	oodScores, err := det.Score(ctx, r.env, oodScore)
+	oodScores, err := det.Score(ctx, &env, oodScore)
 	if err != nil {
 		return false, fmt.Errorf("score %s on %s: %w", c.Method, oodScore.Name, err)
 	}
@@ -548,6 +571,9 @@ func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
 	}
 	if err := r.store.Put(rec); err != nil {
 		return false, fmt.Errorf("%w: %w", errStore, err)
+	}
+	if err := os.Remove(env.Checkpoint); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn("cell done, but its checkpoint could not be removed", "key", c.Key, "checkpoint", env.Checkpoint, "error", err)
 	}
 	r.log.Info("cell done", "key", c.Key, "auroc", rec.Metrics.AUROC, "fpr95", rec.Metrics.FPR95)
 	return true, nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -455,5 +456,137 @@ func TestTwoRunsOnOneOut(t *testing.T) {
 	// The caller's own claim (reproduce takes it before the data pass).
 	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 0, Shards: 2, Lock: lock}); err != nil {
 		t.Errorf("with the caller's lock: %v", err)
+	}
+}
+
+// logHook is a slog handler that calls fn with every record's message and
+// attributes (all levels).
+type logHook func(msg string, attrs map[string]slog.Value)
+
+func (h logHook) Enabled(context.Context, slog.Level) bool { return true }
+func (h logHook) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h logHook) WithGroup(string) slog.Handler            { return h }
+func (h logHook) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]slog.Value{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value; return true })
+	h(r.Message, attrs)
+	return nil
+}
+
+// tinyMCD is one MCD cell of two short epochs, on a network trained for
+// one epoch on 256 images.
+const tinyMCD = `
+name = "tiny-mcd"
+id = ["cifar10"]
+networks = ["small"]
+ood = ["gaussian"]
+methods = ["mcd"]
+validation = 50
+train_images = 256
+test_images = 150
+ood_images = 150
+noise_images = 150
+
+[network.small]
+epochs = 1
+batch = 64
+lr = 0.05
+schedule = "constant"
+momentum = 0.9
+
+[method.mcd]
+epochs = 2
+steps_per_epoch = 2
+batch = 16
+unlabelled_batch = 16
+`
+
+// A run stopped in the middle of an MCD cell (its context cancelled after
+// the first epoch's checkpoint, as SIGTERM does) and started again resumes
+// the cell from OUT/checkpoints/<cell key>.ckpt; the cell's scores file and
+// its record (times aside) are an uninterrupted run's, and the checkpoint
+// is gone once the record is written.
+func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
+	data := testenv.DataMirror(t)
+	root := t.TempDir()
+	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := experiments.Parse("tiny-mcd.toml", []byte(tinyMCD))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Cells) != 1 {
+		t.Fatalf("%d cells, want 1", len(plan.Cells))
+	}
+	key := plan.Cells[0].Key
+	models, ref, out := t.TempDir(), t.TempDir(), t.TempDir()
+	// One data pass and one pre-training serve the three runs.
+	pass, err := OpenData(context.Background(), plan, Options{DataRoot: root, Out: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: ref, Models: models, Data: pass}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+		if msg == "mcd checkpoint written" && attrs["completed_epochs"].Int64() == 1 {
+			cancel()
+		}
+	}))
+	sum, err := Run(ctx, plan, Options{DataRoot: root, Out: out, Models: models, Data: pass, Log: stop})
+	if !errors.Is(err, context.Canceled) || sum.Done != 0 {
+		t.Fatalf("stopped run: done %d, %v", sum.Done, err)
+	}
+	ckpt, err := Options{Out: out}.checkpointPath(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ckpt); err != nil {
+		t.Fatalf("no checkpoint after the stop: %v", err)
+	}
+
+	var resumed []string
+	var mu sync.Mutex
+	watch := slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+		if msg == "mcd resuming fine-tuning" {
+			mu.Lock()
+			resumed = append(resumed, attrs["completed_epochs"].String())
+			mu.Unlock()
+		}
+	}))
+	if sum, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Models: models, Data: pass, Log: watch}); err != nil || sum.Done != 1 {
+		t.Fatalf("resumed run: done %d, %v", sum.Done, err)
+	}
+	if len(resumed) != 1 || resumed[0] != "1" {
+		t.Fatalf("resumed after %v epochs, want 1", resumed)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, "checkpoints", "*")); len(left) > 0 {
+		t.Errorf("checkpoints left after the record was written: %v", left)
+	}
+
+	var scores [2][]byte
+	var records [2]*results.Record
+	for i, dir := range []string{ref, out} {
+		store, _ := results.OpenStore(dir)
+		path, _ := store.ScoresPath(key)
+		if scores[i], err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+		if records[i], err = store.Get(key); err != nil {
+			t.Fatal(err)
+		}
+		records[i].Started, records[i].Seconds, records[i].Digest = time.Time{}, nil, ""
+	}
+	if !bytes.Equal(scores[0], scores[1]) {
+		t.Error("the resumed cell's scores file differs from an uninterrupted run's")
+	}
+	a, _ := json.Marshal(records[0])
+	b, _ := json.Marshal(records[1])
+	if !bytes.Equal(a, b) {
+		t.Errorf("the resumed cell's record differs from an uninterrupted run's (times aside):\n%s\n%s", b, a)
 	}
 }

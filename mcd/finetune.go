@@ -9,7 +9,8 @@
 //
 // The whole method is here: the two steps in steps.go (written with the
 // engine's graph pieces, package nets), the fine-tuning loop and the score
-// in finetune.go, the detector in detector.go.
+// in finetune.go, its checkpoints (resuming a killed fine-tuning) in
+// checkpoint.go, the detector in detector.go.
 package mcd
 
 import (
@@ -71,6 +72,13 @@ type Config struct {
 	Head2 string `toml:"head2" json:",omitempty"`
 	// Head2Epochs is how many epochs head2 = "fit" trains (default 10).
 	Head2Epochs int `toml:"head2_epochs" json:",omitempty"`
+	// CheckpointEvery, when positive, also checkpoints the fine-tuning
+	// every that many steps (counted from its first), for cells whose
+	// epochs are long; the end of every epoch is checkpointed anyway. It
+	// takes effect only when the environment names a checkpoint file
+	// (ood.Env.Checkpoint; checkpoint.go). It changes no result, so it is
+	// left out of the configuration's JSON: out of cell keys and records.
+	CheckpointEvery int `toml:"checkpoint_every" json:"-"`
 }
 
 // Defaults is the authors' fine-tuning recipe: 10 epochs of SGD at lr 0.01,
@@ -107,6 +115,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mcd: head2 %q, want pretrained, copy or fit", c.Head2)
 	case c.Head2Epochs < 0 || (c.Head2 != Head2Fit && c.Head2Epochs != 0):
 		return fmt.Errorf("mcd: head2_epochs %d: want ≥ 1 (left out: %d), and only with head2 = \"fit\"", c.Head2Epochs, DefaultHead2Epochs)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("mcd: checkpoint_every %d, want ≥ 0 (0: at the end of each epoch only)", c.CheckpointEvery)
 	}
 	return nil
 }
@@ -129,6 +139,10 @@ type Epoch struct {
 // unlabelled batch); both update all parameters, with one SGD state. The
 // unlabelled pool is reshuffled each time it is exhausted, as the authors'
 // loader iterator. The last incomplete labelled batch is dropped.
+//
+// With env.Checkpoint set, the state is checkpointed at the end of every
+// epoch (and every cfg.CheckpointEvery steps) and resumed from that file,
+// with the result of an uninterrupted run (checkpoint.go).
 func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, cfg Config) (*nets.Model, []Epoch, int, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, 0, err
@@ -143,26 +157,9 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	}
 	validate := data.IDVal != nil && data.OODVal != nil
 	log := env.Logger()
-	model := m.Clone()
 	if cfg.Head2 == Head2Fit && cfg.Head2Epochs == 0 {
 		cfg.Head2Epochs = DefaultHead2Epochs
 	}
-	if _, err := makeHead2(ctx, env, model, data.Train, cfg); err != nil {
-		return nil, nil, 0, err
-	}
-	stepA, err := newStepA(model, cfg.Batch)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer stepA.Close()
-	stepB, err := newStepB(model, cfg.Batch, cfg.UnlabelledBatch, cfg.Margin)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer stepB.Close()
-	opt := nets.NewSGD(cfg.Momentum, cfg.WeightDecay, false)
-	updateA, updateB := trained(stepA.Params(), cfg.Train != "heads"), trained(stepB.Params(), cfg.Train == "all")
-
 	train, pool := data.Train, data.Unlabelled
 	var heldOut *loaders.Dataset
 	if cfg.Selection == "heldout-gap" {
@@ -176,6 +173,41 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	if steps == 0 {
 		steps = train.Len() / cfg.Batch
 	}
+	// A checkpoint of this very fine-tuning is resumed from; any other is
+	// discarded (checkpoint.go).
+	var res *resumed
+	var fp string
+	if env.Checkpoint != "" {
+		fp = fingerprint(env, m, data, cfg)
+		var err error
+		if res, err = loadCheckpoint(env.Checkpoint, fp, m, cfg, steps, train, pool); err != nil {
+			log.Warn("mcd checkpoint discarded; fine-tuning starts over", "checkpoint", env.Checkpoint, "error", err)
+		}
+	}
+	var model *nets.Model
+	var opt *nets.SGD
+	if res == nil {
+		model = m.Clone()
+		if _, err := makeHead2(ctx, env, model, data.Train, cfg); err != nil {
+			return nil, nil, 0, err
+		}
+		opt = nets.NewSGD(cfg.Momentum, cfg.WeightDecay, false)
+	} else {
+		model, opt = res.model, res.sgd
+		log.Info("mcd resuming fine-tuning", "checkpoint", env.Checkpoint, "completed_epochs", res.state.Epochs, "step", res.state.Step)
+	}
+	stepA, err := newStepA(model, cfg.Batch)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer stepA.Close()
+	stepB, err := newStepB(model, cfg.Batch, cfg.UnlabelledBatch, cfg.Margin)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer stepB.Close()
+	updateA, updateB := trained(stepA.Params(), cfg.Train != "heads"), trained(stepB.Params(), cfg.Train == "all")
+
 	var aug *loaders.Augmentation
 	if cfg.Augment {
 		aug = &loaders.StandardAugmentation
@@ -184,6 +216,7 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 	var poolOrder []int
 	poolPos, poolCycle := 0, 0
 	var poolWeights []float64 // pool_sampling "discrepancy": cumulative weights of this epoch
+	var poolSrc *rand.PCG
 	var poolRNG *rand.Rand
 	nextUnlabelled := func() []int {
 		if poolWeights != nil {
@@ -215,22 +248,107 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 		trainPos += cfg.Batch
 		return idx
 	}
-	augRNG := rand.New(rand.NewPCG(env.Seed, 0xa06))
+	augSrc := rand.NewPCG(env.Seed, 0xa06)
+	augRNG := rand.New(augSrc)
 
 	var history []Epoch
-	best, bestEpoch, bestAUROC := model.Clone(), 0, math.Inf(-1)
+	var best *nets.Model
+	bestEpoch, bestAUROC := 0, math.Inf(-1)
 	bestGap := math.Inf(-1)
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	first, firstStep := 1, 0 // where the loop starts: epoch, step
+	var firstSums [3]float64
+	var firstSeconds float64
+	if res == nil {
+		best = model.Clone()
+	} else {
+		s := res.state
+		if err := stepA.SetDropoutState(s.DropoutA); err != nil {
+			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: step A: %w", env.Checkpoint, err)
+		}
+		if err := stepB.SetDropoutState(s.DropoutB); err != nil {
+			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: step B: %w", env.Checkpoint, err)
+		}
+		if err := augSrc.UnmarshalBinary(s.Aug); err != nil {
+			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: augmentation generator: %w", env.Checkpoint, err)
+		}
+		// Each pass's order derives from the seed and the pass's number.
+		trainPos, trainCycle, poolPos, poolCycle = s.TrainPos, s.TrainCycle, s.PoolPos, s.PoolCycle
+		if trainCycle > 0 {
+			trainOrder = rand.New(rand.NewPCG(env.Seed, uint64(trainCycle-1))).Perm(train.Len())
+		}
+		if poolCycle > 0 {
+			poolOrder = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(poolCycle-1))).Perm(pool.Len())
+		}
+		if s.Step > 0 && cfg.PoolSampling == "discrepancy" {
+			poolWeights, poolSrc = s.PoolWeights, &rand.PCG{}
+			if err := poolSrc.UnmarshalBinary(s.Pool); err != nil {
+				return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: pool sampling generator: %w", env.Checkpoint, err)
+			}
+			poolRNG = rand.New(poolSrc)
+		}
+		history, bestEpoch, bestAUROC, bestGap = s.History, s.BestEpoch, s.BestAUROC, s.BestGap
+		if best = res.best; s.BestIsModel {
+			best = model.Clone()
+		}
+		first, firstStep, firstSums, firstSeconds = s.Epochs+1, s.Step, s.Sums, s.Seconds
+	}
+	// save checkpoints the loop after epochs complete epochs and step steps
+	// of the next, with its loss sums and time so far.
+	save := func(epochs, step int, sums [3]float64, seconds float64) error {
+		st := &fineTuneState{Epochs: epochs, Step: step, Sums: sums, Seconds: seconds,
+			TrainPos: trainPos, TrainCycle: trainCycle, PoolPos: poolPos, PoolCycle: poolCycle,
+			History: history, BestEpoch: bestEpoch, BestAUROC: bestAUROC, BestGap: bestGap,
+			// At the end of the epoch kept (or before the first), the
+			// best model is a copy of the model.
+			BestIsModel: step == 0 && bestEpoch == epochs}
+		var err error
+		if st.Aug, err = augSrc.MarshalBinary(); err != nil {
+			return err
+		}
+		if step > 0 && poolWeights != nil {
+			st.PoolWeights = poolWeights
+			if st.Pool, err = poolSrc.MarshalBinary(); err != nil {
+				return err
+			}
+		}
+		if st.DropoutA, err = stepA.DropoutState(); err != nil {
+			return err
+		}
+		if st.DropoutB, err = stepB.DropoutState(); err != nil {
+			return err
+		}
+		if err := saveCheckpoint(env.Checkpoint, fp, model, best, opt, st); err != nil {
+			return err
+		}
+		log.Debug("mcd checkpoint written", "checkpoint", env.Checkpoint, "completed_epochs", epochs, "step", step)
+		return nil
+	}
+	if res == nil && env.Checkpoint != "" && cfg.Head2 == Head2Fit {
+		// Fitting head 2 takes a pass over the labelled images: keep it.
+		if err := save(0, 0, [3]float64{}, 0); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	for epoch := first; epoch <= cfg.Epochs; epoch++ {
 		t0 := time.Now()
-		if cfg.PoolSampling == "discrepancy" {
+		start := 0 // the epoch's first step: firstStep when it resumes mid-epoch
+		var sums [3]float64
+		if epoch == first && firstStep > 0 {
+			start, sums = firstStep, firstSums
+			t0 = t0.Add(-time.Duration(firstSeconds * float64(time.Second)))
+		}
+		if cfg.PoolSampling == "discrepancy" && start == 0 {
 			if poolWeights, err = discrepancyWeights(ctx, env, model, pool); err != nil {
 				return nil, nil, 0, err
 			}
-			poolRNG = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(epoch)))
+			poolSrc = rand.NewPCG(env.Seed^0x6d6364, uint64(epoch))
+			poolRNG = rand.New(poolSrc)
 		}
 		bar := env.Progress.Start(fmt.Sprintf("mcd fine-tune epoch %d/%d", epoch, cfg.Epochs), int64(steps), "step")
-		var sums [3]float64
-		for s := 0; s < steps; s++ {
+		if start > 0 {
+			bar.Add(start)
+		}
+		for s := start; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
 				bar.Finish()
 				return nil, nil, 0, err
@@ -269,6 +387,14 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 			bar.Add(1)
 			if s%10 == 0 {
 				bar.Describe(fmt.Sprintf("mcd fine-tune epoch %d/%d discrepancy loss %.3f", epoch, cfg.Epochs, sums[2]/float64(s+1)))
+			}
+			// Within an epoch, every CheckpointEvery steps of the whole
+			// fine-tuning; the epoch's end is checkpointed below.
+			if every := cfg.CheckpointEvery; env.Checkpoint != "" && every > 0 && s+1 < steps && ((epoch-1)*steps+s+1)%every == 0 {
+				if err := save(epoch-1, s+1, sums, time.Since(t0).Seconds()); err != nil {
+					bar.Finish()
+					return nil, nil, 0, err
+				}
 			}
 		}
 		bar.Finish()
@@ -311,6 +437,11 @@ func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, 
 		}
 		if keep {
 			best, bestEpoch, bestAUROC, bestGap = model.Clone(), epoch, e.ValAUROC, e.HeldOutGap
+		}
+		if env.Checkpoint != "" {
+			if err := save(epoch, 0, [3]float64{}, 0); err != nil {
+				return nil, nil, 0, err
+			}
 		}
 	}
 	return best, history, bestEpoch, nil

@@ -95,6 +95,55 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
+// A checkpoint with further models and a payload (version 2) gives them
+// back bit for bit; one without either is still written as version 1, and
+// with a payload cut short it is refused.
+func TestCheckpointFurtherModelsAndPayload(t *testing.T) {
+	spec, _ := ParseSpec("small")
+	m, err := New(spec, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := m.Clone()
+	best.Params()[2].Data()[1] = 0.125
+	best.bn["bn1"].Var[0] = 3
+	dir := t.TempDir()
+	plain, full := filepath.Join(dir, "plain.ckpt"), filepath.Join(dir, "full.ckpt")
+	if err := SaveCheckpoint(plain, m, State{Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte("the loop's own state")
+	if err := SaveCheckpoint(full, m, State{Epoch: 2, Models: map[string]*Model{"best": best}, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]byte{plain: 1, full: 2} {
+		raw, _ := os.ReadFile(path)
+		if raw[len(checkpointMagic)] != want {
+			t.Errorf("%s: format version %d, want %d", path, raw[len(checkpointMagic)], want)
+		}
+	}
+	m2, st, err := LoadCheckpoint(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := st.Models["best"]
+	if len(st.Models) != 1 || b2 == nil || string(st.Payload) != string(payload) || b2.bn["bn1"].Var[0] != 3 {
+		t.Fatalf("state not restored: models %v, payload %q", st.Models, st.Payload)
+	}
+	for i, p := range m.Params() {
+		if !slices.Equal(p.Data(), m2.Params()[i].Data()) || !slices.Equal(best.Params()[i].Data(), b2.Params()[i].Data()) {
+			t.Fatalf("%s differs after load", p.Name)
+		}
+	}
+	if _, st, err := LoadCheckpoint(plain); err != nil || st.Models != nil || st.Payload != nil {
+		t.Fatalf("version 1 file: %v, models %v, payload %q", err, st.Models, st.Payload)
+	}
+	other, _ := New(Spec{Name: "mlp-8", Family: "mlp", Width: 8}, 3, 1)
+	if err := SaveCheckpoint(filepath.Join(dir, "x.ckpt"), m, State{Models: map[string]*Model{"best": other}}); err == nil {
+		t.Error("a further model of another architecture was saved")
+	}
+}
+
 func TestCorruptCheckpointIsRefused(t *testing.T) {
 	spec, _ := ParseSpec("small")
 	m, err := New(spec, 3, 1)

@@ -1,6 +1,9 @@
 package nets
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -199,6 +202,33 @@ func (m *Model) Clone() *Model {
 		c.bnNames = append(c.bnNames, name)
 	}
 	return c
+}
+
+// Digest identifies the model's weights: the sha256, in hexadecimal, of its
+// architecture, classes, parameters and batch-norm statistics (a loop that
+// checkpoints keys its checkpoint by the weights it started from).
+func (m *Model) Digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%+v %d\n", m.Spec, m.Classes)
+	raw := make([]byte, 0, 1<<16)
+	write := func(name string, v []float32) {
+		fmt.Fprintf(h, "%s %d\n", name, len(v))
+		for i := 0; i < len(v); i += 1 << 14 {
+			raw = raw[:0]
+			for _, f := range v[i:min(i+1<<14, len(v))] {
+				raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(f))
+			}
+			h.Write(raw)
+		}
+	}
+	for _, p := range m.params {
+		write(p.Name, p.Data())
+	}
+	for _, name := range m.sortedBN() {
+		write(name+" mean", m.bn[name].Mean)
+		write(name+" var", m.bn[name].Var)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Describe summarises a model for logs: name, parameters, feature width.

@@ -242,3 +242,28 @@ func (p *Program) Close() error {
 	}
 	return nil
 }
+
+// DropoutState is the state of the generator the program draws its dropout
+// masks from (nil for a program without one). A training loop that
+// checkpoints keeps it and restores it with SetDropoutState, so that a
+// resumed run draws the masks an uninterrupted one would.
+func (p *Program) DropoutState() ([]byte, error) {
+	if p.dropout == nil {
+		return nil, nil
+	}
+	return p.dropout.MarshalBinary()
+}
+
+// SetDropoutState restores a state from DropoutState.
+func (p *Program) SetDropoutState(state []byte) error {
+	if p.dropout == nil {
+		if len(state) == 0 {
+			return nil
+		}
+		return fmt.Errorf("nets: dropout state for a %s program without dropout", p.m.Spec.Name)
+	}
+	if err := p.dropout.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("nets: dropout state: %w", err)
+	}
+	return nil
+}

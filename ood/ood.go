@@ -43,6 +43,13 @@ type Env struct {
 	// ID validation images, tuned again for every OOD set); the runner
 	// makes one per pre-trained network and drops it with the network.
 	Memo *Memo
+	// Checkpoint, when not empty, is the file in which a detector that
+	// trains for long keeps its state as it goes (MCD's fine-tuning, at the
+	// end of each epoch), to resume from after a kill with the result an
+	// uninterrupted run gets (issue 32). The runner sets it per cell,
+	// OUT/checkpoints/<cell key>.ckpt, and removes the file once the cell's
+	// record is written; "" checkpoints nothing.
+	Checkpoint string
 }
 
 // Memo is a cache of values keyed by what they were computed from, safe for
