@@ -65,7 +65,8 @@ with tarfile.open(sys.argv[1], "w:gz", compresslevel=9) as tf:
 PY
 plan p1.toml bomb.tar.gz
 show "bomb as a custom set" /usr/bin/time -f "max RSS %M KB" "$BIN" reproduce -c p1.toml --data data --out o1 --quiet
-PAT="max RSS" show "  (its memory)" /usr/bin/time -f "max RSS %M KB" "$BIN" reproduce -c p1.toml --data data --out o1 --quiet
+PAT="max RSS" show "  (its memory, CIFAR-10 included)" /usr/bin/time -f "max RSS %M KB" "$BIN" reproduce -c p1.toml --data data --out o1 --quiet
+PAT="max RSS" show "  (data stats on the bomb alone)" /usr/bin/time -f "max RSS %M KB" "$BIN" data stats data/bomb.tar.gz
 
 echo "== 2. a named pipe as the custom path"
 mkfifo data/fifo; plan p2.toml fifo
