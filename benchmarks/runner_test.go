@@ -459,20 +459,6 @@ func TestTwoRunsOnOneOut(t *testing.T) {
 	}
 }
 
-// logHook is a slog handler that calls fn with every record's message and
-// attributes (all levels).
-type logHook func(msg string, attrs map[string]slog.Value)
-
-func (h logHook) Enabled(context.Context, slog.Level) bool { return true }
-func (h logHook) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h logHook) WithGroup(string) slog.Handler            { return h }
-func (h logHook) Handle(_ context.Context, r slog.Record) error {
-	attrs := map[string]slog.Value{}
-	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value; return true })
-	h(r.Message, attrs)
-	return nil
-}
-
 // tinyMCD is one MCD cell of two short epochs, on a network trained for
 // one epoch on 256 images.
 const tinyMCD = `
@@ -532,7 +518,7 @@ func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stop := slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+	stop := slog.New(testenv.LogHook(func(msg string, attrs map[string]slog.Value) {
 		if msg == "mcd checkpoint written" && attrs["completed_epochs"].Int64() == 1 {
 			cancel()
 		}
@@ -551,7 +537,7 @@ func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 
 	var resumed []string
 	var mu sync.Mutex
-	watch := slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+	watch := slog.New(testenv.LogHook(func(msg string, attrs map[string]slog.Value) {
 		if msg == "mcd resuming fine-tuning" {
 			mu.Lock()
 			resumed = append(resumed, attrs["completed_epochs"].String())

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mcdood/mcdood/internal/testenv"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/ood/oodtest"
@@ -133,20 +134,6 @@ func (want outcome) same(t *testing.T, got outcome) {
 	}
 }
 
-// logHook is a slog handler that calls fn with every record's message and
-// attributes (all levels).
-type logHook func(msg string, attrs map[string]slog.Value)
-
-func (h logHook) Enabled(context.Context, slog.Level) bool { return true }
-func (h logHook) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h logHook) WithGroup(string) slog.Handler            { return h }
-func (h logHook) Handle(_ context.Context, r slog.Record) error {
-	attrs := map[string]slog.Value{}
-	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value; return true })
-	h(r.Message, attrs)
-	return nil
-}
-
 // events records what a fine-tuning logged about its checkpoint: where it
 // resumed ("" when it did not), and the warnings.
 type events struct {
@@ -156,7 +143,7 @@ type events struct {
 }
 
 func (ev *events) hook(then func(msg string, attrs map[string]slog.Value)) *slog.Logger {
-	return slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+	return slog.New(testenv.LogHook(func(msg string, attrs map[string]slog.Value) {
 		ev.mu.Lock()
 		switch {
 		case msg == "mcd resuming fine-tuning":

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mcdood/mcdood/internal/testenv"
 )
 
 // The child process of TestResumeAfterSignal: with MCD_TEST_KILL set to
@@ -37,7 +39,7 @@ func TestResumeChild(t *testing.T) {
 	env, data, cfg := c.setup(t, f[4])
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	env.Log = slog.New(logHook(func(msg string, attrs map[string]slog.Value) {
+	env.Log = slog.New(testenv.LogHook(func(msg string, attrs map[string]slog.Value) {
 		if atCheckpoint(msg, attrs, epochs, step) {
 			syscall.Kill(os.Getpid(), sig)
 		}

@@ -1,9 +1,11 @@
 // Package testenv finds what tests need from outside the repository: the
 // read-only data mirror, and whether the run is CI (where a missing mirror is
-// a failure, never a silent skip).
+// a failure, never a silent skip); and LogHook, to act on what a run logs.
 package testenv
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,4 +61,18 @@ func Long(t testing.TB) {
 	if testing.Short() && !InCI() {
 		t.Skip("long test; skipped under -short")
 	}
+}
+
+// LogHook is a slog handler that calls itself with every record's message
+// and attributes (all levels), for tests that act on what a run logs.
+type LogHook func(msg string, attrs map[string]slog.Value)
+
+func (h LogHook) Enabled(context.Context, slog.Level) bool { return true }
+func (h LogHook) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h LogHook) WithGroup(string) slog.Handler            { return h }
+func (h LogHook) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]slog.Value{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value; return true })
+	h(r.Message, attrs)
+	return nil
 }
