@@ -36,10 +36,7 @@ weights = "odin-densenet10"
 // weights, its ODIN DenseNet file.
 func publishedRoot(t *testing.T, weights bool) string {
 	data := testenv.DataMirror(t)
-	root := t.TempDir()
-	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
-		t.Fatal(err)
-	}
+	root := cifarRoot(t, data)
 	if weights {
 		if err := os.Symlink(filepath.Join(data, "pretrained"), filepath.Join(root, loaders.PretrainedDir)); err != nil {
 			t.Fatal(err)

@@ -56,14 +56,22 @@ batch = 32
 unlabelled_batch = 32
 `
 
-func TestRunResumesAndReportsMissingData(t *testing.T) {
-	data := testenv.DataMirror(t)
-	// lsun-crop is not in the mirror; point the run at a root that has
-	// CIFAR-10 only, so the test does not depend on what else is there.
+// cifarRoot is a data root holding only the data mirror's CIFAR-10, so that
+// a test does not depend on what else the mirror holds.
+func cifarRoot(t *testing.T, data string) string {
+	t.Helper()
 	root := t.TempDir()
 	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+func TestRunResumesAndReportsMissingData(t *testing.T) {
+	data := testenv.DataMirror(t)
+	// lsun-crop is not in the mirror; point the run at a root that has
+	// CIFAR-10 only, so the test does not depend on what else is there.
+	root := cifarRoot(t, data)
 	plan, err := experiments.Parse("tiny.toml", []byte(tiny))
 	if err != nil {
 		t.Fatal(err)
@@ -153,10 +161,7 @@ fit = "resize"
 // SkipBroken the healthy set's cells run and the broken set's fail.
 func TestBrokenDataFailsBeforeTraining(t *testing.T) {
 	data := testenv.DataMirror(t)
-	root := t.TempDir()
-	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
-		t.Fatal(err)
-	}
+	root := cifarRoot(t, data)
 	// 150 good images (more than the 100 validation images) and a JPEG cut
 	// short; and a .tar.gz cut in the middle.
 	folder := filepath.Join(root, "mine")
@@ -494,10 +499,7 @@ unlabelled_batch = 16
 // is gone once the record is written.
 func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 	data := testenv.DataMirror(t)
-	root := t.TempDir()
-	if err := os.Symlink(filepath.Join(data, "cifar-10-batches-bin"), filepath.Join(root, "cifar-10-batches-bin")); err != nil {
-		t.Fatal(err)
-	}
+	root := cifarRoot(t, data)
 	plan, err := experiments.Parse("tiny-mcd.toml", []byte(tinyMCD))
 	if err != nil {
 		t.Fatal(err)
