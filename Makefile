@@ -1,7 +1,8 @@
 # mcdood: reproduce Yu & Aizawa (ICCV 2019) MCD out-of-distribution results.
 #
 #   make reproduce   build, get the data, run experiments.toml, print the tables
-#   make test        vet and test both builds (OpenBLAS and pure Go)
+#   make test        vet and test both builds (OpenBLAS and pure Go), check the docs
+#   make docs        regenerate the result tables in README.md and docs/
 #
 # Variables: DATA (data root, default ./data), MIRROR (a local copy of the data
 # sets to copy from instead of downloading; ../shared/data when it exists),
@@ -21,7 +22,7 @@ BIN     := bin/mcdood
 # wherever git can read this checkout (a source tarball builds without it).
 VCS     := $(shell git status --porcelain >/dev/null 2>&1 && echo -buildvcs=auto || echo -buildvcs=false)
 
-.PHONY: all build test test-short bench reproduce clean smoke-baseline cross cwarnings fuzz
+.PHONY: all build test test-short bench reproduce clean smoke-baseline cross cwarnings fuzz docs docs-check cluster-test
 
 all: build
 
@@ -40,6 +41,7 @@ GONUM_BIN := bin/mcdood-gonum
 SMOKE_SEEDS ?= 1,2,3,4
 
 test: build
+	@$(MAKE) --no-print-directory docs-check
 	$(GO) build $(VCS) -o $(GONUM_BIN) ./cmd/mcdood
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -timeout 30m ./...
@@ -51,6 +53,28 @@ test: build
 	@if [ -d "$(TEST_DATA)" ]; then scripts/smoke.sh check $(BIN) $(GONUM_BIN) $(TEST_DATA); \
 	elif [ -n "$$CI" ]; then echo "data mirror missing at $(TEST_DATA)"; exit 1; \
 	else echo "data mirror missing at $(TEST_DATA): smoke check skipped"; fi
+	@if command -v slurmctld >/dev/null && [ -d "$(TEST_DATA)" ]; then $(MAKE) --no-print-directory cluster-test; \
+	elif [ -n "$$CI" ]; then echo "cluster-test: SLURM (slurm-wlm, munge) or the data mirror missing"; exit 1; \
+	else echo "no SLURM (apt-get install slurm-wlm munge jq) or no data mirror: cluster test skipped"; fi
+
+# A real single-node SLURM on this machine (scripts/slurm/cluster-test.sh,
+# about a minute): a small plan run by an array of three workers sharing one
+# output folder, the task running the MCD cell requeued mid-cell, each cell
+# computed once by the claim logs, and records, scores and tables equal to a
+# local run's. Needs slurm-wlm, munge and jq (.ci/run installs them).
+cluster-test: build
+	scripts/slurm/cluster-test.sh $(BIN) $(TEST_DATA)
+
+# The result tables in README.md and docs/ are `mcdood table` over the records
+# committed under docs/records/, spliced between markers that name the command
+# (scripts/docs.sh). make docs rewrites them; make docs-check (run by make
+# test) fails when one differs from what is committed, and runs
+# "mcdood COMMAND -h" for every command the docs' code blocks name.
+docs: build
+	scripts/docs.sh generate $(BIN)
+
+docs-check: build
+	scripts/docs.sh check $(BIN)
 
 # The C files with every warning an error, on the host compiler: cgo builds
 # them without -Werror, and the aarch64 check below runs only where that

@@ -217,7 +217,7 @@ var elocScore = softmaxScore{"eloc", func(p []float64) float64 {
 			h -= v * math.Log(v)
 		}
 	}
-	return p[ood.Argmax(p)] - h
+	return p[nets.Argmax(p)] - h
 }}
 
 // Score implements ood.Detector.

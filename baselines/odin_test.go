@@ -69,7 +69,7 @@ func TestODINPerturbationFollowsFiniteDifferences(t *testing.T) {
 				for i := range batch {
 					ood.HeadSoftmax(out, i, c.heads, c.temp, p, tmp)
 					if len(labels) < batch {
-						labels = append(labels, ood.Argmax(p))
+						labels = append(labels, nets.Argmax(p))
 					}
 					sum += math.Log(p[labels[i]])
 				}

@@ -2,46 +2,31 @@ package benchmarks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/mcdood/mcdood/experiments"
 	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/ood"
 )
 
-// Status says whether a data set a plan needs can be used.
-type Status string
-
+// The statuses and the weights role of a data set, as the runner spells
+// them (loaders owns them).
 const (
-	Ready   Status = "ok"
-	Missing Status = "missing" // not under the data root: its cells are skipped
-	Broken  Status = "broken"  // there, but unreadable or too small
+	Ready       = loaders.Ready
+	Missing     = loaders.Missing
+	Broken      = loaders.Broken
+	RoleWeights = loaders.RoleWeights
 )
 
-// DataSet is one data set a plan's cells need, as the data pass found it.
+// DataSet is one data set a plan's cells need, as the data pass found it:
+// its loaders.Report (Cells, and Seed for an OOD set, filled) and what the
+// run reads from it.
 type DataSet struct {
-	Name string
-	Role string // "ID", "OOD" or RoleWeights (a published network's file, named by its network)
-	// Seed is the seed an OOD set was opened with: random crops and the
-	// noise sets depend on it (0 for ID sets).
-	Seed   uint64
-	Status Status
-	// Train and Test count the images a run uses (after the plan's caps);
-	// an OOD set has Test only.
-	Train, Test int
-	Source      string // the folder or archive read, "generated", with "(derived, crop)" and the like
-	Problem     string // Missing: the command that fetches it; Broken: the file and what is wrong
-	Cells       int    // cells that need it
-	// Warnings says what reading the set skipped (image links that lead
-	// nowhere, links to folders not followed); WriteTable prints them.
-	Warnings []string
-
+	loaders.Report
 	train, test *loaders.Dataset
 	valPool     *loaders.Dataset // ID validation images drawn from here, not from test (id_validation)
 	weights     string           // the checked weights file
@@ -52,6 +37,7 @@ type DataSet struct {
 // nothing is decoded twice.
 type Data struct {
 	Sets []*DataSet
+	root string // the data root the sets were looked for under
 }
 
 func (d *Data) find(role, name string, seed uint64) *DataSet {
@@ -87,12 +73,12 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		return nil, err
 	}
 	f := plan.File
-	d := &Data{}
+	d := &Data{root: opts.DataRoot}
 	need := func(role, name string, seed uint64) *DataSet {
 		if s := d.find(role, name, seed); s != nil {
 			return s
 		}
-		s := &DataSet{Name: name, Role: role, Seed: seed}
+		s := &DataSet{Report: loaders.Report{Name: name, Role: role, Seed: seed}}
 		d.Sets = append(d.Sets, s)
 		return s
 	}
@@ -100,10 +86,10 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		if net := plan.Network(c.Network); net.Recipe.Published() {
 			need(RoleWeights, net.Name, 0).Cells++
 		}
-		need("ID", c.ID, 0).Cells++
-		need("OOD", c.OOD, c.Seed).Cells++
+		need(loaders.RoleID, c.ID, 0).Cells++
+		need(loaders.RoleOOD, c.OOD, c.Seed).Cells++
 		if c.Setting == string(ood.Cross) {
-			need("OOD", plan.CrossPool(c.OOD), c.Seed).Cells++
+			need(loaders.RoleOOD, plan.CrossPool(c.OOD), c.Seed).Cells++
 		}
 	}
 	for _, s := range d.Sets {
@@ -113,7 +99,7 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 		switch s.Role {
 		case RoleWeights:
 			s.openWeights(plan.Network(s.Name).Recipe, opts)
-		case "ID":
+		case loaders.RoleID:
 			s.openID(f, opts)
 		default:
 			s.openOOD(ctx, plan, opts)
@@ -129,15 +115,16 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 
 func (s *DataSet) openID(f experiments.File, opts Options) {
 	train, test, err := loaders.OpenID(s.Name, opts.DataRoot)
-	if s.fail(err, opts.DataRoot) {
+	if s.Fail(err, opts.DataRoot) {
 		return
 	}
+	s.Source, _ = loaders.LocateID(s.Name, opts.DataRoot) // found: OpenID read it
 	s.train, s.test = train.Head(f.TrainImages), test.Head(f.TestImages)
-	s.Train, s.Test, s.Source = s.train.Len(), s.test.Len(), opts.DataRoot
+	s.Train, s.Test = s.train.Len(), s.test.Len()
 	if f.IDValidation == experiments.IDValidationAfterTest {
 		// Validation comes from the images after the scored ones.
 		s.valPool = test.Subset(test.Name+" after the first "+fmt.Sprint(f.TestImages), seq(f.TestImages, test.Len()))
-		s.Source += fmt.Sprintf(" (test images 0–%d scored; validation from the %d after them)", s.Test-1, s.valPool.Len())
+		s.Note = fmt.Sprintf("test images 0–%d scored; validation from the %d after them", s.Test-1, s.valPool.Len())
 		if s.valPool.Len() < f.Validation {
 			s.Status, s.Problem = Broken, fmt.Sprintf("id_validation %q: %d test images after the first %d (test_images), fewer than validation = %d", f.IDValidation, s.valPool.Len(), f.TestImages, f.Validation)
 			return
@@ -148,10 +135,6 @@ func (s *DataSet) openID(f experiments.File, opts Options) {
 	s.checkSize(f.Validation)
 }
 
-// RoleWeights is the role of a published network's weights file in the
-// data pass: checked (present, sha256) before anything runs.
-const RoleWeights = "weights"
-
 // openWeights finds and checks the file of a published network (named in
 // the DataSet by its network name).
 func (s *DataSet) openWeights(r experiments.Recipe, opts Options) {
@@ -161,19 +144,14 @@ func (s *DataSet) openWeights(r experiments.Recipe, opts Options) {
 		nameOrPath = filepath.Join(opts.DataRoot, nameOrPath) // relative paths are under the data root, as custom sets'
 	}
 	p, err := loaders.ResolveWeights(nameOrPath, r.WeightsSHA256, opts.DataRoot)
-	if errors.Is(err, loaders.ErrNotFound) {
-		s.Status, s.Problem = Missing, "get it with: "+fetchCommand(opts.DataRoot, r.Weights)
-		if !named {
+	if s.Fail(err, opts.DataRoot) {
+		if !named && s.Status == Missing {
 			s.Problem = "no file at " + nameOrPath
 		}
 		return
 	}
-	if err != nil {
-		s.Status, s.Problem = Broken, err.Error()
-		return
-	}
 	s.weights = p
-	s.Status, s.Source = Ready, fmt.Sprintf("%s (sha256 %s…)", p, r.WeightsSHA256[:12])
+	s.Status, s.Source, s.Note = Ready, p, fmt.Sprintf("sha256 %s…", r.WeightsSHA256[:12])
 }
 
 // seq is lo, lo+1, …, hi−1.
@@ -197,13 +175,13 @@ func (s *DataSet) openOOD(ctx context.Context, plan *experiments.Plan, opts Opti
 			s.Status, s.Problem = Broken, err.Error()
 			return true
 		}
-		return s.fail(err, opts.DataRoot)
+		return s.Fail(err, opts.DataRoot)
 	}
 	src, err := loaders.Locate(s.Name, opts.DataRoot, lo)
 	if fail(err) {
 		return
 	}
-	s.Source = sourceOf(src)
+	s.SetSource(src)
 	set, err := loaders.Open(s.Name, opts.DataRoot, lo)
 	if fail(err) {
 		return
@@ -214,19 +192,8 @@ func (s *DataSet) openOOD(ctx context.Context, plan *experiments.Plan, opts Opti
 	s.checkSize(f.Validation)
 }
 
-// fail records err, if any, as the set's status.
-func (s *DataSet) fail(err error, root string) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, loaders.ErrNotFound):
-		s.Status, s.Problem = Missing, "get it with: "+fetchCommand(root, s.Name)
-	default:
-		s.Status, s.Problem = Broken, err.Error()
-	}
-	return true
-}
-
+// checkSize makes the set Ready when it has more test images than the
+// validation split takes, Broken otherwise.
 func (s *DataSet) checkSize(validation int) {
 	if s.Test <= validation {
 		s.Status, s.Problem = Broken, fmt.Sprintf("%d test images, not more than the %d the validation split takes", s.Test, validation)
@@ -235,74 +202,16 @@ func (s *DataSet) checkSize(validation int) {
 	s.Status = Ready
 }
 
-func sourceOf(src loaders.Source) string {
-	p := src.Path
-	if p == "" {
-		p = "generated"
-	}
-	if src.Derived {
-		p += fmt.Sprintf(" (derived, %s)", src.Fit)
-	}
-	return p
-}
-
-func fetchCommand(root, name string) string {
-	return fmt.Sprintf("mcdood data fetch --data %s %s", root, name)
-}
-
-// WriteTable writes the data pass as a table: every set, its status, image
-// counts and source, and for a missing or broken set what to do or what is
-// wrong; then one line per warning ("NAME: warning: …").
+// WriteTable writes the data pass as loaders.WriteReports does: every set,
+// its status, image counts, cells and source, or what to do or what is
+// wrong; then each warning once, and the missing sets with the command that
+// fetches them.
 func (d *Data) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "set\trole\tstatus\timages\tcells\tsource or problem")
-	for _, s := range d.Sets {
-		name := s.Name
-		if s.Role == "OOD" && s.Seed != 0 && d.seeds(s.Name) > 1 {
-			name += fmt.Sprintf(" (seed %d)", s.Seed)
-		}
-		images := "—"
-		switch {
-		case s.Status == Missing || (s.Status == Broken && s.Test == 0) || s.Role == RoleWeights:
-		case s.Role == "ID":
-			images = fmt.Sprintf("%d train, %d test", s.Train, s.Test)
-		default:
-			images = fmt.Sprint(s.Test)
-		}
-		detail := s.Source
-		if s.Problem != "" {
-			detail = s.Problem
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", name, s.Role, s.Status, images, s.Cells, detail)
+	reports := make([]loaders.Report, len(d.Sets))
+	for i, s := range d.Sets {
+		reports[i] = s.Report
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	printed := map[string]bool{} // a set opened with several seeds warns once
-	for _, s := range d.Sets {
-		for _, wn := range s.Warnings {
-			line := fmt.Sprintf("%s: warning: %s\n", s.Name, wn)
-			if printed[line] {
-				continue
-			}
-			printed[line] = true
-			if _, err := io.WriteString(w, line); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// seeds counts the seeds an OOD set is opened with.
-func (d *Data) seeds(name string) int {
-	n := 0
-	for _, s := range d.Sets {
-		if s.Role == "OOD" && s.Name == name {
-			n++
-		}
-	}
-	return n
+	return loaders.WriteReports(w, d.root, reports)
 }
 
 // BrokenError is the error of a run stopped before training by broken data.

@@ -1,4 +1,5 @@
-// Package benchmarks runs an experiment plan: for each cell it gets the data,
+// Package benchmarks is the runner: it runs experiment plans. For each cell
+// of a plan it gets the data,
 // the pre-trained network (trained once and cached by a hash of everything
 // that changes it), prepares the detector (fits, tunes or fine-tunes it),
 // scores the ID and OOD test images, measures them and stores one record.
@@ -9,14 +10,13 @@
 package benchmarks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,7 +25,6 @@ import (
 	"github.com/mcdood/mcdood/experiments"
 	"github.com/mcdood/mcdood/internal/progress"
 	"github.com/mcdood/mcdood/loaders"
-	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/results"
@@ -34,9 +33,7 @@ import (
 // Options are the parts of a run that do not change its results.
 type Options struct {
 	DataRoot string
-	Out      string
-	// Models is the pre-trained network cache; "" means Out/models.
-	Models string
+	Out      string // the plan's pre-trained networks go to Plan.ModelPath(Out, …)
 	// Shard and Shards pick every Shards-th cell starting at Shard (0-based),
 	// for cluster array jobs; Shards ≤ 1 runs everything.
 	Shard, Shards int
@@ -51,18 +48,16 @@ type Options struct {
 	// broken set's cells failed; without it a broken set stops the run
 	// before any training (a *BrokenError).
 	SkipBroken bool
-	// Lock is the caller's claim on Out for this shard (results.LockDir);
-	// Run takes one itself when nil, and fails when another run holds Out.
-	Lock *results.Lock
-}
-
-// modelPath is where the network with this model key is cached.
-func (o Options) modelPath(key string) string {
-	dir := o.Models
-	if dir == "" {
-		dir = filepath.Join(o.Out, "models")
-	}
-	return filepath.Join(dir, key+".ckpt")
+	// Claims tunes the claims by which any number of runs share Out, each
+	// cell computed by one of them (results.Claimer); zero values take
+	// its defaults.
+	Claims results.ClaimOptions
+	// CheckpointEvery is ood.Env.CheckpointEvery: steps between the
+	// checkpoints of a long-training detector whose plan sets none.
+	CheckpointEvery int
+	// Poll is how often a run whose remaining cells are all held by other
+	// runs looks again (default 10 s).
+	Poll time.Duration
 }
 
 // checkpointPath is where a cell's detector keeps its resumable state
@@ -79,7 +74,10 @@ func (o Options) checkpointPath(key string) (string, error) {
 
 // Summary says what a run did.
 type Summary struct {
-	Done, Skipped int
+	// Done counts the cells this run computed, Skipped those recorded
+	// before it started, Others those other runs on Out recorded while it
+	// ran.
+	Done, Skipped, Others int
 	// Missing lists OOD and ID sets whose data is absent (their cells are
 	// skipped), with the command that fetches each.
 	Missing []MissingSet
@@ -139,25 +137,22 @@ func pendingCells(plan *experiments.Plan, opts Options) ([]experiments.Cell, int
 	return pending, skipped, nil
 }
 
-// Run executes the plan's cells that have no record yet. It first claims
-// Out (Options.Lock, results.LockDir): another run on the same cells there
-// is an error naming it. Data problems are found before any training
-// (Options.Data, OpenData): missing sets skip their cells, broken ones stop
-// the run unless Options.SkipBroken. A cell that fails later is listed in
-// Summary.Failed and the others go on; Run returns an error only for what
-// stops every cell (a cancelled context, the results directory, a record
-// that does not match its scores).
+// Run executes the plan's cells that have no record yet. Any number of
+// runs may share Out, on one machine or several (a shared file system):
+// each claims a cell before computing it (results.Claimer), so no cell is
+// computed twice, and a cell whose run died is taken over and resumes from
+// its checkpoint. When the cells left are all held by other runs, Run
+// waits for them (Options.Poll), so every run ends with every record.
+// Data problems are found before any training (Options.Data, OpenData):
+// missing sets skip their cells, broken ones stop the run unless
+// Options.SkipBroken. A cell that fails later is listed in Summary.Failed
+// and the others go on; Run returns an error only for what stops every
+// cell (a cancelled context, the results directory, a record that does not
+// match its scores).
 func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Lock == nil {
-		lock, err := results.LockDir(opts.Out, opts.Shard, opts.Shards)
-		if err != nil {
-			return nil, err
-		}
-		defer lock.Unlock()
 	}
 	store, err := results.OpenStore(opts.Out)
 	if err != nil {
@@ -173,29 +168,21 @@ func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, e
 	if broken := data.Broken(); len(broken) > 0 && !opts.SkipBroken {
 		return sum, &BrokenError{Sets: broken}
 	}
-	pending, skipped, err := pendingCells(plan, opts)
+	claims, err := results.NewClaimer(opts.Out, opts.Claims)
 	if err != nil {
 		return nil, err
 	}
-	sum.Skipped = skipped
-	var order []groupKey
-	groups := map[groupKey][]experiments.Cell{}
-	for _, c := range pending {
-		g := groupKey{c.ID, c.Network, c.Seed}
-		if _, ok := groups[g]; !ok {
-			order = append(order, g)
-		}
-		groups[g] = append(groups[g], c)
+	defer claims.Close()
+	w := &worker{plan: plan, opts: opts, log: log, store: store, data: data, sum: sum,
+		claims: claims, missing: map[string]*MissingSet{}, settled: map[string]bool{}}
+	if err := w.run(ctx); err != nil {
+		return sum, err
 	}
-	missing := map[string]*MissingSet{}
-	for _, g := range order {
-		r := &groupRun{plan: plan, opts: opts, log: log, store: store, key: g, missing: missing, data: data, sum: sum}
-		if err := r.run(ctx, groups[g]); err != nil {
-			return sum, err
-		}
+	if sum.Done == 0 && len(sum.Failed) == 0 {
+		claims.Discard() // nothing to show for its claims: leave no trace
 	}
-	for _, name := range sortedKeys(missing) {
-		sum.Missing = append(sum.Missing, *missing[name])
+	for _, name := range sortedKeys(w.missing) {
+		sum.Missing = append(sum.Missing, *w.missing[name])
 	}
 	if sum.Records, sum.Unverified, err = store.Checked(); err != nil {
 		return sum, err
@@ -203,16 +190,115 @@ func Run(ctx context.Context, plan *experiments.Plan, opts Options) (*Summary, e
 	return sum, nil
 }
 
-// groupRun runs the cells of one (ID set, network, seed).
-type groupRun struct {
+// worker is one run's share of a plan on an output folder that other runs
+// may share.
+type worker struct {
 	plan    *experiments.Plan
 	opts    Options
 	log     *slog.Logger
 	store   *results.Store
-	key     groupKey
-	missing map[string]*MissingSet
 	data    *Data
 	sum     *Summary
+	claims  *results.Claimer
+	missing map[string]*MissingSet
+	// settled are the cells this run has done with: computed, failed, or
+	// skipped for missing data; they are not tried again.
+	settled map[string]bool
+}
+
+// run passes over the pending cells, group by group, until none is left
+// that this run has not settled; between passes that found every cell left
+// held by other runs it waits.
+func (w *worker) run(ctx context.Context) error {
+	for pass := 0; ; pass++ {
+		pending, skipped, err := pendingCells(w.plan, w.opts)
+		if err != nil {
+			return err
+		}
+		if pass == 0 {
+			w.sum.Skipped = skipped
+		} else {
+			w.sum.Others = skipped - w.sum.Skipped - w.sum.Done
+		}
+		var order []groupKey
+		groups := map[groupKey][]experiments.Cell{}
+		for _, c := range pending {
+			if w.settled[c.Key] {
+				continue
+			}
+			g := groupKey{c.ID, c.Network, c.Seed}
+			if _, ok := groups[g]; !ok {
+				order = append(order, g)
+			}
+			groups[g] = append(groups[g], c)
+		}
+		if len(order) == 0 {
+			return nil
+		}
+		busy, progressed := 0, false
+		for _, g := range order {
+			r := &groupRun{worker: w, key: g}
+			n, err := r.run(ctx, groups[g])
+			if err != nil {
+				return err
+			}
+			busy += n
+			progressed = progressed || n < len(groups[g])
+		}
+		if busy > 0 && !progressed {
+			w.log.Info("waiting for cells other runs hold", "cells", busy, "worker", w.claims.Worker())
+			if err := sleep(ctx, w.poll()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// claimWaiting claims key, waiting while other runs hold it.
+func (w *worker) claimWaiting(ctx context.Context, key string) (*results.Claim, error) {
+	for {
+		cl, err := w.claim(key)
+		if cl != nil || err != nil {
+			return cl, err
+		}
+		if err := sleep(ctx, w.poll()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (w *worker) poll() time.Duration { return cmp.Or(w.opts.Poll, 10*time.Second) }
+
+// sleep waits for d or the context's end.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// claim claims key (a cell's or a network's) for this run: nil when
+// another run holds it.
+func (w *worker) claim(key string) (*results.Claim, error) {
+	name, err := results.FileName(key)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := w.claims.TryClaim(name)
+	if errors.Is(err, results.ErrClaimHeld) {
+		return nil, nil
+	}
+	return cl, err
+}
+
+// groupRun runs the cells of one (ID set, network, seed).
+type groupRun struct {
+	*worker
+	key groupKey
 
 	train, idVal, idTest *loaders.Dataset
 	model                *nets.Model
@@ -227,23 +313,97 @@ type groupRun struct {
 // fail records cells that could not run.
 func (r *groupRun) fail(err error, cells ...experiments.Cell) {
 	for _, c := range cells {
+		r.settled[c.Key] = true
 		r.sum.Failed = append(r.sum.Failed, FailedCell{Key: c.Key, Err: err})
 		r.log.Error("cell failed", "key", c.Key, "error", err)
 	}
 }
 
-// run runs the group's cells; it returns an error only when the run must
-// stop (a cancelled context, a store that cannot be written).
-func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
+// run runs the group's cells that no other run holds, claiming each before
+// it starts, and returns how many other runs held (with the cells left
+// when another run pre-trains the group's network). It returns an error
+// only when the run must stop (a cancelled context, a store that cannot be
+// written).
+func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) (busy int, err error) {
+	for i, c := range cells {
+		if err := ctx.Err(); err != nil {
+			return busy, err
+		}
+		cl, err := r.claim(c.Key)
+		if err != nil {
+			return busy, err
+		}
+		if cl == nil {
+			busy++
+			continue
+		}
+		if r.store.Has(c.Key) {
+			// Another run recorded it between this pass's listing and
+			// the claim.
+			r.claims.Release(cl)
+			continue
+		}
+		ok, err := r.claimed(ctx, c, r.env == nil, cells[i:])
+		if ok && err == nil {
+			r.claims.Done(cl)
+		} else {
+			r.claims.Release(cl)
+		}
+		switch {
+		case errors.Is(err, errNetworkHeld):
+			return busy + len(cells) - i, nil
+		case errors.Is(err, errGroupSettled):
+			return busy, nil
+		case ok && err == nil:
+			// Its record is written: done, even when the run was
+			// cancelled just after.
+			r.sum.Done++
+			r.settled[c.Key] = true
+		case ctx.Err() != nil:
+			return busy, ctx.Err()
+		case errors.Is(err, errStore):
+			return busy, fmt.Errorf("cell %s: %w", c.Key, err)
+		case err != nil:
+			r.fail(err, c)
+		default:
+			r.settled[c.Key] = true // its data is missing
+		}
+	}
+	return busy, nil
+}
+
+var (
+	// errNetworkHeld: another run is pre-training the group's network.
+	errNetworkHeld = errors.New("the network is being pre-trained by another run")
+	// errGroupSettled: the group's data or network failed, and every
+	// cell left with it.
+	errGroupSettled = errors.New("the group's cells are settled")
+)
+
+// claimed runs cell c, claimed by this run; first (the group's network not
+// loaded yet) prepares the group for it and the cells left after it.
+func (r *groupRun) claimed(ctx context.Context, c experiments.Cell, first bool, left []experiments.Cell) (bool, error) {
+	if first {
+		if err := r.prepare(ctx, left); err != nil {
+			return false, err
+		}
+	}
+	return r.cell(ctx, c)
+}
+
+// prepare gets the group's data and network; when they cannot be had, the
+// cells left are settled (missing or failed) and it says so with
+// errGroupSettled.
+func (r *groupRun) prepare(ctx context.Context, cells []experiments.Cell) error {
 	f := r.plan.File
 	id := r.data.find("ID", r.key.id, 0)
 	switch id.Status {
 	case Missing:
-		r.miss(r.key.id, len(cells))
-		return nil
+		r.miss(r.key.id, cells...)
+		return errGroupSettled
 	case Broken:
 		r.fail(fmt.Errorf("ID set %s: %s", r.key.id, id.Problem), cells...)
-		return nil
+		return errGroupSettled
 	}
 	r.train = id.train
 	var err error
@@ -257,7 +417,7 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 	}
 	if err != nil {
 		r.fail(err, cells...)
-		return nil
+		return errGroupSettled
 	}
 	net := r.plan.Network(r.key.network)
 	r.norm = net.Normalization()
@@ -266,171 +426,53 @@ func (r *groupRun) run(ctx context.Context, cells []experiments.Cell) error {
 		switch {
 		case w == nil:
 			r.fail(fmt.Errorf("weights of %s were not in the data pass", net.Name), cells...)
-			return nil
+			return errGroupSettled
 		case w.Status == Missing:
-			r.miss(net.Recipe.Weights, len(cells))
-			return nil
+			r.miss(net.Recipe.Weights, cells...)
+			return errGroupSettled
 		case w.Status == Broken:
 			r.fail(fmt.Errorf("weights of %s: %s", net.Name, w.Problem), cells...)
-			return nil
+			return errGroupSettled
 		}
 		r.weights = w.weights
 	}
 	// Accuracy is measured on the whole (capped) ID test set: with the
 	// paper's split that includes the validation images, as it always has.
-	if err := r.pretrain(ctx, id.test); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.fail(err, cells...)
-		return nil
-	}
-	r.env = &ood.Env{Model: r.model, Norm: r.norm, Batch: f.EvalBatch, Seed: r.key.seed,
-		Progress: r.opts.Progress, Log: r.log, Memo: &ood.Memo{}}
-	r.ood = map[string][2]*loaders.Dataset{}
-	for _, c := range cells {
-		if err := ctx.Err(); err != nil {
+	if err := r.loadNetwork(ctx, id.test); err != nil {
+		if ctx.Err() != nil || errors.Is(err, errNetworkHeld) {
 			return err
 		}
-		ok, err := r.cell(ctx, c)
-		if ok && err == nil {
-			// Its record is written: done, even when the run was
-			// cancelled just after.
-			r.sum.Done++
-		}
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, errStore):
-			return fmt.Errorf("cell %s: %w", c.Key, err)
-		case err != nil:
-			r.fail(err, c)
-		}
+		r.fail(err, cells...)
+		return errGroupSettled
 	}
+	r.env = &ood.Env{Model: r.model, Norm: r.norm, Batch: f.EvalBatch, Seed: r.key.seed,
+		Progress: r.opts.Progress, Log: r.log, Memo: &ood.Memo{}, CheckpointEvery: r.opts.CheckpointEvery}
+	r.ood = map[string][2]*loaders.Dataset{}
 	return nil
 }
 
 // errStore marks a failure to write the results directory: it stops the run.
 var errStore = errors.New("writing results")
 
-func (r *groupRun) miss(name string, cells int) {
+// miss counts cells skipped for a missing set, and settles them.
+func (r *groupRun) miss(name string, cells ...experiments.Cell) {
 	m, ok := r.missing[name]
 	if !ok {
-		m = &MissingSet{Name: name, Fetch: fetchCommand(r.opts.DataRoot, name)}
+		fetch := name // a derived set is fetched by its source's name
+		for _, s := range r.data.Sets {
+			if s.Name == name && s.Fetch != "" {
+				fetch = s.Fetch
+				break
+			}
+		}
+		m = &MissingSet{Name: name, Fetch: loaders.FetchCommand(r.opts.DataRoot, fetch)}
 		r.missing[name] = m
 		r.log.Warn("data set missing; its cells are skipped", "set", name, "fetch", m.Fetch)
 	}
-	m.Cells += cells
-}
-
-// pretrain trains the group's network, or loads it from the model cache,
-// or loads a published network from its weights file; then measures its
-// accuracy on the ID images the detectors score.
-func (r *groupRun) pretrain(ctx context.Context, test *loaders.Dataset) error {
-	net := r.plan.Network(r.key.network)
-	var m *nets.Model
-	if r.weights != "" {
-		var err error
-		if m, err = r.loadPublished(net); err != nil {
-			return err
-		}
-	} else {
-		cfg, err := net.TrainConfig(r.key.seed)
-		if err != nil {
-			return err
-		}
-		mkey := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed)
-		path := r.opts.modelPath(mkey)
-		t0 := time.Now()
-		var hist []nets.EpochStats
-		m, hist, err = nets.Train(ctx, net.Spec, net.TrainingSet(r.train, r.key.seed), cfg, nets.TrainOptions{
-			Checkpoint: path, Meta: map[string]string{"recipe": mkey}, Progress: r.opts.Progress, Log: r.log,
-		})
-		if err != nil {
-			return fmt.Errorf("pre-training %s on %s: %w", r.key.network, r.key.id, err)
-		}
-		if len(hist) > 0 {
-			r.log.Info("pre-trained", "network", r.key.network, "id", r.key.id, "seed", r.key.seed, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
-		}
+	m.Cells += len(cells)
+	for _, c := range cells {
+		r.settled[c.Key] = true
 	}
-	testSet := loaders.Batches{Set: test, Norm: r.norm}
-	out, err := nets.Predict(ctx, m, testSet, nets.PredictOptions{Batch: r.plan.File.EvalBatch})
-	if err != nil {
-		return err
-	}
-	r.model, r.accuracy = m, out.Accuracy(test.Labels)[0]
-	if tta := net.Recipe.TTA; tta > 0 {
-		out, err := nets.Predict(ctx, m, testSet, nets.PredictOptions{Batch: r.plan.File.EvalBatch, TTA: tta})
-		if err != nil {
-			return err
-		}
-		r.ttaAccuracy = out.Accuracy(test.Labels)[0]
-	}
-	return nil
-}
-
-// Pretrain implements ood.Pretrainer for the group's cells: the job's
-// images, the group's architecture and recipe, a checkpoint beside the
-// group's network in the model cache (models/<model key>+<job key>.ckpt).
-func (r *groupRun) Pretrain(ctx context.Context, job ood.TrainJob) (*nets.Model, error) {
-	if !validJobKey(job.Key) {
-		return nil, fmt.Errorf("training job key %q: want letters, digits, '-', '_' and '.'", job.Key)
-	}
-	if job.Train == nil || !job.Train.Labelled() {
-		return nil, fmt.Errorf("training job %s: no labelled images", job.Key)
-	}
-	net := r.plan.Network(r.key.network)
-	if net.Recipe.Published() {
-		return nil, fmt.Errorf("training job %s: network %s loads published weights (%s) and has no training recipe", job.Key, net.Name, net.Recipe.Weights)
-	}
-	seed := jobSeed(r.key.seed, job.Key)
-	cfg, err := net.TrainConfig(seed)
-	if err != nil {
-		return nil, err
-	}
-	if job.Outliers != nil {
-		batch := job.OutlierBatch
-		if batch == 0 {
-			batch = max(1, int(math.Round(float64(cfg.Batch)*float64(job.Outliers.Len())/float64(job.Train.Len()))))
-		}
-		cfg.EntropyMargin = &nets.EntropyMargin{Outliers: net.TrainingSet(job.Outliers, seed), Batch: batch,
-			Margin: job.Margin, Weight: job.Weight}
-	}
-	key := r.plan.ModelKey(r.key.id, r.key.network, r.key.seed) + "+" + job.Key
-	path := r.opts.modelPath(key)
-	t0 := time.Now()
-	m, hist, err := nets.Train(ctx, net.Spec, net.TrainingSet(job.Train, seed), cfg, nets.TrainOptions{
-		Checkpoint: path, Meta: map[string]string{"recipe": key}, Progress: r.opts.Progress, Log: r.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("training job %s: %w", job.Key, err)
-	}
-	if len(hist) > 0 {
-		r.log.Info("trained", "job", job.Key, "network", r.key.network, "minutes", time.Since(t0).Minutes(), "checkpoint", path)
-	}
-	return m, nil
-}
-
-func validJobKey(k string) bool {
-	if k == "" || k == "." || k == ".." {
-		return false
-	}
-	for _, c := range k {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// jobSeed derives a training job's seed from the cell's and the job's key
-// (FNV-1a), so that the jobs of one detector start from different weights.
-func jobSeed(seed uint64, key string) uint64 {
-	h := uint64(14695981039346656037)
-	for _, b := range []byte(key) {
-		h = (h ^ uint64(b)) * 1099511628211
-	}
-	return seed ^ h
 }
 
 // oodSplit splits an OOD set of the data pass, once per group; a missing
@@ -453,130 +495,6 @@ func (r *groupRun) oodSplit(name string) (val, test *loaders.Dataset, err error)
 	}
 	r.ood[name] = [2]*loaders.Dataset{val, test}
 	return val, test, nil
-}
-
-// cell runs one cell; false when its data is missing.
-func (r *groupRun) cell(ctx context.Context, c experiments.Cell) (bool, error) {
-	f := r.plan.File
-	oodVal, oodTest, err := r.oodSplit(c.OOD)
-	if errors.Is(err, loaders.ErrNotFound) {
-		r.miss(c.OOD, 1)
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	setting := ood.Setting(c.Setting)
-	var other *loaders.Dataset
-	if setting == ood.Cross {
-		name := r.plan.CrossPool(c.OOD)
-		if name == "" || name == c.OOD {
-			return false, fmt.Errorf("cross setting of %s: pool set %q is not another OOD set", c.OOD, name)
-		}
-		if _, other, err = r.oodSplit(name); err != nil {
-			if errors.Is(err, loaders.ErrNotFound) {
-				r.miss(name, 1)
-				return false, nil
-			}
-			return false, err
-		}
-	}
-	pool, idScore, oodScore, err := setting.Pool(r.idTest, oodTest, other, f.SplitSeed)
-	if err != nil {
-		return false, err
-	}
-	method := r.plan.Method(c.Method)
-	det, err := method.Build()
-	if err != nil {
-		return false, err
-	}
-	rec := &results.Record{Key: c.Key, Group: c.Group, Plan: r.plan.Name, ID: c.ID, Network: c.Network, OOD: c.OOD, Method: c.Method,
-		Detector: method.Detector, Setting: c.Setting, Seed: c.Seed, Accuracy: r.accuracy, TTAAccuracy: r.ttaAccuracy,
-		Commit: r.opts.Commit, Machine: r.opts.Machine, BLAS: nets.BLAS(), Kernels: nets.Kernels(), Conv: nets.Conv(), Threads: nets.Threads(), Started: time.Now().UTC(),
-		Seconds: map[string]float64{}}
-	rec.Config = r.config(c, method)
-	rec.Counts = results.Counts{IDTest: idScore.Len(), OODTest: oodScore.Len(), IDVal: r.idVal.Len(), OODVal: oodVal.Len(), Unlabelled: pool.Len()}
-	r.log.Info("cell", "key", c.Key)
-
-	data := &ood.Data{Train: r.train, IDVal: r.idVal, OODVal: oodVal, Unlabelled: pool, Setting: setting}
-	// A detector that trains for long (MCD) checkpoints as it goes, and a
-	// rerun of the cell after a kill resumes from the checkpoint; it is
-	// removed once the record is written.
-	env := *r.env
-	if env.Checkpoint, err = r.opts.checkpointPath(c.Key); err != nil {
-		return false, err
-	}
-	if t, ok := det.(ood.Trainer); ok {
-		t0 := time.Now()
-		if err := t.Train(ctx, &env, data, r); err != nil {
-			return false, fmt.Errorf("train %s: %w", c.Method, err)
-		}
-		rec.Seconds["train"] = time.Since(t0).Seconds()
-	}
-	if p, ok := det.(ood.Preparer); ok {
-		t0 := time.Now()
-		if err := p.Prepare(ctx, &env, data); err != nil {
-			return false, fmt.Errorf("prepare %s: %w", c.Method, err)
-		}
-		rec.Seconds["prepare"] = time.Since(t0).Seconds()
-	}
-	t0 := time.Now()
-	idScores, err := det.Score(ctx, &env, idScore)
-	if err != nil {
-		return false, fmt.Errorf("score %s on %s: %w", c.Method, idScore.Name, err)
-	}
-	rec.Seconds["score_id"] = time.Since(t0).Seconds()
-	t0 = time.Now()
-	oodScores, err := det.Score(ctx, &env, oodScore)
-	if err != nil {
-		return false, fmt.Errorf("score %s on %s: %w", c.Method, oodScore.Name, err)
-	}
-	rec.Seconds["score_ood"] = time.Since(t0).Seconds()
-
-	if rec.Metrics, err = metrics.Compute(idScores, oodScores); err != nil {
-		return false, fmt.Errorf("metrics: %w", err)
-	}
-	paper, err := metrics.ComputePaper(idScores, oodScores)
-	if err != nil {
-		return false, fmt.Errorf("paper-mode metrics: %w", err)
-	}
-	rec.Paper = &paper.Report
-	oodPositive, err := metrics.FPR95OODPositive(idScores, oodScores)
-	if err != nil {
-		return false, fmt.Errorf("OOD-positive FPR@95: %w", err)
-	}
-	rec.FPR95OODPositive = &oodPositive
-	if paper.FPR95Fallback {
-		rec.Warnings = append(rec.Warnings, "paper-mode FPR95: no threshold had TPR in [0.9495, 0.9505]; the exact value is shown")
-	}
-	if f.Bootstrap > 0 {
-		ci, err := metrics.Bootstrap(idScores, oodScores, metrics.BootstrapConfig{Mode: metrics.Exact, Resamples: f.Bootstrap,
-			Level: 0.95, Seed: c.Seed})
-		if err != nil {
-			return false, fmt.Errorf("bootstrap: %w", err)
-		}
-		rec.CI = &ci
-	}
-	if rp, ok := det.(ood.Reporter); ok {
-		for _, n := range rp.Notes() {
-			rec.Notes = append(rec.Notes, results.Note{Key: n.Key, Value: n.Value})
-		}
-	}
-	rec.Warnings = append(rec.Warnings, r.warnings()...)
-	if w, ok := det.(ood.Warner); ok {
-		rec.Warnings = append(rec.Warnings, w.Warnings()...)
-	}
-	if err := r.store.PutScores(c.Key, idScores, oodScores); err != nil {
-		return false, fmt.Errorf("%w: %w", errStore, err)
-	}
-	if err := r.store.Put(rec); err != nil {
-		return false, fmt.Errorf("%w: %w", errStore, err)
-	}
-	if err := os.Remove(env.Checkpoint); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		r.log.Warn("cell done, but its checkpoint could not be removed", "key", c.Key, "checkpoint", env.Checkpoint, "error", err)
-	}
-	r.log.Info("cell done", "key", c.Key, "auroc", rec.Metrics.AUROC, "fpr95", rec.Metrics.FPR95)
-	return true, nil
 }
 
 // config lists everything that shaped a cell's result, for its record.
@@ -627,30 +545,3 @@ func (r *groupRun) warnings() []string {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
-
-// loadPublished builds the group's network and fills it from its published
-// weights file, checked in the data pass. A file with one classifier (ODIN's
-// DenseNet-BC-100) fills head 1, and head 2 becomes a copy of it, so that a
-// detector reading either head reads the published classifier; MCD builds
-// its second head itself (mcd.Config.Head2).
-func (r *groupRun) loadPublished(net experiments.Network) (*nets.Model, error) {
-	m, err := nets.New(net.Spec, r.train.Classes, r.key.seed)
-	if err != nil {
-		return nil, err
-	}
-	info, err := m.LoadTorch(r.weights)
-	if err != nil {
-		return nil, fmt.Errorf("network %s: %w", net.Name, err)
-	}
-	if info.SHA256 != net.Recipe.WeightsSHA256 {
-		// Checked in the data pass; the file changed since.
-		return nil, fmt.Errorf("network %s: %s has sha256 %s, want %s (it changed after the data pass)", net.Name, r.weights, info.SHA256, net.Recipe.WeightsSHA256)
-	}
-	if !info.Head2 {
-		if err := m.CopyHead(1, 2); err != nil {
-			return nil, err
-		}
-	}
-	r.log.Info("published network loaded", "network", net.Name, "weights", r.weights, "sha256", net.Recipe.WeightsSHA256)
-	return m, nil
-}

@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -395,72 +396,90 @@ func TestIdleRunLeavesNoFolders(t *testing.T) {
 	}
 }
 
-// blockingHandler is a log handler that holds the run at its first log
-// line until released: a run in progress.
-type blockingHandler struct {
-	slog.Handler
-	once              sync.Once
-	reached, released chan struct{}
-}
-
-func (h *blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *blockingHandler) Handle(ctx context.Context, r slog.Record) error {
-	h.once.Do(func() {
-		close(h.reached)
-		<-h.released
-	})
-	return nil
-}
-
-// Two runs on one Out: while the first runs, the second stops at once,
-// naming the first's pid and host; shards of one plan share Out; after the
-// first ends, Out is free.
-func TestTwoRunsOnOneOut(t *testing.T) {
+// Three runs on one Out share the plan: every cell is computed by exactly
+// one of them, the network is pre-trained once, a claim left by a dead
+// process is taken over, and each run ends with every record.
+func TestWorkersShareOneOut(t *testing.T) {
+	data := testenv.DataMirror(t)
+	root := cifarRoot(t, data)
 	plan, err := experiments.Parse("tiny.toml", []byte(tiny))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, root := t.TempDir(), t.TempDir() // no data: every cell is skipped, with a log line
-	h := &blockingHandler{Handler: slog.DiscardHandler, reached: make(chan struct{}), released: make(chan struct{})}
-	first := make(chan error)
-	go func() {
-		_, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Log: slog.New(h)})
-		first <- err
-	}()
-	select {
-	case <-h.reached:
-	case err := <-first:
-		t.Fatalf("the first run ended without logging: %v", err)
+	out := t.TempDir()
+	// A claim on the first cell by a process that has ended, on this host.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1):", err)
 	}
 	host, _ := os.Hostname()
-	_, err = Run(context.Background(), plan, Options{DataRoot: root, Out: out})
-	want := fmt.Sprintf("%s is in use by another run (pid %d on host %s, started ", out, os.Getpid(), host)
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("second run: %v, want %q...", err, want)
-	}
-	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 1, Shards: 2}); err == nil {
-		t.Error("a shard ran beside a run of every cell")
-	}
-	close(h.released)
-	if err := <-first; err != nil {
-		t.Fatalf("first run: %v", err)
-	}
-	// Shards share Out; the same shard twice does not.
-	lock, err := results.LockDir(out, 0, 2)
-	if err != nil {
+	name, _ := results.FileName(plan.Cells[0].Key)
+	os.MkdirAll(filepath.Join(out, "claims"), 0o755)
+	stale := fmt.Sprintf(`{"host":%q,"pid":%d}`, host, dead.Process.Pid)
+	if err := os.WriteFile(filepath.Join(out, "claims", name+".0.claim"), []byte(stale), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Unlock()
-	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 1, Shards: 2}); err != nil {
-		t.Errorf("shard 1/2 beside shard 0/2: %v", err)
+
+	var mu sync.Mutex
+	done := map[string]int{}
+	pretrained := 0
+	hook := testenv.LogHook(func(msg string, attrs map[string]slog.Value) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch msg {
+		case "cell done":
+			done[attrs["key"].String()]++
+		case "pre-trained":
+			pretrained++
+		}
+	})
+	const workers = 3
+	sums := make([]*Summary, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = Run(context.Background(), plan, Options{DataRoot: root, Out: out,
+				Log: slog.New(hook), Poll: 20 * time.Millisecond})
+		}()
 	}
-	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 0, Shards: 2}); err == nil || !strings.Contains(err.Error(), "shard 0/2") {
-		t.Errorf("shard 0/2 twice: %v", err)
+	wg.Wait()
+	total := 0
+	for i := range workers {
+		if errs[i] != nil {
+			t.Fatalf("worker %d: %v", i, errs[i])
+		}
+		s := sums[i]
+		total += s.Done
+		if len(s.Records) != 4 || s.Done+s.Others+s.Skipped != 4 {
+			t.Errorf("worker %d: done %d, others %d, skipped %d, records %d", i, s.Done, s.Others, s.Skipped, len(s.Records))
+		}
 	}
-	// The caller's own claim (reproduce takes it before the data pass).
-	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Shard: 0, Shards: 2, Lock: lock}); err != nil {
-		t.Errorf("with the caller's lock: %v", err)
+	if total != 4 || len(done) != 4 || pretrained != 1 {
+		t.Errorf("cells done %v (total %d), network pre-trained %d times; want 4 cells once each, one pre-training", done, total, pretrained)
+	}
+	for k, n := range done {
+		if n != 1 {
+			t.Errorf("cell %s computed %d times", k, n)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(out, "claims", "*.claim"))
+	if len(left) != 0 {
+		t.Errorf("claims left behind: %v", left)
+	}
+	logs, _ := filepath.Glob(filepath.Join(out, "claims", "*.log"))
+	var log strings.Builder
+	for _, p := range logs {
+		b, _ := os.ReadFile(p)
+		log.Write(b)
+	}
+	if want := fmt.Sprintf("takeover from %s pid %d %s gen 1", host, dead.Process.Pid, name); !strings.Contains(log.String(), want) {
+		t.Errorf("claim logs lack %q:\n%s", want, log.String())
+	}
+	if n := strings.Count(log.String(), " done "); n != 4 {
+		t.Errorf("claim logs say done %d times, want 4:\n%s", n, log.String())
 	}
 }
 
@@ -509,12 +528,13 @@ func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 	}
 	key := plan.Cells[0].Key
 	models, ref, out := t.TempDir(), t.TempDir(), t.TempDir()
+	plan.File.Models = models // the three runs share one model cache
 	// One data pass and one pre-training serve the three runs.
 	pass, err := OpenData(context.Background(), plan, Options{DataRoot: root, Out: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: ref, Models: models, Data: pass}); err != nil {
+	if _, err := Run(context.Background(), plan, Options{DataRoot: root, Out: ref, Data: pass}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -525,7 +545,7 @@ func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 			cancel()
 		}
 	}))
-	sum, err := Run(ctx, plan, Options{DataRoot: root, Out: out, Models: models, Data: pass, Log: stop})
+	sum, err := Run(ctx, plan, Options{DataRoot: root, Out: out, Data: pass, Log: stop})
 	if !errors.Is(err, context.Canceled) || sum.Done != 0 {
 		t.Fatalf("stopped run: done %d, %v", sum.Done, err)
 	}
@@ -546,7 +566,7 @@ func TestMCDCellResumesFromItsCheckpoint(t *testing.T) {
 			mu.Unlock()
 		}
 	}))
-	if sum, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Models: models, Data: pass, Log: watch}); err != nil || sum.Done != 1 {
+	if sum, err := Run(context.Background(), plan, Options{DataRoot: root, Out: out, Data: pass, Log: watch}); err != nil || sum.Done != 1 {
 		t.Fatalf("resumed run: done %d, %v", sum.Done, err)
 	}
 	if len(resumed) != 1 || resumed[0] != "1" {

@@ -76,6 +76,14 @@ func (f *File) ModelDir(out string) string {
 	return filepath.Join(out, "models")
 }
 
+// ModelPath is the file of a cached pre-trained network when the plan's
+// results go to out: KEY.ckpt in ModelDir(out), where key is a ModelKey, or
+// a ModelKey+"+"+job for a detector's own training job (ood.TrainJob).
+// "mcdood train --plan" writes there and "mcdood reproduce" reads there.
+func (p *Plan) ModelPath(out, key string) string {
+	return filepath.Join(p.File.ModelDir(out), key+".ckpt")
+}
+
 // Recipe is how a network is pre-trained on the ID set (both heads with
 // cross-entropy, as the MCD authors' pre-trained models). The keys after
 // Dropout are airbench's (Jordan, 2024, github KellerJordan/cifar10-airbench,

@@ -10,8 +10,8 @@ import (
 )
 
 // TestCellKeysHashConstruction: cells of a built-in set whose derivation
-// changed (issue 28: tinyimagenet-resize and tinyimagenet-crop are now built
-// as ODIN built them) get new keys, so records of the old derivation are not
+// changed (tinyimagenet-resize and tinyimagenet-crop, now built as ODIN
+// built them) get new keys, so records of the old derivation are not
 // reused; every other set keeps the key it had, computed here with the
 // formula as it was before the construction was hashed.
 func TestCellKeysHashConstruction(t *testing.T) {
@@ -23,7 +23,7 @@ cross_pool = "tinyimagenet-resize"`, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The key as cellKeys computed it before issue 28.
+	// The key as cellKeys computed it before the ODIN-built sets existed.
 	oldKey := func(c Cell) string {
 		m := p.Method(c.Method)
 		f := p.File

@@ -69,37 +69,68 @@ func Load(path string) (*Plan, error) {
 
 // Parse validates a plan from TOML source; name is used in errors.
 func Parse(name string, src []byte) (*Plan, error) {
-	fail := func(key, format string, args ...any) error {
-		return &Error{File: name, Line: lineOf(src, key), Key: key, Msg: fmt.Sprintf(format, args...)}
-	}
-	var doc document
-	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&doc)
+	ps, err := newParser(name, src)
 	if err != nil {
+		return nil, err
+	}
+	for _, section := range []func() error{ps.scalars, ps.lists, ps.ids, ps.customOOD, ps.oodSets, ps.settings,
+		ps.networks, ps.methods, ps.unknownKeys} {
+		if err := section(); err != nil {
+			return nil, err
+		}
+	}
+	return ps.plan(), nil
+}
+
+// parser is a file being parsed into a plan, a method per section; the
+// sections run in order, each after those it depends on.
+type parser struct {
+	name string // the file, in errors
+	src  []byte
+	md   toml.MetaData
+	raw  map[string]any // the file as untyped TOML
+	doc  document
+	f    File // doc.File with the defaults filled in
+	p    *Plan
+}
+
+// newParser decodes the file.
+func newParser(name string, src []byte) (*parser, error) {
+	ps := &parser{name: name, src: src, p: &Plan{Source: name}}
+	var err error
+	if ps.md, err = toml.NewDecoder(bytes.NewReader(src)).Decode(&ps.doc); err != nil {
 		return nil, decodeError(name, "", err)
 	}
 	// The decoder wraps a negative integer into an unsigned field
 	// (seeds = [-1] became seed 2^64 − 1): refuse it, naming the key.
-	var raw map[string]any
-	if _, err := toml.Decode(string(src), &raw); err != nil {
+	if _, err := toml.Decode(string(src), &ps.raw); err != nil {
 		return nil, decodeError(name, "", err)
 	}
-	if key, v, ok := negativeUnsigned(raw, reflect.TypeOf(doc.File), ""); ok {
-		return nil, fail(key, "%d is negative: want an integer ≥ 0", v)
+	if key, v, ok := negativeUnsigned(ps.raw, reflect.TypeOf(ps.doc.File), ""); ok {
+		return nil, ps.fail(key, "%d is negative: want an integer ≥ 0", v)
 	}
-	f := doc.File
-	p := &Plan{Source: name}
+	ps.f = ps.doc.File
+	return ps, nil
+}
 
-	// Scalars and defaults.
+// fail is an error at key.
+func (ps *parser) fail(key, format string, args ...any) error {
+	return &Error{File: ps.name, Line: lineOf(ps.src, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// scalars checks the plan's name and numbers and fills in the defaults.
+func (ps *parser) scalars() error {
+	f := &ps.f
 	if f.Name == "" {
-		return nil, fail("name", "missing: give the plan a name (it prefixes records)")
+		return ps.fail("name", "missing: give the plan a name (it prefixes records)")
 	}
 	if !kebab.MatchString(f.Name) {
-		return nil, fail("name", "%q must be lower-case kebab-case", f.Name)
+		return ps.fail("name", "%q must be lower-case kebab-case", f.Name)
 	}
-	if !md.IsDefined("validation") {
+	if !ps.md.IsDefined("validation") {
 		f.Validation = DefaultValidation
 	}
-	if !md.IsDefined("split_seed") {
+	if !ps.md.IsDefined("split_seed") {
 		f.SplitSeed = DefaultSplitSeed
 	}
 	if f.EvalBatch == 0 {
@@ -120,59 +151,72 @@ func Parse(name string, src []byte) (*Plan, error) {
 	for key, v := range map[string]int{"validation": f.Validation, "noise_images": f.NoiseImages, "eval_batch": f.EvalBatch,
 		"train_images": f.TrainImages, "test_images": f.TestImages, "ood_images": f.OODImages, "bootstrap": f.Bootstrap} {
 		if v < 0 {
-			return nil, fail(key, "%d is negative", v)
+			return ps.fail(key, "%d is negative", v)
 		}
 	}
 	if f.Validation < 1 {
-		return nil, fail("validation", "want at least 1 validation image")
+		return ps.fail("validation", "want at least 1 validation image")
 	}
 	switch f.IDValidation {
 	case "":
 		f.IDValidation = IDValidationSplit
 	case IDValidationSplit, IDValidationAfterTest:
 	default:
-		return nil, fail("id_validation", "%q, want %q or %q", f.IDValidation, IDValidationSplit, IDValidationAfterTest)
+		return ps.fail("id_validation", "%q, want %q or %q", f.IDValidation, IDValidationSplit, IDValidationAfterTest)
 	}
 	if f.IDValidation == IDValidationAfterTest && f.TestImages == 0 {
-		return nil, fail("id_validation", "%q needs test_images: the first test_images ID test images are scored, validation comes after them", f.IDValidation)
+		return ps.fail("id_validation", "%q needs test_images: the first test_images ID test images are scored, validation comes after them", f.IDValidation)
 	}
 	if f.IDValidation == IDValidationSplit && f.TestImages > 0 && f.TestImages <= f.Validation {
-		return nil, fail("test_images", "%d leaves no test images after %d for validation", f.TestImages, f.Validation)
+		return ps.fail("test_images", "%d leaves no test images after %d for validation", f.TestImages, f.Validation)
 	}
 	if f.OODImages > 0 && f.OODImages <= f.Validation {
-		return nil, fail("ood_images", "%d leaves no test images after %d for validation", f.OODImages, f.Validation)
+		return ps.fail("ood_images", "%d leaves no test images after %d for validation", f.OODImages, f.Validation)
 	}
+	return nil
+}
+
+// lists checks that the matrix's lists are not empty and name nothing
+// twice.
+func (ps *parser) lists() error {
+	f := &ps.f
 	for _, list := range []struct {
 		key   string
 		names []string
 	}{{"id", f.ID}, {"networks", f.Networks}, {"ood", f.OOD}, {"methods", f.Methods}, {"settings", f.Settings}} {
 		if len(list.names) == 0 {
-			return nil, fail(list.key, "empty: list at least one")
+			return ps.fail(list.key, "empty: list at least one")
 		}
 		for i, n := range list.names {
 			if slices.Contains(list.names[:i], n) {
-				return nil, fail(list.key, "%q is listed twice", n)
+				return ps.fail(list.key, "%q is listed twice", n)
 			}
 		}
 	}
 	for i, s := range f.Seeds {
 		if slices.Contains(f.Seeds[:i], s) {
-			return nil, fail("seeds", "seed %d is listed twice", s)
+			return ps.fail("seeds", "seed %d is listed twice", s)
 		}
 	}
+	return nil
+}
 
-	// In-distribution sets.
-	for _, id := range f.ID {
+// ids checks the in-distribution sets.
+func (ps *parser) ids() error {
+	for _, id := range ps.f.ID {
 		if !slices.Contains(loaders.IDNames(), id) {
-			return nil, fail("id", "unknown in-distribution set %q (known: %s)", id, strings.Join(loaders.IDNames(), ", "))
+			return ps.fail("id", "unknown in-distribution set %q (known: %s)", id, strings.Join(loaders.IDNames(), ", "))
 		}
 	}
+	return nil
+}
 
-	// Custom OOD sets, then the OOD list.
-	for i, c := range f.CustomOOD {
+// customOOD checks the [[custom_ood]] sets and adds them to the plan.
+func (ps *parser) customOOD() error {
+	for i, c := range ps.f.CustomOOD {
 		fit, err := loaders.ParseFit(c.Fit)
 		if err != nil {
-			return nil, &Error{File: name, Line: lineOfEntry(src, "custom_ood", i, "fit"), Key: "custom_ood.fit",
+			return &Error{File: ps.name, Line: lineOfEntry(ps.src, "custom_ood", i, "fit"), Key: "custom_ood.fit",
 				Msg: fmt.Sprintf("entry %d (%s): %v", i+1, c.Name, err)}
 		}
 		lc := loaders.Custom{Name: c.Name, Path: c.Path, Fit: fit}
@@ -182,143 +226,181 @@ func Parse(name string, src []byte) (*Plan, error) {
 			if errors.As(err, &ce) {
 				key = ce.Key
 			}
-			return nil, &Error{File: name, Line: lineOfEntry(src, "custom_ood", i, key), Key: "custom_ood." + key,
+			return &Error{File: ps.name, Line: lineOfEntry(ps.src, "custom_ood", i, key), Key: "custom_ood." + key,
 				Msg: fmt.Sprintf("entry %d: %v", i+1, err)}
 		}
 		if slices.Contains(loaders.Names(), c.Name) {
-			return nil, fail("custom_ood.name", "%q is a built-in set; choose another name", c.Name)
+			return ps.fail("custom_ood.name", "%q is a built-in set; choose another name", c.Name)
 		}
-		p.Custom = append(p.Custom, lc)
+		ps.p.Custom = append(ps.p.Custom, lc)
 	}
-	for _, o := range f.OOD {
-		if !slices.Contains(loaders.Names(), o) && !slices.ContainsFunc(p.Custom, func(c loaders.Custom) bool { return c.Name == o }) {
-			return nil, fail("ood", "unknown OOD set %q (built-in: %s; or declare it in [[custom_ood]])", o, strings.Join(loaders.Names(), ", "))
+	return nil
+}
+
+// oodSets checks the OOD list: built-in or custom sets, none of them
+// in-distribution.
+func (ps *parser) oodSets() error {
+	for _, o := range ps.f.OOD {
+		if !slices.Contains(loaders.Names(), o) && !slices.ContainsFunc(ps.p.Custom, func(c loaders.Custom) bool { return c.Name == o }) {
+			return ps.fail("ood", "unknown OOD set %q (built-in: %s; or declare it in [[custom_ood]])", o, strings.Join(loaders.Names(), ", "))
 		}
 		if slices.Contains(loaders.IDNames(), o) {
-			return nil, fail("ood", "%q is an in-distribution set", o)
+			return ps.fail("ood", "%q is an in-distribution set", o)
 		}
 	}
+	return nil
+}
 
-	// Settings.
+// settings checks the settings, and the cross setting's pool.
+func (ps *parser) settings() error {
+	f := &ps.f
 	for _, s := range f.Settings {
 		st, err := ood.ParseSetting(s)
 		if err != nil {
-			return nil, fail("settings", "%v", err)
+			return ps.fail("settings", "%v", err)
 		}
 		if st == ood.Cross {
 			if f.CrossPool == "" {
-				return nil, fail("cross_pool", "setting cross needs cross_pool: the OOD set whose images form the unlabelled pool")
+				return ps.fail("cross_pool", "setting cross needs cross_pool: the OOD set whose images form the unlabelled pool")
 			}
 			if !slices.Contains(f.OOD, f.CrossPool) {
-				return nil, fail("cross_pool", "%q is not in the ood list", f.CrossPool)
+				return ps.fail("cross_pool", "%q is not in the ood list", f.CrossPool)
 			}
 			if len(f.OOD) < 2 {
-				return nil, fail("settings", "setting cross needs at least two OOD sets")
+				return ps.fail("settings", "setting cross needs at least two OOD sets")
 			}
 		}
 	}
+	return nil
+}
 
+// networks checks each listed network and its [network.NAME] recipe and
+// adds them to the plan.
+func (ps *parser) networks() error {
+	f := &ps.f
 	// A misspelt recipe key would otherwise surface as a bad value of the
 	// key it missed.
-	for _, k := range md.Undecoded() {
+	for _, k := range ps.md.Undecoded() {
 		if ks := k.String(); strings.HasPrefix(ks, "network.") {
-			return nil, fail(ks, "unknown key (check its spelling and the table it is in)")
+			return ps.fail(ks, "unknown key (check its spelling and the table it is in)")
 		}
 	}
-
-	// Networks and their recipes.
 	for _, name := range f.Networks {
 		spec, err := nets.ParseSpec(name)
 		if err != nil {
-			return nil, fail("networks", "%v", err)
+			return ps.fail("networks", "%v", err)
 		}
 		r, ok := f.Network[name]
 		if !ok {
-			return nil, fail("networks", "network %q has no [network.%s] recipe", name, name)
+			return ps.fail("networks", "network %q has no [network.%s] recipe", name, name)
 		}
 		key := "network." + name
 		if r.Published() {
 			if field, err := checkPublished(spec, &r, f.ID); err != nil {
-				return nil, fail(key+"."+field, "%v", err)
+				return ps.fail(key+"."+field, "%v", err)
 			}
 		} else if field, err := r.validate(); err != nil {
-			return nil, fail(key+"."+field, "%v", err)
+			return ps.fail(key+"."+field, "%v", err)
 		}
-		if r.Dropout > 0 && spec.Family != "wrn" {
-			return nil, fail(key+".dropout", "dropout applies to wrn networks only")
+		if r.Dropout > 0 && !spec.TakesDropout() {
+			return ps.fail(key+".dropout", "dropout applies to wrn networks only")
 		}
 		spec.Dropout = r.Dropout
-		p.Networks = append(p.Networks, Network{Name: name, Spec: spec, Recipe: r})
+		ps.p.Networks = append(ps.p.Networks, Network{Name: name, Spec: spec, Recipe: r})
 	}
 	for name := range f.Network {
 		if !slices.Contains(f.Networks, name) {
-			return nil, fail("network."+name, "recipe for a network that is not in the networks list")
+			return ps.fail("network."+name, "recipe for a network that is not in the networks list")
 		}
 	}
+	return nil
+}
 
-	// Methods: each a registered detector, or an alias with detector = "...".
-	for _, name := range f.Methods {
-		m := Method{Name: name, Detector: name}
-		prim, hasTable := doc.Method[name]
-		if hasTable {
-			var alias struct {
-				Detector string   `toml:"detector"`
-				OOD      []string `toml:"ood"`
-			}
-			if err := md.PrimitiveDecode(prim, &alias); err != nil {
-				return nil, decodeError(p.Source, "method."+name, err)
-			}
-			if alias.Detector != "" {
-				m.Detector = alias.Detector
-			}
-			if md.IsDefined("method", name, "ood") && len(alias.OOD) == 0 {
-				return nil, fail("method."+name+".ood", "empty: list the OOD sets the method runs on, or leave the key out for all")
-			}
-			for i, o := range alias.OOD {
-				if !slices.Contains(f.OOD, o) {
-					return nil, fail("method."+name+".ood", "%q is not in the plan's ood list", o)
-				}
-				if slices.Contains(alias.OOD[:i], o) {
-					return nil, fail("method."+name+".ood", "%q is listed twice", o)
-				}
-			}
-			m.OOD = alias.OOD
-		}
-		reg, err := ood.Lookup(m.Detector)
+// methods checks each listed method and adds it to the plan: a registered
+// detector, or an alias with detector = "...", with its [method.NAME]
+// parameters.
+func (ps *parser) methods() error {
+	for _, name := range ps.f.Methods {
+		m, err := ps.method(name)
 		if err != nil {
-			key := "methods"
-			if hasTable {
-				key = "method." + name + ".detector"
-			}
-			return nil, fail(key, "%v", err)
+			return err
 		}
-		m.Config = reg.NewConfig()
+		ps.p.Methods = append(ps.p.Methods, m)
+	}
+	for name := range ps.doc.Method {
+		if !slices.Contains(ps.f.Methods, name) {
+			return ps.fail("method."+name, "parameters for a method that is not in the methods list")
+		}
+	}
+	return nil
+}
+
+// method is the listed method name, decoded from its table if it has one.
+func (ps *parser) method(name string) (Method, error) {
+	m := Method{Name: name, Detector: name}
+	prim, hasTable := ps.doc.Method[name]
+	if hasTable {
+		var alias struct {
+			Detector string   `toml:"detector"`
+			OOD      []string `toml:"ood"`
+		}
+		if err := ps.md.PrimitiveDecode(prim, &alias); err != nil {
+			return m, decodeError(ps.name, "method."+name, err)
+		}
+		if alias.Detector != "" {
+			m.Detector = alias.Detector
+		}
+		if ps.md.IsDefined("method", name, "ood") && len(alias.OOD) == 0 {
+			return m, ps.fail("method."+name+".ood", "empty: list the OOD sets the method runs on, or leave the key out for all")
+		}
+		for i, o := range alias.OOD {
+			if !slices.Contains(ps.f.OOD, o) {
+				return m, ps.fail("method."+name+".ood", "%q is not in the plan's ood list", o)
+			}
+			if slices.Contains(alias.OOD[:i], o) {
+				return m, ps.fail("method."+name+".ood", "%q is listed twice", o)
+			}
+		}
+		m.OOD = alias.OOD
+	}
+	reg, err := ood.Lookup(m.Detector)
+	if err != nil {
+		key := "methods"
 		if hasTable {
-			if err := md.PrimitiveDecode(prim, m.Config); err != nil {
-				return nil, decodeError(p.Source, "method."+name, err)
-			}
-			table, _ := raw["method"].(map[string]any)
-			if key, v, ok := negativeUnsigned(table[name], reflect.TypeOf(m.Config), "method."+name+"."); ok {
-				return nil, fail(key, "%d is negative: want an integer ≥ 0", v)
-			}
+			key = "method." + name + ".detector"
 		}
-		if _, err := reg.Build(m.Config); err != nil {
-			return nil, fail("method."+name, "%v", err)
-		}
-		p.Methods = append(p.Methods, m)
+		return m, ps.fail(key, "%v", err)
 	}
-	for name := range doc.Method {
-		if !slices.Contains(f.Methods, name) {
-			return nil, fail("method."+name, "parameters for a method that is not in the methods list")
+	m.Config = reg.NewConfig()
+	if hasTable {
+		if err := ps.md.PrimitiveDecode(prim, m.Config); err != nil {
+			return m, decodeError(ps.name, "method."+name, err)
+		}
+		table, _ := ps.raw["method"].(map[string]any)
+		if key, v, ok := negativeUnsigned(table[name], reflect.TypeOf(m.Config), "method."+name+"."); ok {
+			return m, ps.fail(key, "%d is negative: want an integer ≥ 0", v)
 		}
 	}
+	if _, err := reg.Build(m.Config); err != nil {
+		return m, ps.fail("method."+name, "%v", err)
+	}
+	return m, nil
+}
 
-	// Anything not decoded by now is a key nobody reads: a typo.
-	if und := md.Undecoded(); len(und) > 0 {
+// unknownKeys refuses any key not decoded by now: a key nobody reads, a
+// typo.
+func (ps *parser) unknownKeys() error {
+	if und := ps.md.Undecoded(); len(und) > 0 {
 		k := und[0].String()
-		return nil, fail(k, "unknown key (check its spelling and the table it is in)")
+		return ps.fail(k, "unknown key (check its spelling and the table it is in)")
 	}
+	return nil
+}
 
+// plan completes the plan: its file, the cross setting's pools and the
+// cells.
+func (ps *parser) plan() *Plan {
+	p, f := ps.p, ps.f
 	p.Name, p.File = f.Name, f
 	if slices.Contains(f.Settings, string(ood.Cross)) {
 		p.crossPools = map[string]string{}
@@ -330,7 +412,7 @@ func Parse(name string, src []byte) (*Plan, error) {
 		}
 	}
 	p.expand()
-	return p, nil
+	return p
 }
 
 // expand lists the plan's cells: ID sets × networks × seeds × settings × OOD

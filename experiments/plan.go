@@ -188,10 +188,11 @@ func (p *Plan) cellKeys(c Cell) (key, group string) {
 	}
 	f := p.File
 	// A built-in derived set whose pixels changed since its name was
-	// introduced (tinyimagenet-resize, tinyimagenet-crop: issue 28) hashes
-	// its construction, so records of the old derivation are not reused.
-	// omitempty keeps the keys of every other set as they were. The cross
-	// pool's images shape the cell too, so its construction counts as well.
+	// introduced (tinyimagenet-resize, tinyimagenet-crop: now built as ODIN
+	// built them) hashes its construction, so records of the old derivation
+	// are not reused. omitempty keeps the keys of every other set as they
+	// were. The cross pool's images shape the cell too, so its construction
+	// counts as well.
 	construction, poolConstruction := loaders.Construction(c.OOD), ""
 	pool := map[bool]string{true: p.CrossPool(c.OOD)}[c.Setting == string(ood.Cross)]
 	if pool != "" {

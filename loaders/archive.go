@@ -40,18 +40,6 @@ func sniffArchive(ra io.ReaderAt) archiveKind {
 	return archiveTar
 }
 
-// isArchiveName reports whether a file name looks like an archive the
-// loaders read (used only to find candidates on disk).
-func isArchiveName(name string) bool {
-	n := strings.ToLower(name)
-	for _, ext := range []string{".tar.gz", ".tgz", ".tar", ".zip"} {
-		if strings.HasSuffix(n, ext) {
-			return true
-		}
-	}
-	return false
-}
-
 // Archives are read streaming and within budgets, so that a small hostile
 // archive cannot exhaust memory or time: a member is decoded as it is read
 // and never held whole (only the images it yields are kept), the number of

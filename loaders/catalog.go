@@ -28,7 +28,7 @@ import (
 //	lsun-resize              ODIN's LSUN_resize/ or LSUN_resize.tar.gz
 //	isun                     ODIN's iSUN/ or iSUN.tar.gz
 //	cifar10-jpeg             control: the CIFAR-10 test images through fit odin-resize (control.go)
-//	gaussian, uniform        generated (seeded), nothing on disk
+//	uniform, gaussian        generated (seeded), nothing on disk
 //
 // plus custom OOD sets a caller declares (Custom). A folder wins over an
 // archive of the same set; ODIN's archives win over the Tiny ImageNet
@@ -128,12 +128,17 @@ func (c Custom) path(root string) string {
 	return filepath.Join(root, c.Path)
 }
 
-// oodSet is a built-in OOD set.
+// oodSet is a built-in OOD set: one entry holds everything the catalog,
+// Fetch and Check know of it.
 type oodSet struct {
-	name    string
-	title   string // as in the paper's tables
-	odin    string // base name of ODIN's folder/archive; "" for noise and the FIX twins
-	tinyFit Fit    // the Tiny ImageNet derivation used when ODIN's is absent
+	name  string
+	title string // as in the paper's tables
+	// odin is ODIN's release of the set (Liang et al., ICLR 2018): the base
+	// name of its folder and archive under the root, and where Fetch gets
+	// it (no checksum is published); nil for noise, the FIX twins and the
+	// control.
+	odin    *download
+	tinyFit Fit // the Tiny ImageNet derivation used when ODIN's is absent
 	// construction names the derivation when its pixels differ from the
 	// set's first derivation, so that results of the old one are not reused
 	// (Construction, hashed into experiments' cell keys); "" otherwise.
@@ -143,20 +148,31 @@ type oodSet struct {
 	cifarControl bool // made from the CIFAR-10 test images (control.go)
 }
 
-// ODIN's archives hold 10,000 images each, except iSUN with 8,925. Before
-// issue 28 the two Tiny ImageNet names were derived with the fits their FIX
+// odinRelease is ODIN's folder base (and base.tar.gz) at url, one of the
+// Dropbox links of the MCD authors' README (YU1ut/UOOD-MCD).
+func odinRelease(base, url string) *download {
+	return &download{archive: base + ".tar.gz", folder: base, url: url}
+}
+
+// The sets in the order of the papers' tables (Liang et al., ICLR 2018,
+// Table 2; Yu & Aizawa, ICCV 2019, Table 2: ..., iSUN, Uniform, Gaussian),
+// each FIX twin after its set, the control last. ODIN's archives hold
+// 10,000 images each, except iSUN with 8,925. Before the ODIN-built sets
+// existed, the two Tiny ImageNet names were derived with the fits their FIX
 // twins have now; their construction identifiers say what replaced them.
 var oodSets = []oodSet{
-	{name: "tinyimagenet-crop", title: "TinyImageNet (crop)", odin: "Imagenet", tinyFit: FitODINCrop, construction: string(FitODINCrop), official: 10000},
+	{name: "tinyimagenet-crop", title: "TinyImageNet (crop)", odin: odinRelease("Imagenet", "https://www.dropbox.com/s/avgm2u562itwpkl/Imagenet.tar.gz?dl=1"),
+		tinyFit: FitODINCrop, construction: string(FitODINCrop), official: 10000},
 	{name: "tinyimagenet-crop-fix", title: "TinyImageNet (crop, FIX)", tinyFit: FitCrop, official: 10000},
-	{name: "tinyimagenet-resize", title: "TinyImageNet (resize)", odin: "Imagenet_resize", tinyFit: FitODINResize, construction: string(FitODINResize), official: 10000},
+	{name: "tinyimagenet-resize", title: "TinyImageNet (resize)", odin: odinRelease("Imagenet_resize", "https://www.dropbox.com/s/kp3my3412u5k9rl/Imagenet_resize.tar.gz?dl=1"),
+		tinyFit: FitODINResize, construction: string(FitODINResize), official: 10000},
 	{name: "tinyimagenet-resize-fix", title: "TinyImageNet (resize, FIX)", tinyFit: FitResize, official: 10000},
-	{name: "lsun-crop", title: "LSUN (crop)", odin: "LSUN", official: 10000},
-	{name: "lsun-resize", title: "LSUN (resize)", odin: "LSUN_resize", official: 10000},
-	{name: "isun", title: "iSUN", odin: "iSUN", official: 8925},
-	{name: cifarJPEGName, title: "CIFAR-10 (JPEG q75, control)", cifarControl: true, official: 10000},
-	{name: "gaussian", title: "Gaussian", noise: Gaussian},
+	{name: "lsun-crop", title: "LSUN (crop)", odin: odinRelease("LSUN", "https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz?dl=1"), official: 10000},
+	{name: "lsun-resize", title: "LSUN (resize)", odin: odinRelease("LSUN_resize", "https://www.dropbox.com/s/moqh2wh8696c3yl/LSUN_resize.tar.gz?dl=1"), official: 10000},
+	{name: "isun", title: "iSUN", odin: odinRelease("iSUN", "https://www.dropbox.com/s/ssz7qxfqae0cca5/iSUN.tar.gz?dl=1"), official: 8925},
 	{name: "uniform", title: "Uniform", noise: Uniform},
+	{name: "gaussian", title: "Gaussian", noise: Gaussian},
+	{name: cifarJPEGName, title: "CIFAR-10 (JPEG q75, control)", cifarControl: true, official: 10000},
 }
 
 func findOOD(name string) *oodSet {
@@ -168,8 +184,9 @@ func findOOD(name string) *oodSet {
 	return nil
 }
 
-// Names lists the built-in OOD sets in the order of the paper's tables, each
-// FIX twin after its set.
+// Names lists the built-in OOD sets in the order of the papers' tables, each
+// FIX twin after its set, the CIFAR-10 control last: the row order of
+// results' tables.
 func Names() []string {
 	out := make([]string, len(oodSets))
 	for i, s := range oodSets {
@@ -274,8 +291,8 @@ func Locate(name, root string, opts Options) (Source, error) {
 		return locateCIFARTest(root, name)
 	}
 	var looked []string
-	if s.odin != "" {
-		looked = odinCandidates(root, s.odin)
+	if s.odin != nil {
+		looked = odinCandidates(root, s.odin.folder)
 	}
 	for _, p := range looked {
 		if st, err := os.Stat(p); err == nil && (st.IsDir() || st.Mode().IsRegular()) {
@@ -291,7 +308,7 @@ func Locate(name, root string, opts Options) (Source, error) {
 		looked = append(looked, err.(*NotFoundError).Looked...)
 	}
 	fetch := name
-	if s.odin == "" {
+	if s.odin == nil {
 		fetch = "tinyimagenet" // a FIX twin has no archive of its own
 	}
 	return Source{}, &NotFoundError{Name: name, Root: root, Looked: looked, Fetch: fetch}

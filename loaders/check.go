@@ -1,33 +1,15 @@
 package loaders
 
 import (
-	"errors"
 	"fmt"
 	"os"
 )
 
-// Report is what Check found for one data set.
-type Report struct {
-	Name    string // catalog name
-	Kind    string // "ID" or "OOD"
-	Source  string // the folder or archive read; "" when missing
-	Note    string // "derived: odin-resize: …" for a set built from Tiny ImageNet's test images (ODIN's archive absent, or a FIX twin); "custom (…)"
-	Missing bool   // nothing on disk; Fetch says how to get it
-	Fetch   string // the command that gets it, when Missing
-	// Image counts. ID sets: Train and Test. OOD sets: Images. Both: the
-	// paper's split of the ID test set or of the OOD set into Val (1,000)
-	// and SplitTest (the rest).
-	Train, Test, Images int
-	Val, SplitTest      int
-	Warnings            []string // differences from the official release
-	Err                 error    // the set is corrupt or unreadable
-}
-
 // Check reads every data set of the catalog (and opts.Custom) found under
-// root and reports image counts, differences from the official releases
-// (as warnings) and corruption (as Err). Missing sets are reported with the
-// fetch command that gets them. The returned error is for a root that cannot
-// be read at all.
+// root and reports image counts, the paper's split, differences from the
+// official releases (as warnings) and corruption (Broken). Missing sets are
+// reported with the fetch command that gets them. The returned error is for
+// a root that cannot be read at all.
 func Check(root string, opts Options) ([]Report, error) {
 	st, err := os.Stat(root)
 	if err != nil {
@@ -46,15 +28,14 @@ func Check(root string, opts Options) ([]Report, error) {
 		if s.noise != nil || s.cifarControl { // generated, or made from cifar10, checked above
 			continue
 		}
-		r := Report{Name: s.name, Kind: "OOD"}
+		r := Report{Name: s.name, Role: RoleOOD}
 		src, err := Locate(s.name, root, opts)
-		if err != nil {
-			reports = append(reports, missingOrError(r, err))
+		if r.Fail(err, root) {
+			reports = append(reports, r)
 			continue
 		}
-		r.Source = src.Path
+		r.SetSource(src)
 		if src.Derived {
-			r.Note = "derived: " + fitNote(src.Fit)
 			derived[src.Path] = append(derived[src.Path], len(reports))
 			reports = append(reports, r)
 			continue
@@ -77,52 +58,24 @@ func Check(root string, opts Options) ([]Report, error) {
 		}
 	}
 	for _, c := range opts.Custom {
-		r := Report{Name: c.Name, Kind: "OOD", Note: "custom (" + fitNote(c.Fit) + ")"}
+		r := Report{Name: c.Name, Role: RoleOOD}
 		src, err := Locate(c.Name, root, opts)
-		if err != nil {
-			reports = append(reports, missingOrError(r, err))
+		if r.Fail(err, root) {
+			reports = append(reports, r)
 			continue
 		}
-		r.Source = src.Path
+		r.SetSource(src)
 		d, err := ReadImages(c.Name, src.Path, ImageOptions{Fit: c.Fit, Seed: opts.Seed, Progress: opts.Progress, Context: opts.Context})
 		reports = append(reports, finishOOD(r, d, err, 0))
 	}
 	return reports, nil
 }
 
-// fitNote says what a fit makes of the images, for check reports and
-// fetch messages; ODIN's constructions lead with the fit's name, which
-// the data-pass table and the records print too.
-func fitNote(f Fit) string {
-	switch f {
-	case FitCrop:
-		return "seeded 32×32 crops"
-	case FitODINCrop:
-		return "odin-crop: seeded 32×32 crops, JPEG quality 75"
-	case FitODINResize:
-		return "odin-resize: nearest neighbour to 32×32, JPEG quality 75"
-	}
-	return "resized to 32×32, PIL bilinear"
-}
-
-func missingOrError(r Report, err error) Report {
-	var nf *NotFoundError
-	if errors.As(err, &nf) {
-		r.Missing = true
-		if nf.Fetch != "" {
-			r.Fetch = "mcdood data fetch " + nf.Fetch
-		}
-		return r
-	}
-	r.Err = err
-	return r
-}
-
 func checkCIFAR(l *cifarLayout, root string) Report {
-	r := Report{Name: l.name, Kind: "ID"}
+	r := Report{Name: l.name, Role: RoleID}
 	p, isArchive, err := l.locate(root)
-	if err != nil {
-		return missingOrError(r, err)
+	if r.Fail(err, root) {
+		return r
 	}
 	r.Source = p
 	var train, test *Dataset
@@ -131,10 +84,10 @@ func checkCIFAR(l *cifarLayout, root string) Report {
 	} else {
 		train, test, err = l.readDir(p)
 	}
-	if err != nil {
-		r.Err = err
+	if r.Fail(err, root) {
 		return r
 	}
+	r.Status = Ready
 	r.Train, r.Test = train.Len(), test.Len()
 	r.Warnings = cifarWarnings(l, train, test)
 	r.Val, r.SplitTest, r.Warnings = splitCounts(r.Test, r.Warnings)
@@ -169,16 +122,15 @@ func cifarWarnings(l *cifarLayout, train, test *Dataset) []string {
 }
 
 func finishOOD(r Report, d *Dataset, err error, official int) Report {
-	if err != nil {
-		r.Err = err
+	if r.Fail(err, "") {
 		return r
 	}
-	r.Images = d.Len()
+	r.Status, r.Test = Ready, d.Len()
 	r.Warnings = append(r.Warnings, d.Warnings...)
-	if official > 0 && r.Images != official {
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%d images; the published set has %d", r.Images, official))
+	if official > 0 && r.Test != official {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d images; the published set has %d", r.Test, official))
 	}
-	r.Val, r.SplitTest, r.Warnings = splitCounts(r.Images, r.Warnings)
+	r.Val, r.SplitTest, r.Warnings = splitCounts(r.Test, r.Warnings)
 	return r
 }
 
@@ -188,4 +140,16 @@ func splitCounts(n int, w []string) (val, test int, _ []string) {
 		return 0, 0, append(w, fmt.Sprintf("fewer than %d images: the paper's validation split cannot be made", PaperValImages))
 	}
 	return PaperValImages, n - PaperValImages, w
+}
+
+// LocateID returns the folder or archive holding the in-distribution set
+// name under root (a *NotFoundError when there is none).
+func LocateID(name, root string) (string, error) {
+	for _, l := range []*cifarLayout{cifar10Layout, cifar100Layout} {
+		if l.name == name {
+			p, _, err := l.locate(root)
+			return p, err
+		}
+	}
+	return "", fmt.Errorf("unknown in-distribution data set %q", name)
 }

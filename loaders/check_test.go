@@ -47,32 +47,32 @@ func TestCheck(t *testing.T) {
 	m := reportsByName(reports)
 
 	c := m["cifar10"]
-	if c.Kind != "ID" || c.Train != 15 || c.Test != 2 || c.Err != nil || c.Missing || c.Source != filepath.Join(root, "cifar-10-batches-bin") {
+	if c.Role != RoleID || c.Train != 15 || c.Test != 2 || c.Status != Ready || c.Source != filepath.Join(root, "cifar-10-batches-bin") {
 		t.Errorf("cifar10 %+v", c)
 	}
 	if len(c.Warnings) != 3 || !strings.Contains(c.Warnings[0], "cifar10/train has 15 images; the official release has 50000") ||
 		!strings.Contains(c.Warnings[2], "fewer than 1000 images") {
 		t.Errorf("cifar10 warnings %q", c.Warnings)
 	}
-	if r := m["cifar100"]; !r.Missing || r.Fetch != "mcdood data fetch cifar100" || r.Err != nil {
+	if r := m["cifar100"]; r.Status != Missing || r.Fetch != "cifar100" || !strings.Contains(r.Problem, "get it with: mcdood data fetch --data "+root+" cifar100") {
 		t.Errorf("cifar100 %+v", r)
 	}
 	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix"} {
 		r := m[name]
-		if r.Images != 5 || !strings.HasPrefix(r.Note, "derived: ") || r.Err != nil {
+		if r.Test != 5 || !strings.HasPrefix(r.Note, "derived: ") || !r.FromTiny || r.Status != Ready {
 			t.Errorf("%s %+v", name, r)
 		}
 	}
-	if r := m["lsun-crop"]; r.Images != 1001 || r.Val != 1000 || r.SplitTest != 1 || r.Err != nil || len(r.Warnings) != 1 {
+	if r := m["lsun-crop"]; r.Test != 1001 || r.Val != 1000 || r.SplitTest != 1 || r.Status != Ready || len(r.Warnings) != 1 {
 		t.Errorf("lsun-crop %+v", r)
 	}
-	if r := m["lsun-resize"]; !r.Missing || r.Fetch != "mcdood data fetch lsun-resize" {
+	if r := m["lsun-resize"]; r.Status != Missing || r.Fetch != "lsun-resize" {
 		t.Errorf("lsun-resize %+v", r)
 	}
-	if r := m["isun"]; r.Err == nil || !strings.Contains(r.Err.Error(), "iSUN.tar.gz:iSUN/p/b.png: decode") {
+	if r := m["isun"]; r.Status != Broken || !strings.Contains(r.Problem, "iSUN.tar.gz:iSUN/p/b.png: decode") {
 		t.Errorf("isun %+v", r)
 	}
-	if r := m["mine"]; r.Images != 2 || r.Err != nil || r.Note != "custom (seeded 32×32 crops)" {
+	if r := m["mine"]; r.Test != 2 || r.Status != Ready || r.FromTiny || r.Note != "custom: seeded 32×32 crops" {
 		t.Errorf("mine %+v", r)
 	}
 
@@ -91,17 +91,17 @@ func TestCheckMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := reportsByName(reports)
-	if c := m["cifar10"]; c.Train != 50000 || c.Test != 10000 || c.Val != 1000 || c.SplitTest != 9000 || len(c.Warnings) != 0 || c.Err != nil {
+	if c := m["cifar10"]; c.Train != 50000 || c.Test != 10000 || c.Val != 1000 || c.SplitTest != 9000 || len(c.Warnings) != 0 || c.Status != Ready {
 		t.Errorf("cifar10 %+v", c)
 	}
 	for _, name := range []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix"} {
-		if r := m[name]; r.Images != 10000 || r.Val != 1000 || r.SplitTest != 9000 || len(r.Warnings) != 0 || r.Err != nil {
+		if r := m[name]; r.Test != 10000 || r.Val != 1000 || r.SplitTest != 9000 || len(r.Warnings) != 0 || r.Status != Ready {
 			t.Errorf("%s %+v", name, r)
 		}
 	}
 	for _, r := range reports {
-		if r.Err != nil {
-			t.Errorf("%s: %v", r.Name, r.Err)
+		if r.Status == Broken {
+			t.Errorf("%s: %s", r.Name, r.Problem)
 		}
 	}
 }

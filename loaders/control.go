@@ -6,7 +6,7 @@ import (
 	"os"
 )
 
-// cifar10-jpeg is the artefact control of the ODIN-built sets (issue 28):
+// cifar10-jpeg is the artefact control of the ODIN-built sets:
 // the CIFAR-10 test images put through FitODINResize, ODIN's construction of
 // its resize sets. A 32×32 image's nearest-neighbour resize to 32×32 is the
 // identity, so what changes is the JPEG step alone (quality 75, 4:2:0);

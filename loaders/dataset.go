@@ -8,7 +8,9 @@ import (
 )
 
 // Image geometry shared by every data set: 32×32 RGB, as CIFAR (the
-// project's one geometry, internal/geometry).
+// project's one geometry, internal/geometry). ImageBytes is the project's
+// name for the bytes of one image; Side and Channels are the package's own
+// (networks' code says nets.ImageSide and nets.ImageChannels).
 const (
 	Side       = geometry.Side
 	Channels   = geometry.Channels

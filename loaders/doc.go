@@ -7,20 +7,27 @@
 //	cifar.go         CIFAR-10/100 binary batches, the extracted folder or the official .tar.gz
 //	imagefolder.go   image folders and archives (ODIN's Imagenet, LSUN, iSUN sets, or any folder)
 //	tinyimagenet.go  the Tiny ImageNet derivations: crop and resize as ODIN built them, and their FIX twins
+//	control.go       cifar10-jpeg, the JPEG-artefact control of ODIN's sets
 //	noise.go         seeded Gaussian and uniform noise
+//	concat.go        Concat: image sets joined into one unlabelled set
 //	image.go         decoding and the 32×32 fits (torchvision Resize(32) with Pillow's bilinear filter; crops)
 //	odinfit.go       ODIN's constructions as fits (odin-resize, odin-crop): PIL's nearest neighbour, JPEG quality 75; the evidence
 //	jpegcolor.go     libjpeg's chroma upsampling and colour conversion, to match PIL
 //	jpeginfo.go      JPEG headers: process, subsampling, quantisation tables, IJG quality
-//	stats.go         high-frequency energy of images and folders ("mcdood data stats")
+//	stats.go         high-frequency energy of images and folders
+//	statstable.go    the table of "mcdood data stats": MeasureStats, WriteStats
 //	archive.go       tar, tar.gz and zip read in place, streaming, within budgets
 //	files.go         only regular files and folders are opened (never a named pipe or device)
 //	numpyrand.go     numpy's legacy MT19937 permutation, for the authors' split
 //	split.go         the paper's seeded 1,000-image validation split
 //	catalog.go       names → data on disk (Open, Locate, custom sets, the data root)
 //	fetch.go         downloads and mirror copies, checksums, atomic renames
+//	fetchnames.go    fetch names and commands: FetchCommand, ExpandFetchNames, FetchEach
 //	weights.go       published network weights: fetch names, pinned sha256, ResolveWeights
 //	check.go         what is on disk, with counts and corruption
+//	status.go        the data-set status: Status, Report (one set as a check or a data pass found it)
+//	report.go        WriteReports: reports as one table, with warnings and the fetch commands
+//	errors.go        ErrNotFound, ErrUnavailable, NotFoundError
 //	dataset.go       Dataset, CIFAR normalisation and training augmentation
 //
 // Choices made here, and why:

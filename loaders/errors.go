@@ -30,7 +30,7 @@ func (e *NotFoundError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: not found under %s (looked for %s)", e.Name, e.Root, strings.Join(e.Looked, ", "))
 	if e.Fetch != "" {
-		fmt.Fprintf(&b, "; get it with: mcdood data fetch --data %s %s", e.Root, e.Fetch)
+		fmt.Fprintf(&b, "; get it with: %s", FetchCommand(e.Root, e.Fetch))
 	}
 	return b.String()
 }

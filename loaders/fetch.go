@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mcdood/mcdood/internal/progress"
@@ -55,7 +56,9 @@ const (
 	tinyMD5Source = "the Tiny ImageNet loaders (Stanford publishes none)"
 )
 
-var downloads = []*download{
+// baseDownloads are the data Fetch gets besides ODIN's sets: the in-distribution
+// sets and the Tiny ImageNet test images the derivations are made from.
+var baseDownloads = []*download{
 	{name: "cifar10", archive: "cifar-10-binary.tar.gz", folder: "cifar-10-batches-bin",
 		url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
 		md5: "c32a1d4ab5d03f1284b67883e8d87530", md5From: cifarMD5Source, check: checkCIFARAt(cifar10Layout)},
@@ -65,27 +68,33 @@ var downloads = []*download{
 	{name: "tinyimagenet", archive: tinyZip, folder: tinyFolder,
 		url: "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
 		md5: "90528d7ca1a48142e341f4ef8d21d0de", md5From: tinyMD5Source, check: checkTinyAt},
-	// ODIN's OOD sets (Liang et al., ICLR 2018), at the Dropbox links of the
-	// MCD authors' README (YU1ut/UOOD-MCD). No checksum is published.
-	odinDownload("tinyimagenet-crop", "Imagenet", "https://www.dropbox.com/s/avgm2u562itwpkl/Imagenet.tar.gz?dl=1"),
-	odinDownload("tinyimagenet-resize", "Imagenet_resize", "https://www.dropbox.com/s/kp3my3412u5k9rl/Imagenet_resize.tar.gz?dl=1"),
-	odinDownload("lsun-crop", "LSUN", "https://www.dropbox.com/s/fhtsw1m3qxlwj6h/LSUN.tar.gz?dl=1"),
-	odinDownload("lsun-resize", "LSUN_resize", "https://www.dropbox.com/s/moqh2wh8696c3yl/LSUN_resize.tar.gz?dl=1"),
-	odinDownload("isun", "iSUN", "https://www.dropbox.com/s/ssz7qxfqae0cca5/iSUN.tar.gz?dl=1"),
 }
 
-func odinDownload(name, base, url string) *download {
-	return &download{name: name, archive: base + ".tar.gz", folder: base, url: url, check: func(p string) (string, []string, error) {
-		d, err := ReadImages(name, p, ImageOptions{Fit: FitResize})
-		if err != nil {
-			return "", nil, err
+// downloads are baseDownloads, then ODIN's sets from the catalog (oodSet.odin).
+var downloads = slices.Concat(baseDownloads, odinDownloads())
+
+func odinDownloads() []*download {
+	var out []*download
+	for _, s := range oodSets {
+		if s.odin == nil {
+			continue
 		}
-		var w []string
-		if s := findOOD(name); s != nil && d.Len() != s.official {
-			w = append(w, fmt.Sprintf("%d images; ODIN's set has %d", d.Len(), s.official))
+		d := *s.odin
+		d.name = s.name
+		d.check = func(p string) (string, []string, error) {
+			ds, err := ReadImages(s.name, p, ImageOptions{Fit: FitResize})
+			if err != nil {
+				return "", nil, err
+			}
+			var w []string
+			if ds.Len() != s.official {
+				w = append(w, fmt.Sprintf("%d images; ODIN's set has %d", ds.Len(), s.official))
+			}
+			return fmt.Sprintf("%d images decode", ds.Len()), w, nil
 		}
-		return fmt.Sprintf("%d images decode", d.Len()), w, nil
-	}}
+		out = append(out, &d)
+	}
+	return out
 }
 
 func checkCIFARAt(l *cifarLayout) func(p string) (string, []string, error) {

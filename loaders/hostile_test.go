@@ -290,7 +290,7 @@ func TestCustomPathErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := reports[len(reports)-1]; r.Name != "mine" || r.Missing || r.Err == nil || r.Fetch != "" {
+		if r := reports[len(reports)-1]; r.Name != "mine" || r.Status != Broken || r.Fetch != "" {
 			t.Errorf("%s: check reports %+v", c.path, r)
 		}
 	}
@@ -332,7 +332,7 @@ func TestSymlinkedFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := reports[len(reports)-1]; r.Err != nil || r.Images != 4 || !strings.Contains(strings.Join(r.Warnings, "\n"), want[0]) {
+	if r := reports[len(reports)-1]; r.Status != Ready || r.Test != 4 || !strings.Contains(strings.Join(r.Warnings, "\n"), want[0]) {
 		t.Errorf("check: %+v", r)
 	}
 }

@@ -17,9 +17,9 @@ import (
 // ratio: three forward-backward passes of a batch would make it 3, plus
 // what Step B's entropy terms and the second update add.
 func benchStep(b *testing.B, name string, batch int) {
-	// The CLI's GC target: the heap is almost all tensor buffers, and at
-	// Go's default of 100 WRN's programs would hold twice their 15 GB.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	// The CLI's GC target (nets.GCPercent): at Go's default of 100 WRN's
+	// programs would hold twice their 15 GB.
+	defer debug.SetGCPercent(debug.SetGCPercent(nets.GCPercent))
 	spec, err := nets.ParseSpec(name)
 	if err != nil {
 		b.Fatal(err)

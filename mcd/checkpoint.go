@@ -17,7 +17,7 @@ import (
 	"github.com/mcdood/mcdood/ood"
 )
 
-// Resumable fine-tuning (issue 32). When the environment names a checkpoint
+// Resumable fine-tuning. When the environment names a checkpoint
 // file (ood.Env.Checkpoint; the runner gives each cell
 // OUT/checkpoints/<cell key>.ckpt), FineTune writes its whole state there at
 // the end of every epoch — also once head 2 is fitted (head2 = "fit"), and
@@ -197,4 +197,66 @@ func loadCheckpoint(path, fp string, m *nets.Model, cfg Config, steps int, train
 		return bad("%d pool sampling weights for %d images", len(s.PoolWeights), pool.Len())
 	}
 	return r, nil
+}
+
+// save checkpoints a fine-tuning after epochs complete epochs and step
+// steps of the next, with their loss sums and time so far.
+func (ft *fineTuning) save(epochs, step int, sums [3]float64, seconds float64) error {
+	st := &fineTuneState{Epochs: epochs, Step: step, Sums: sums, Seconds: seconds,
+		TrainPos: ft.labelled.pos, TrainCycle: ft.labelled.pass, PoolPos: ft.unlabelled.pos, PoolCycle: ft.unlabelled.pass,
+		History: ft.history, BestEpoch: ft.selected.epoch, BestAUROC: ft.selected.auroc, BestGap: ft.selected.gap,
+		// At the end of the epoch kept (or before the first), the best
+		// model is a copy of the model.
+		BestIsModel: step == 0 && ft.selected.epoch == epochs}
+	var err error
+	if st.Aug, err = ft.augSrc.MarshalBinary(); err != nil {
+		return err
+	}
+	if step > 0 && ft.unlabelled.cumulative != nil {
+		st.PoolWeights = ft.unlabelled.cumulative
+		if st.Pool, err = ft.unlabelled.src.MarshalBinary(); err != nil {
+			return err
+		}
+	}
+	if st.DropoutA, err = ft.stepA.DropoutState(); err != nil {
+		return err
+	}
+	if st.DropoutB, err = ft.stepB.DropoutState(); err != nil {
+		return err
+	}
+	if err := saveCheckpoint(ft.env.Checkpoint, ft.fingerprint, ft.model, ft.selected.model, ft.opt, st); err != nil {
+		return err
+	}
+	ft.env.Logger().Debug("mcd checkpoint written", "checkpoint", ft.env.Checkpoint, "completed_epochs", epochs, "step", step)
+	return nil
+}
+
+// resume puts a fine-tuning, its model and optimiser taken from the
+// checkpoint, where the checkpoint left it: the steps' dropout generators,
+// the augmentation's, the samplers, the history and the selection.
+func (ft *fineTuning) resume(res *resumed) error {
+	s, path := res.state, ft.env.Checkpoint
+	if err := ft.stepA.SetDropoutState(s.DropoutA); err != nil {
+		return fmt.Errorf("mcd: checkpoint %s: step A: %w", path, err)
+	}
+	if err := ft.stepB.SetDropoutState(s.DropoutB); err != nil {
+		return fmt.Errorf("mcd: checkpoint %s: step B: %w", path, err)
+	}
+	if err := ft.augSrc.UnmarshalBinary(s.Aug); err != nil {
+		return fmt.Errorf("mcd: checkpoint %s: augmentation generator: %w", path, err)
+	}
+	ft.labelled.resume(s.TrainPos, s.TrainCycle)
+	ft.unlabelled.resume(s.PoolPos, s.PoolCycle)
+	if s.Step > 0 && ft.cfg.PoolSampling == "discrepancy" {
+		if err := ft.unlabelled.resumeWeighted(s.PoolWeights, s.Pool); err != nil {
+			return fmt.Errorf("mcd: checkpoint %s: pool sampling generator: %w", path, err)
+		}
+	}
+	ft.history = s.History
+	ft.selected = selector{rule: ft.cfg.Selection, model: res.best, epoch: s.BestEpoch, auroc: s.BestAUROC, gap: s.BestGap}
+	if s.BestIsModel {
+		ft.selected.model = ft.model.Clone()
+	}
+	ft.start.epoch, ft.start.step, ft.start.sums, ft.start.seconds = s.Epochs+1, s.Step, s.Sums, s.Seconds
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/mcdood/mcdood/internal/testenv"
+	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/ood/oodtest"
@@ -74,7 +75,7 @@ func (c resumeCase) setup(t *testing.T, checkpoint string) (*ood.Env, *ood.Data,
 	}
 	data := *toy.Data
 	data.OODVal = toy.RingVal
-	data.Unlabelled = ood.Concat("pool", toy.IDTest, toy.Ring)
+	data.Unlabelled = loaders.Concat("pool", toy.IDTest, toy.Ring)
 	if c.wrn {
 		// Evaluating the WRN is what takes time here.
 		data.IDVal, data.OODVal = data.IDVal.Head(16), data.OODVal.Head(16)
@@ -95,10 +96,11 @@ type outcome struct {
 
 func fineTuneOutcome(ctx context.Context, t *testing.T, env *ood.Env, data *ood.Data, cfg Config) (outcome, error) {
 	t.Helper()
-	m, hist, best, err := FineTune(ctx, env, env.Model, data, cfg)
+	r, err := FineTune(ctx, env, env.Model, data, cfg)
 	if err != nil {
 		return outcome{}, err
 	}
+	m := r.Model
 	id, err := Discrepancy(context.Background(), env, m, data.IDVal)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +109,7 @@ func fineTuneOutcome(ctx context.Context, t *testing.T, env *ood.Env, data *ood.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outcome{append(id, ring...), hist, best}, nil
+	return outcome{append(id, ring...), r.History, r.Best}, nil
 }
 
 // same fails the test unless got is want to the last bit (the epochs'

@@ -37,11 +37,15 @@ type Detector struct {
 
 // Prepare implements ood.Preparer.
 func (d *Detector) Prepare(ctx context.Context, env *ood.Env, data *ood.Data) error {
-	m, hist, best, err := FineTune(ctx, env, env.Model, data, d.Config)
+	cfg := d.Config
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = env.CheckpointEvery // the run's, when the plan sets none
+	}
+	r, err := FineTune(ctx, env, env.Model, data, cfg)
 	if err != nil {
 		return err
 	}
-	d.model, d.history, d.best, d.setting = m, hist, best, data.Setting
+	d.model, d.history, d.best, d.setting = r.Model, r.History, r.Best, data.Setting
 	return nil
 }
 
@@ -62,12 +66,6 @@ func (d *Detector) Score(ctx context.Context, env *ood.Env, images *loaders.Data
 	}
 	return discrepancy(out), nil
 }
-
-// Model is the fine-tuned network kept for scoring (nil before Prepare).
-func (d *Detector) Model() *nets.Model { return d.model }
-
-// History is the fine-tuning history.
-func (d *Detector) History() []Epoch { return d.history }
 
 // Warnings implements ood.Warner: in the transductive setting the images
 // scored are the unlabelled images fine-tuned on.

@@ -8,9 +8,10 @@
 // image's score is minus the L1 distance between the heads' softmax outputs.
 //
 // The whole method is here: the two steps in steps.go (written with the
-// engine's graph pieces, package nets), the fine-tuning loop and the score
-// in finetune.go, its checkpoints (resuming a killed fine-tuning) in
-// checkpoint.go, the detector in detector.go.
+// engine's graph pieces, package nets), the fine-tuning loop, its epoch
+// selection and the score in finetune.go, its batch samplers in sampler.go,
+// head 2 before fine-tuning in head2.go, its checkpoints (resuming a killed
+// fine-tuning) in checkpoint.go, the detector in detector.go.
 package mcd
 
 import (
@@ -18,7 +19,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/mcdood/mcdood/loaders"
@@ -132,319 +132,317 @@ type Epoch struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-// FineTune runs MCD fine-tuning on a copy of m and returns the selected
-// model and the per-epoch history. Every labelled batch is followed by
-// Step A (cross-entropy on both heads, head 2 on detached features) and
-// Step B (the same cross-entropies plus the discrepancy loss on the next
-// unlabelled batch); both update all parameters, with one SGD state. The
-// unlabelled pool is reshuffled each time it is exhausted, as the authors'
-// loader iterator. The last incomplete labelled batch is dropped.
+// Result is what a fine-tuning gives.
+type Result struct {
+	Model   *nets.Model // the selected epoch's model (Config.Selection)
+	History []Epoch
+	Best    int // the selected epoch (0: the network before fine-tuning)
+}
+
+// FineTune runs MCD fine-tuning on a copy of m: every labelled batch is
+// followed by Step A and Step B (steps.go) on the next unlabelled batch,
+// with one SGD state; the steps update what Config.Train says (every
+// parameter by default, as the authors). The model kept is the epoch's
+// that Config.Selection picks.
 //
 // With env.Checkpoint set, the state is checkpointed at the end of every
 // epoch (and every cfg.CheckpointEvery steps) and resumed from that file,
 // with the result of an uninterrupted run (checkpoint.go).
-func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, cfg Config) (*nets.Model, []Epoch, int, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, nil, 0, err
-	}
-	if data.Train == nil || !data.Train.Labelled() || data.Unlabelled == nil || data.Unlabelled.Len() < cfg.UnlabelledBatch {
-		return nil, nil, 0, fmt.Errorf("mcd: fine-tuning needs the labelled training set and at least %d unlabelled images", cfg.UnlabelledBatch)
-	}
-	// The paper's selection needs the validation images; the history has
-	// their AUROC by epoch whenever they are there.
-	if cfg.Selection == "val-auroc" && (data.IDVal == nil || data.OODVal == nil) {
-		return nil, nil, 0, fmt.Errorf("mcd: selection val-auroc needs ID and OOD validation images")
-	}
-	validate := data.IDVal != nil && data.OODVal != nil
-	log := env.Logger()
-	if cfg.Head2 == Head2Fit && cfg.Head2Epochs == 0 {
-		cfg.Head2Epochs = DefaultHead2Epochs
-	}
-	train, pool := data.Train, data.Unlabelled
-	var heldOut *loaders.Dataset
-	if cfg.Selection == "heldout-gap" {
-		if pool.Len()-cfg.HeldOut < cfg.UnlabelledBatch {
-			return nil, nil, 0, fmt.Errorf("mcd: holding out %d of %d pool images leaves fewer than a batch", cfg.HeldOut, pool.Len())
-		}
-		order := rand.New(rand.NewPCG(env.Seed^0x686f6c64, 0)).Perm(pool.Len())
-		heldOut, pool = pool.Subset("held-out pool", order[:cfg.HeldOut]), pool.Subset(pool.Name, order[cfg.HeldOut:])
-	}
-	steps := cfg.StepsPerEpoch
-	if steps == 0 {
-		steps = train.Len() / cfg.Batch
-	}
-	// A checkpoint of this very fine-tuning is resumed from; any other is
-	// discarded (checkpoint.go).
-	var res *resumed
-	var fp string
-	if env.Checkpoint != "" {
-		fp = fingerprint(env, m, data, cfg)
-		var err error
-		if res, err = loadCheckpoint(env.Checkpoint, fp, m, cfg, steps, train, pool); err != nil {
-			log.Warn("mcd checkpoint discarded; fine-tuning starts over", "checkpoint", env.Checkpoint, "error", err)
-		}
-	}
-	var model *nets.Model
-	var opt *nets.SGD
-	if res == nil {
-		model = m.Clone()
-		if _, err := makeHead2(ctx, env, model, data.Train, cfg); err != nil {
-			return nil, nil, 0, err
-		}
-		opt = nets.NewSGD(cfg.Momentum, cfg.WeightDecay, false)
-	} else {
-		model, opt = res.model, res.sgd
-		log.Info("mcd resuming fine-tuning", "checkpoint", env.Checkpoint, "completed_epochs", res.state.Epochs, "step", res.state.Step)
-	}
-	stepA, err := newStepA(model, cfg.Batch)
+func FineTune(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, cfg Config) (*Result, error) {
+	ft, err := newFineTuning(ctx, env, m, data, cfg)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, err
 	}
-	defer stepA.Close()
-	stepB, err := newStepB(model, cfg.Batch, cfg.UnlabelledBatch, cfg.Margin)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	defer stepB.Close()
-	updateA, updateB := trained(stepA.Params(), cfg.Train != "heads"), trained(stepB.Params(), cfg.Train == "all")
-
-	var aug *loaders.Augmentation
-	if cfg.Augment {
-		aug = &loaders.StandardAugmentation
-	}
+	defer ft.close()
 	labels := make([]int, cfg.Batch)
-	var poolOrder []int
-	poolPos, poolCycle := 0, 0
-	var poolWeights []float64 // pool_sampling "discrepancy": cumulative weights of this epoch
-	var poolSrc *rand.PCG
-	var poolRNG *rand.Rand
-	nextUnlabelled := func() []int {
-		if poolWeights != nil {
-			idx := make([]int, cfg.UnlabelledBatch)
-			total := poolWeights[len(poolWeights)-1]
-			for i := range idx {
-				idx[i] = sort.SearchFloat64s(poolWeights, poolRNG.Float64()*total)
-			}
-			return idx
+	for epoch := ft.start.epoch; epoch <= cfg.Epochs; epoch++ {
+		// Start the epoch, or resume it where the checkpoint left it.
+		first, sums, t0, err := ft.begin(ctx, epoch)
+		if err != nil {
+			return nil, err
 		}
-		if poolPos+cfg.UnlabelledBatch > len(poolOrder) {
-			poolOrder = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(poolCycle))).Perm(pool.Len())
-			poolCycle++
-			poolPos = 0
+		bar := env.Progress.Start(fmt.Sprintf("mcd fine-tune epoch %d/%d", epoch, cfg.Epochs), int64(ft.steps), "step")
+		if first > 0 {
+			bar.Add(first)
 		}
-		idx := poolOrder[poolPos : poolPos+cfg.UnlabelledBatch]
-		poolPos += cfg.UnlabelledBatch
-		return idx
-	}
-	var trainOrder []int
-	trainPos, trainCycle := 0, 0
-	nextLabelled := func() []int {
-		if trainPos+cfg.Batch > len(trainOrder) {
-			trainOrder = rand.New(rand.NewPCG(env.Seed, uint64(trainCycle))).Perm(train.Len())
-			trainCycle++
-			trainPos = 0
-		}
-		idx := trainOrder[trainPos : trainPos+cfg.Batch]
-		trainPos += cfg.Batch
-		return idx
-	}
-	augSrc := rand.NewPCG(env.Seed, 0xa06)
-	augRNG := rand.New(augSrc)
-
-	var history []Epoch
-	var best *nets.Model
-	bestEpoch, bestAUROC := 0, math.Inf(-1)
-	bestGap := math.Inf(-1)
-	first, firstStep := 1, 0 // where the loop starts: epoch, step
-	var firstSums [3]float64
-	var firstSeconds float64
-	if res == nil {
-		best = model.Clone()
-	} else {
-		s := res.state
-		if err := stepA.SetDropoutState(s.DropoutA); err != nil {
-			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: step A: %w", env.Checkpoint, err)
-		}
-		if err := stepB.SetDropoutState(s.DropoutB); err != nil {
-			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: step B: %w", env.Checkpoint, err)
-		}
-		if err := augSrc.UnmarshalBinary(s.Aug); err != nil {
-			return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: augmentation generator: %w", env.Checkpoint, err)
-		}
-		// Each pass's order derives from the seed and the pass's number.
-		trainPos, trainCycle, poolPos, poolCycle = s.TrainPos, s.TrainCycle, s.PoolPos, s.PoolCycle
-		if trainCycle > 0 {
-			trainOrder = rand.New(rand.NewPCG(env.Seed, uint64(trainCycle-1))).Perm(train.Len())
-		}
-		if poolCycle > 0 {
-			poolOrder = rand.New(rand.NewPCG(env.Seed^0x6d6364, uint64(poolCycle-1))).Perm(pool.Len())
-		}
-		if s.Step > 0 && cfg.PoolSampling == "discrepancy" {
-			poolWeights, poolSrc = s.PoolWeights, &rand.PCG{}
-			if err := poolSrc.UnmarshalBinary(s.Pool); err != nil {
-				return nil, nil, 0, fmt.Errorf("mcd: checkpoint %s: pool sampling generator: %w", env.Checkpoint, err)
-			}
-			poolRNG = rand.New(poolSrc)
-		}
-		history, bestEpoch, bestAUROC, bestGap = s.History, s.BestEpoch, s.BestAUROC, s.BestGap
-		if best = res.best; s.BestIsModel {
-			best = model.Clone()
-		}
-		first, firstStep, firstSums, firstSeconds = s.Epochs+1, s.Step, s.Sums, s.Seconds
-	}
-	// save checkpoints the loop after epochs complete epochs and step steps
-	// of the next, with its loss sums and time so far.
-	save := func(epochs, step int, sums [3]float64, seconds float64) error {
-		st := &fineTuneState{Epochs: epochs, Step: step, Sums: sums, Seconds: seconds,
-			TrainPos: trainPos, TrainCycle: trainCycle, PoolPos: poolPos, PoolCycle: poolCycle,
-			History: history, BestEpoch: bestEpoch, BestAUROC: bestAUROC, BestGap: bestGap,
-			// At the end of the epoch kept (or before the first), the
-			// best model is a copy of the model.
-			BestIsModel: step == 0 && bestEpoch == epochs}
-		var err error
-		if st.Aug, err = augSrc.MarshalBinary(); err != nil {
-			return err
-		}
-		if step > 0 && poolWeights != nil {
-			st.PoolWeights = poolWeights
-			if st.Pool, err = poolSrc.MarshalBinary(); err != nil {
-				return err
-			}
-		}
-		if st.DropoutA, err = stepA.DropoutState(); err != nil {
-			return err
-		}
-		if st.DropoutB, err = stepB.DropoutState(); err != nil {
-			return err
-		}
-		if err := saveCheckpoint(env.Checkpoint, fp, model, best, opt, st); err != nil {
-			return err
-		}
-		log.Debug("mcd checkpoint written", "checkpoint", env.Checkpoint, "completed_epochs", epochs, "step", step)
-		return nil
-	}
-	if res == nil && env.Checkpoint != "" && cfg.Head2 == Head2Fit {
-		// Fitting head 2 takes a pass over the labelled images: keep it.
-		if err := save(0, 0, [3]float64{}, 0); err != nil {
-			return nil, nil, 0, err
-		}
-	}
-	for epoch := first; epoch <= cfg.Epochs; epoch++ {
-		t0 := time.Now()
-		start := 0 // the epoch's first step: firstStep when it resumes mid-epoch
-		var sums [3]float64
-		if epoch == first && firstStep > 0 {
-			start, sums = firstStep, firstSums
-			t0 = t0.Add(-time.Duration(firstSeconds * float64(time.Second)))
-		}
-		if cfg.PoolSampling == "discrepancy" && start == 0 {
-			if poolWeights, err = discrepancyWeights(ctx, env, model, pool); err != nil {
-				return nil, nil, 0, err
-			}
-			poolSrc = rand.NewPCG(env.Seed^0x6d6364, uint64(epoch))
-			poolRNG = rand.New(poolSrc)
-		}
-		bar := env.Progress.Start(fmt.Sprintf("mcd fine-tune epoch %d/%d", epoch, cfg.Epochs), int64(steps), "step")
-		if start > 0 {
-			bar.Add(start)
-		}
-		for s := start; s < steps; s++ {
+		for s := first; s < ft.steps; s++ {
 			if err := ctx.Err(); err != nil {
 				bar.Finish()
-				return nil, nil, 0, err
+				return nil, err
 			}
-			idx := nextLabelled()
-			// Step A.
-			xa, ya := stepA.Data(stepA.x), stepA.Data(stepA.y)
-			train.Fill(xa, labels, idx, env.Norm, aug, augRNG)
+			// Step A: both heads learn the labels of the next labelled batch.
+			xa, ya := ft.stepA.Data(ft.stepA.x), ft.stepA.Data(ft.stepA.y)
+			ft.train.Fill(xa, labels, ft.labelled.next(), env.Norm, ft.aug, ft.augRNG)
 			for i, l := range labels {
 				ya[i] = float32(l)
 			}
-			if err := stepA.Run(); err != nil {
+			if err := ft.stepA.Run(); err != nil {
 				bar.Finish()
-				return nil, nil, 0, fmt.Errorf("mcd step A, epoch %d, step %d: %w", epoch, s+1, err)
+				return nil, fmt.Errorf("mcd step A, epoch %d, step %d: %w", epoch, s+1, err)
 			}
-			if err := updateA.step(opt, cfg.LR, stepA.Grads()); err != nil {
-				return nil, nil, 0, err
+			if err := ft.updateA.step(ft.opt, cfg.LR, ft.stepA.Grads()); err != nil {
+				return nil, err
 			}
 			// Step B: the same labelled batch (the same augmented images, as
 			// the authors' data_s), recomputed with the updated weights, and
-			// the next unlabelled batch.
-			copy(stepB.Data(stepB.x), xa)
-			copy(stepB.Data(stepB.y), ya)
-			pool.Fill(stepB.Data(stepB.u), nil, nextUnlabelled(), env.Norm, nil, nil)
-			if err := stepB.Run(); err != nil {
+			// the next unlabelled batch, on which the heads are made to disagree.
+			copy(ft.stepB.Data(ft.stepB.x), xa)
+			copy(ft.stepB.Data(ft.stepB.y), ya)
+			ft.pool.Fill(ft.stepB.Data(ft.stepB.u), nil, ft.unlabelled.next(), env.Norm, nil, nil)
+			if err := ft.stepB.Run(); err != nil {
 				bar.Finish()
-				return nil, nil, 0, fmt.Errorf("mcd step B, epoch %d, step %d: %w", epoch, s+1, err)
+				return nil, fmt.Errorf("mcd step B, epoch %d, step %d: %w", epoch, s+1, err)
 			}
-			if err := updateB.step(opt, cfg.LR, stepB.Grads()); err != nil {
-				return nil, nil, 0, err
+			if err := ft.updateB.step(ft.opt, cfg.LR, ft.stepB.Grads()); err != nil {
+				return nil, err
 			}
-			parts := stepB.losses()
-			for i := range sums {
-				sums[i] += parts[i]
+			// Sum the losses for the history; checkpoint every CheckpointEvery steps.
+			for i, l := range ft.stepB.losses() {
+				sums[i] += l
 			}
 			bar.Add(1)
 			if s%10 == 0 {
 				bar.Describe(fmt.Sprintf("mcd fine-tune epoch %d/%d discrepancy loss %.3f", epoch, cfg.Epochs, sums[2]/float64(s+1)))
 			}
-			// Within an epoch, every CheckpointEvery steps of the whole
-			// fine-tuning; the epoch's end is checkpointed below.
-			if every := cfg.CheckpointEvery; env.Checkpoint != "" && every > 0 && s+1 < steps && ((epoch-1)*steps+s+1)%every == 0 {
-				if err := save(epoch-1, s+1, sums, time.Since(t0).Seconds()); err != nil {
+			if ft.checkpointDue(epoch, s+1) {
+				if err := ft.save(epoch-1, s+1, sums, time.Since(t0).Seconds()); err != nil {
 					bar.Finish()
-					return nil, nil, 0, err
+					return nil, err
 				}
 			}
 		}
 		bar.Finish()
-		e := Epoch{Epoch: epoch, CE1: sums[0] / float64(steps), CE2: sums[1] / float64(steps), Discrepancy: sums[2] / float64(steps),
-			ValAUROC: math.NaN(), HeldOutGap: math.NaN()}
-		if validate {
-			id, err := Discrepancy(ctx, env, model, data.IDVal)
-			if err != nil {
-				return nil, nil, 0, err
-			}
-			out, err := Discrepancy(ctx, env, model, data.OODVal)
-			if err != nil {
-				return nil, nil, 0, err
-			}
-			r, err := metrics.Compute(id, out)
-			if err != nil {
-				return nil, nil, 0, fmt.Errorf("mcd: validation AUROC: %w", err)
-			}
-			e.ValAUROC = r.AUROC
+		// Validate, keep the epoch if the selection prefers it, checkpoint.
+		e, err := ft.validate(ctx, epoch, sums, t0)
+		if err != nil {
+			return nil, err
 		}
-		if heldOut != nil {
-			if e.HeldOutGap, err = entropyGap(ctx, env, model, heldOut); err != nil {
-				return nil, nil, 0, err
-			}
-		}
-		e.Seconds = time.Since(t0).Seconds()
-		history = append(history, e)
-		log.Info("mcd epoch", "epoch", epoch, "ce1", e.CE1, "ce2", e.CE2, "discrepancy_loss", e.Discrepancy, "val_auroc", e.ValAUROC,
-			"heldout_gap", e.HeldOutGap, "seconds", e.Seconds)
-		keep := false
-		switch cfg.Selection {
-		case "val-auroc":
-			// The authors keep an epoch when its validation AUROC beats
-			// every earlier one (solver.val: prec > best_prec1).
-			keep = e.ValAUROC > bestAUROC
-		case "heldout-gap":
-			keep = e.HeldOutGap > bestGap
-		default:
-			keep = true
-		}
-		if keep {
-			best, bestEpoch, bestAUROC, bestGap = model.Clone(), epoch, e.ValAUROC, e.HeldOutGap
-		}
+		ft.history = append(ft.history, e)
+		ft.selected.consider(e, ft.model)
 		if env.Checkpoint != "" {
-			if err := save(epoch, 0, [3]float64{}, 0); err != nil {
-				return nil, nil, 0, err
+			if err := ft.save(epoch, 0, [3]float64{}, 0); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return best, history, bestEpoch, nil
+	return &Result{Model: ft.selected.model, History: ft.history, Best: ft.selected.epoch}, nil
+}
+
+// fineTuning is a fine-tuning under way: all that a checkpoint saves and
+// what it is computed from.
+type fineTuning struct {
+	env                  *ood.Env
+	cfg                  Config
+	data                 *ood.Data
+	train, pool, heldOut *loaders.Dataset // pool without the held-out images
+	steps                int              // labelled batches per epoch
+	fingerprint          string           // with env.Checkpoint (checkpoint.go)
+
+	model            *nets.Model
+	opt              *nets.SGD
+	stepA, stepB     *step
+	updateA, updateB update // what each step updates (Config.Train)
+
+	labelled   *passSampler
+	unlabelled *poolSampler
+	aug        *loaders.Augmentation // nil unless Config.Augment
+	augSrc     *rand.PCG
+	augRNG     *rand.Rand
+
+	history  []Epoch
+	selected selector
+	// start is where the loop starts: the epoch, and the steps of it done
+	// before a checkpoint written within it, their loss sums and time.
+	start struct {
+		epoch, step int
+		sums        [3]float64
+		seconds     float64
+	}
+}
+
+// newFineTuning checks the configuration and data and sets a fine-tuning up:
+// from the checkpoint of this very fine-tuning when there is one, else on a
+// copy of m with its head 2 made as Config.Head2 says.
+func newFineTuning(ctx context.Context, env *ood.Env, m *nets.Model, data *ood.Data, cfg Config) (*fineTuning, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if data.Train == nil || !data.Train.Labelled() || data.Unlabelled == nil || data.Unlabelled.Len() < cfg.UnlabelledBatch {
+		return nil, fmt.Errorf("mcd: fine-tuning needs the labelled training set and at least %d unlabelled images", cfg.UnlabelledBatch)
+	}
+	// The paper's selection needs the validation images; the history has
+	// their AUROC by epoch whenever they are there.
+	if cfg.Selection == "val-auroc" && (data.IDVal == nil || data.OODVal == nil) {
+		return nil, fmt.Errorf("mcd: selection val-auroc needs ID and OOD validation images")
+	}
+	if cfg.Head2 == Head2Fit && cfg.Head2Epochs == 0 {
+		cfg.Head2Epochs = DefaultHead2Epochs
+	}
+	ft := &fineTuning{env: env, cfg: cfg, data: data, train: data.Train, pool: data.Unlabelled, steps: cfg.StepsPerEpoch}
+	if cfg.Selection == "heldout-gap" {
+		if ft.pool.Len()-cfg.HeldOut < cfg.UnlabelledBatch {
+			return nil, fmt.Errorf("mcd: holding out %d of %d pool images leaves fewer than a batch", cfg.HeldOut, ft.pool.Len())
+		}
+		order := rand.New(rand.NewPCG(env.Seed^0x686f6c64, 0)).Perm(ft.pool.Len())
+		ft.heldOut, ft.pool = ft.pool.Subset("held-out pool", order[:cfg.HeldOut]), ft.pool.Subset(ft.pool.Name, order[cfg.HeldOut:])
+	}
+	if ft.steps == 0 {
+		ft.steps = ft.train.Len() / cfg.Batch
+	}
+	// A checkpoint of this very fine-tuning is resumed from; any other is
+	// discarded (checkpoint.go).
+	var res *resumed
+	if env.Checkpoint != "" {
+		ft.fingerprint = fingerprint(env, m, data, cfg)
+		var bad error
+		if res, bad = loadCheckpoint(env.Checkpoint, ft.fingerprint, m, cfg, ft.steps, ft.train, ft.pool); bad != nil {
+			env.Logger().Warn("mcd checkpoint discarded; fine-tuning starts over", "checkpoint", env.Checkpoint, "error", bad)
+		}
+	}
+	if res == nil {
+		ft.model = m.Clone()
+		if _, err := makeHead2(ctx, env, ft.model, data.Train, cfg); err != nil {
+			return nil, err
+		}
+		ft.opt = nets.NewSGD(cfg.Momentum, cfg.WeightDecay, false)
+	} else {
+		ft.model, ft.opt = res.model, res.sgd
+		env.Logger().Info("mcd resuming fine-tuning", "checkpoint", env.Checkpoint, "completed_epochs", res.state.Epochs, "step", res.state.Step)
+	}
+	if err := ft.compile(); err != nil {
+		ft.close()
+		return nil, err
+	}
+	if cfg.Augment {
+		ft.aug = &loaders.StandardAugmentation
+	}
+	ft.labelled = newPassSampler(env.Seed, ft.train.Len(), cfg.Batch)
+	ft.unlabelled = &poolSampler{passSampler: newPassSampler(env.Seed^0x6d6364, ft.pool.Len(), cfg.UnlabelledBatch)}
+	ft.augSrc = rand.NewPCG(env.Seed, 0xa06)
+	ft.augRNG = rand.New(ft.augSrc)
+	ft.start.epoch = 1
+	var err error
+	if res == nil {
+		ft.selected = selector{rule: cfg.Selection, model: ft.model.Clone(), auroc: math.Inf(-1), gap: math.Inf(-1)}
+		if env.Checkpoint != "" && cfg.Head2 == Head2Fit {
+			// Fitting head 2 takes a pass over the labelled images: keep it.
+			err = ft.save(0, 0, [3]float64{}, 0)
+		}
+	} else {
+		err = ft.resume(res)
+	}
+	if err != nil {
+		ft.close()
+		return nil, err
+	}
+	return ft, nil
+}
+
+// compile compiles the two steps and picks what each updates.
+func (ft *fineTuning) compile() error {
+	var err error
+	if ft.stepA, err = newStepA(ft.model, ft.cfg.Batch); err != nil {
+		return err
+	}
+	if ft.stepB, err = newStepB(ft.model, ft.cfg.Batch, ft.cfg.UnlabelledBatch, ft.cfg.Margin); err != nil {
+		return err
+	}
+	ft.updateA, ft.updateB = trained(ft.stepA.Params(), ft.cfg.Train != "heads"), trained(ft.stepB.Params(), ft.cfg.Train == "all")
+	return nil
+}
+
+func (ft *fineTuning) close() {
+	for _, s := range []*step{ft.stepA, ft.stepB} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// begin starts an epoch, or resumes the one a checkpoint was written
+// within: the steps done, their loss sums and when the epoch started. With
+// pool_sampling "discrepancy", a new epoch weights the pool by the model's
+// discrepancy.
+func (ft *fineTuning) begin(ctx context.Context, epoch int) (done int, sums [3]float64, t0 time.Time, err error) {
+	t0 = time.Now()
+	if epoch == ft.start.epoch && ft.start.step > 0 {
+		done, sums = ft.start.step, ft.start.sums
+		t0 = t0.Add(-time.Duration(ft.start.seconds * float64(time.Second)))
+	}
+	if ft.cfg.PoolSampling == "discrepancy" && done == 0 {
+		w, err := discrepancyWeights(ctx, ft.env, ft.model, ft.pool)
+		if err != nil {
+			return 0, sums, t0, err
+		}
+		ft.unlabelled.weight(w, ft.env.Seed^0x6d6364, epoch)
+	}
+	return done, sums, t0, nil
+}
+
+// checkpointDue says whether a checkpoint is due after done steps of an
+// epoch: every Config.CheckpointEvery steps of the whole fine-tuning (the
+// epoch's end is checkpointed anyway).
+func (ft *fineTuning) checkpointDue(epoch, done int) bool {
+	every := ft.cfg.CheckpointEvery
+	return ft.env.Checkpoint != "" && every > 0 && done < ft.steps && ((epoch-1)*ft.steps+done)%every == 0
+}
+
+// validate makes an epoch's line of the history from its loss sums: with
+// the model's AUROC on the validation images when there are some, and its
+// heads' entropy gap on the held-out pool images for selection
+// "heldout-gap" (NaN otherwise).
+func (ft *fineTuning) validate(ctx context.Context, epoch int, sums [3]float64, t0 time.Time) (Epoch, error) {
+	n := float64(ft.steps)
+	e := Epoch{Epoch: epoch, CE1: sums[0] / n, CE2: sums[1] / n, Discrepancy: sums[2] / n, ValAUROC: math.NaN(), HeldOutGap: math.NaN()}
+	if ft.data.IDVal != nil && ft.data.OODVal != nil {
+		id, err := Discrepancy(ctx, ft.env, ft.model, ft.data.IDVal)
+		if err != nil {
+			return e, err
+		}
+		out, err := Discrepancy(ctx, ft.env, ft.model, ft.data.OODVal)
+		if err != nil {
+			return e, err
+		}
+		r, err := metrics.Compute(id, out)
+		if err != nil {
+			return e, fmt.Errorf("mcd: validation AUROC: %w", err)
+		}
+		e.ValAUROC = r.AUROC
+	}
+	if ft.heldOut != nil {
+		var err error
+		if e.HeldOutGap, err = entropyGap(ctx, ft.env, ft.model, ft.heldOut); err != nil {
+			return e, err
+		}
+	}
+	e.Seconds = time.Since(t0).Seconds()
+	ft.env.Logger().Info("mcd epoch", "epoch", epoch, "ce1", e.CE1, "ce2", e.CE2, "discrepancy_loss", e.Discrepancy, "val_auroc", e.ValAUROC,
+		"heldout_gap", e.HeldOutGap, "seconds", e.Seconds)
+	return e, nil
+}
+
+// selector keeps the model of the best epoch by Config.Selection.
+type selector struct {
+	rule       string
+	model      *nets.Model
+	epoch      int     // 0: the network before fine-tuning
+	auroc, gap float64 // the kept epoch's validation AUROC and held-out gap
+}
+
+// consider keeps the model at the end of an epoch if the rule prefers it.
+func (s *selector) consider(e Epoch, m *nets.Model) {
+	keep := true // "last"
+	switch s.rule {
+	case "val-auroc":
+		// The authors keep an epoch when its validation AUROC beats
+		// every earlier one (solver.val: prec > best_prec1).
+		keep = e.ValAUROC > s.auroc
+	case "heldout-gap":
+		keep = e.HeldOutGap > s.gap
+	}
+	if keep {
+		s.model, s.epoch, s.auroc, s.gap = m.Clone(), e.Epoch, e.ValAUROC, e.HeldOutGap
+	}
 }
 
 // Discrepancy scores images with a two-head model: −Σ_k |p1_k − p2_k|, minus
@@ -501,27 +499,6 @@ func (u update) step(opt *nets.SGD, lr float64, grads [][]float32) error {
 		g[k] = grads[i]
 	}
 	return opt.Step(lr, u.params, g)
-}
-
-// discrepancyWeights are cumulative sampling weights of the pool for
-// pool_sampling "discrepancy": each image's L1 discrepancy plus a tenth of
-// the mean.
-func discrepancyWeights(ctx context.Context, env *ood.Env, m *nets.Model, pool *loaders.Dataset) ([]float64, error) {
-	scores, err := Discrepancy(ctx, env, m, pool)
-	if err != nil {
-		return nil, err
-	}
-	var mean float64
-	for _, s := range scores {
-		mean -= s / float64(len(scores))
-	}
-	cum := make([]float64, len(scores))
-	var total float64
-	for i, s := range scores {
-		total += -s + 0.1*mean + 1e-12
-		cum[i] = total
-	}
-	return cum, nil
 }
 
 // entropyGap is H̄(p1) − H̄(p2) of a model's heads on images, in

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcdood/mcdood/baselines"
 	"github.com/mcdood/mcdood/internal/numdiff"
+	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/nets"
 	"github.com/mcdood/mcdood/ood"
 	"github.com/mcdood/mcdood/ood/oodtest"
@@ -38,7 +39,7 @@ func TestFineTuningSeparatesFarOOD(t *testing.T) {
 	ctx := context.Background()
 	data := *toy.Data
 	data.OODVal = toy.RingVal
-	data.Unlabelled = ood.Concat("pool", toy.IDTest, toy.Ring)
+	data.Unlabelled = loaders.Concat("pool", toy.IDTest, toy.Ring)
 	msp := &baselines.MSP{Heads: nets.Head1}
 	mspID, err := msp.Score(ctx, toy.Env, toy.IDTest)
 	if err != nil {
@@ -222,14 +223,15 @@ func TestFineTuningVariants(t *testing.T) {
 			c.change(&cfg)
 			data := *toy.Data
 			data.OODVal = toy.RingVal
-			data.Unlabelled = ood.Concat("pool", toy.IDTest, toy.Ring)
+			data.Unlabelled = loaders.Concat("pool", toy.IDTest, toy.Ring)
 			if cfg.Selection == "heldout-gap" {
 				data.IDVal, data.OODVal = nil, nil // label-free: no validation images at all
 			}
-			m, hist, best, err := FineTune(ctx, toy.Env, toy.Env.Model, &data, cfg)
+			r, err := FineTune(ctx, toy.Env, toy.Env.Model, &data, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
+			m, hist, best := r.Model, r.History, r.Best
 			if len(hist) != 4 || best < 1 {
 				t.Fatalf("history %+v, best %d", hist, best)
 			}

@@ -283,13 +283,6 @@ const (
 	OODPositive
 )
 
-func (c Convention) String() string {
-	if c == OODPositive {
-		return "ood-positive"
-	}
-	return "id-positive"
-}
-
 // ParseConvention parses "id-positive" or "ood-positive".
 func ParseConvention(s string) (Convention, error) {
 	switch s {

@@ -1,38 +1,24 @@
 package nets
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	G "gorgonia.org/gorgonia"
 )
 
-// Spec names an architecture. Its Name is what TOML files and the CLI use:
-//
-//	small             the 3-convolution net of the PyTorch peer benchmark
-//	densenet-bc-L[-k] DenseNet-BC of depth L, growth k (default 12)
-//	                  (Huang et al., CVPR 2017); densenet-bc-100 is the paper's
-//	wrn-D-W           Wide ResNet of depth D, width W (Zagoruyko & Komodakis,
-//	                  BMVC 2016); wrn-28-10 is the paper's
-//	mlp-H             a two-hidden-layer MLP of width H on the per-channel
-//	                  means of the image: a toy network for tests on 2-D data
-//	                  written into the first two channels
-//	resnet9-C         the DAWNBench ResNet-9 of Page (2018) whose first stage
-//	                  has C channels (arch_resnet9.go)
-//	airbench-A-B-C    Jordan's airbench (2024) with block widths A, B, C:
-//	                  airbench-64-256-256 is airbench94's, airbench-64-128-128
-//	                  airbench93's (arch_airbench.go)
-//	resnet-cifar-D    the CIFAR ResNet of depth D = 6n+2 of He et al. (CVPR
-//	                  2016), option-A shortcuts, as akamaster's
-//	                  pytorch_resnet_cifar10; resnet-cifar-56 is its
-//	                  published ResNet-56 (arch_resnet_cifar.go)
+// Spec names an architecture: a family (registered by its file, arch_*.go)
+// and the numbers its name gives. Name is what TOML files and the CLI use
+// ("densenet-bc-100", "wrn-28-10"); Architectures lists the forms.
 type Spec struct {
 	Name    string
 	Family  string
 	Depth   int     // densenet, wrn, resnet-cifar
 	Growth  int     // densenet k
-	Width   int     // wrn widening factor; resnet9 base channels
+	Width   int     // wrn widening factor; resnet9 base channels; mlp width
 	Widths  [3]int  `json:",omitzero"` // airbench block widths (left out of JSON when zero, so older model keys stay)
 	Dropout float64 // wrn dropout between the two convolutions of a block
 }
@@ -41,112 +27,174 @@ type Spec struct {
 // features (N, F).
 type extractor func(b *builder, x *G.Node) *G.Node
 
-// ParseSpec reads an architecture name (see Spec).
+// family is one architecture family: everything that depends on it, in
+// the family's own file, which registers it from init.
+type family struct {
+	name string // Spec.Family, and the prefix of its networks' names
+	form string // the name's form in messages ("wrn-D-W")
+	doc  string // one line, citing the architecture's paper
+	// want is the name's form in a parse error ("wrn-DEPTH-WIDTH"), and
+	// minArgs, maxArgs the count of positive integers after name (0, 0
+	// for a name without numbers, like "small").
+	want             string
+	minArgs, maxArgs int
+	// parse fills the family's fields of s from the numbers, or says what
+	// is wrong with them (a depth that is not 6n+4, say).
+	parse func(s *Spec, n []int) string
+	build func(s Spec) extractor
+	// version is the definition's version. Bump it when a change to the
+	// family's code changes the networks it builds: model keys hash a Spec's
+	// JSON, which then carries "Version", so no cached network of the old
+	// definition is reused. 0 and 1 are version 1, left out of the JSON so
+	// that keys made before versions existed stay as they were.
+	version int
+	// headScale and headBias are the classifier heads' output scale and
+	// whether they have a bias; the zero values mean (1, true).
+	headScale  float32
+	headNoBias bool
+	// dataInit is what the family computes from the training images before
+	// training (airbench's whitening filters); nil for nothing.
+	dataInit func(m *Model, src Source) error
+	// inputMean and inputStd are the input normalisation the family's
+	// networks are fed (Spec.Normalization); zero means CIFARMean and
+	// CIFARStd.
+	inputMean, inputStd [ImageChannels]float32
+	// dropout says the family's blocks take Spec.Dropout (wrn).
+	dropout bool
+	// torchModule maps our layer names to the modules of the published
+	// PyTorch code a file of the family's networks comes from, and
+	// torchLayout names that code in messages ("densenet-bc-L-k as ODIN's
+	// DenseNet3"); nil and "" for a family no PyTorch file loads into.
+	torchModule func(layer string) (string, bool)
+	torchLayout string
+}
+
+// families is the registry, sorted by name.
+var families []*family
+
+// register adds a family; a duplicate name is a programming error.
+func register(f family) {
+	if findFamily(f.name) != nil {
+		panic("nets: architecture family registered twice: " + f.name)
+	}
+	families = append(families, &f)
+	slices.SortFunc(families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+}
+
+func findFamily(name string) *family {
+	for _, f := range families {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Architecture is a registered family's name form and description.
+type Architecture struct {
+	Form string // "wrn-D-W"
+	Doc  string
+}
+
+// Architectures lists the registered families, sorted by name.
+func Architectures() []Architecture {
+	out := make([]Architecture, len(families))
+	for i, f := range families {
+		out[i] = Architecture{Form: f.form, Doc: f.doc}
+	}
+	return out
+}
+
+// ParseSpec reads an architecture name (see Architectures).
 func ParseSpec(name string) (Spec, error) {
 	bad := func(format string, args ...any) (Spec, error) {
-		return Spec{}, fmt.Errorf("network %q: %s (known: small, densenet-bc-L[-k], wrn-D-W, resnet9-C, resnet-cifar-D, airbench-A-B-C, mlp-H)", name, fmt.Sprintf(format, args...))
+		var forms []string
+		for _, a := range Architectures() {
+			forms = append(forms, a.Form)
+		}
+		return Spec{}, fmt.Errorf("network %q: %s (known: %s)", name, fmt.Sprintf(format, args...), strings.Join(forms, ", "))
 	}
-	nums := func(s string) ([]int, error) {
-		var out []int
-		for _, f := range strings.Split(s, "-") {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				return nil, fmt.Errorf("%q is not a positive integer", f)
+	for _, f := range families {
+		var n []int
+		switch {
+		case f.maxArgs == 0 && name == f.name:
+		case f.maxArgs > 0 && strings.HasPrefix(name, f.name+"-"):
+			var err error
+			n, err = positiveInts(strings.TrimPrefix(name, f.name+"-"))
+			if err != nil || len(n) < f.minArgs || len(n) > f.maxArgs {
+				return bad("want %s", f.want)
 			}
-			out = append(out, n)
+		default:
+			continue
 		}
-		return out, nil
-	}
-	switch {
-	case name == "small":
-		return Spec{Name: name, Family: "small"}, nil
-	case strings.HasPrefix(name, "densenet-bc-"):
-		n, err := nums(strings.TrimPrefix(name, "densenet-bc-"))
-		if err != nil || len(n) > 2 {
-			return bad("want densenet-bc-DEPTH or densenet-bc-DEPTH-GROWTH")
-		}
-		s := Spec{Name: name, Family: "densenet-bc", Depth: n[0], Growth: 12}
-		if len(n) == 2 {
-			s.Growth = n[1]
-		}
-		if (s.Depth-4)%6 != 0 || s.Depth < 10 {
-			return bad("DenseNet-BC depth must be 6n+4 with n ≥ 1, got %d", s.Depth)
+		s := Spec{Name: name, Family: f.name}
+		if f.parse != nil {
+			if problem := f.parse(&s, n); problem != "" {
+				return bad("%s", problem)
+			}
 		}
 		return s, nil
-	case strings.HasPrefix(name, "wrn-"):
-		n, err := nums(strings.TrimPrefix(name, "wrn-"))
-		if err != nil || len(n) != 2 {
-			return bad("want wrn-DEPTH-WIDTH")
-		}
-		if (n[0]-4)%6 != 0 || n[0] < 10 {
-			return bad("WRN depth must be 6n+4 with n ≥ 1, got %d", n[0])
-		}
-		return Spec{Name: name, Family: "wrn", Depth: n[0], Width: n[1]}, nil
-	case strings.HasPrefix(name, "mlp-"):
-		n, err := nums(strings.TrimPrefix(name, "mlp-"))
-		if err != nil || len(n) != 1 {
-			return bad("want mlp-WIDTH")
-		}
-		return Spec{Name: name, Family: "mlp", Width: n[0]}, nil
-	case strings.HasPrefix(name, "airbench-"):
-		n, err := nums(strings.TrimPrefix(name, "airbench-"))
-		if err != nil || len(n) != 3 {
-			return bad("want airbench-WIDTH1-WIDTH2-WIDTH3")
-		}
-		return Spec{Name: name, Family: "airbench", Widths: [3]int{n[0], n[1], n[2]}}, nil
-	case strings.HasPrefix(name, "resnet-cifar-"):
-		n, err := nums(strings.TrimPrefix(name, "resnet-cifar-"))
-		if err != nil || len(n) != 1 {
-			return bad("want resnet-cifar-DEPTH")
-		}
-		if (n[0]-2)%6 != 0 || n[0] < 8 {
-			return bad("CIFAR ResNet depth must be 6n+2 with n ≥ 1, got %d", n[0])
-		}
-		return Spec{Name: name, Family: "resnet-cifar", Depth: n[0]}, nil
-	case strings.HasPrefix(name, "resnet9-"):
-		n, err := nums(strings.TrimPrefix(name, "resnet9-"))
-		if err != nil || len(n) != 1 {
-			return bad("want resnet9-CHANNELS")
-		}
-		return Spec{Name: name, Family: "resnet9", Width: n[0]}, nil
 	}
 	return bad("unknown architecture")
 }
 
-func (s Spec) extractor() (extractor, error) {
-	switch s.Family {
-	case "small":
-		return smallNet, nil
-	case "densenet-bc":
-		return denseNetBC(s.Depth, s.Growth), nil
-	case "wrn":
-		return wideResNet(s.Depth, s.Width, s.Dropout), nil
-	case "resnet9":
-		return resNet9(s.Width), nil
-	case "resnet-cifar":
-		return resNetCIFAR(s.Depth), nil
-	case "mlp":
-		return mlp(s.Width), nil
-	case "airbench":
-		return airbench(s.Widths), nil
+// positiveInts reads "28-10" as [28 10].
+func positiveInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, "-") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
 	}
-	return nil, fmt.Errorf("nets: unknown architecture family %q", s.Family)
+	return out, nil
+}
+
+// MarshalJSON writes the Spec's fields, and its family's definition
+// version when above 1 (family.version): the JSON model keys hash.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	type fields Spec // without this method
+	v := 0
+	if f := findFamily(s.Family); f != nil && f.version > 1 {
+		v = f.version
+	}
+	return json.Marshal(struct {
+		fields
+		Version int `json:",omitzero"`
+	}{fields(s), v})
+}
+
+func (s Spec) extractor() (extractor, error) {
+	f := findFamily(s.Family)
+	if f == nil {
+		return nil, fmt.Errorf("nets: unknown architecture family %q", s.Family)
+	}
+	return f.build(s), nil
 }
 
 // headScale is the output scale of the architecture's classifier heads and
 // whether they have a bias: (1, true) but for airbench's (1/9, false).
 func (s Spec) headScale() (scale float32, bias bool) {
-	if s.Family == "airbench" {
-		return airbenchHeadScale, false
+	f := findFamily(s.Family)
+	if f == nil || f.headScale == 0 {
+		return 1, f == nil || !f.headNoBias
 	}
-	return 1, true
+	return f.headScale, !f.headNoBias
+}
+
+// TakesDropout reports whether the architecture's blocks use Spec.Dropout
+// (wrn's do).
+func (s Spec) TakesDropout() bool {
+	f := findFamily(s.Family)
+	return f != nil && f.dropout
 }
 
 // dataInit is what an architecture computes from the training images before
 // training, if anything (airbench's whitening filters).
 func (s Spec) dataInit() func(m *Model, src Source) error {
-	if s.Family == "airbench" {
-		return initWhitening
+	if f := findFamily(s.Family); f != nil {
+		return f.dataInit
 	}
 	return nil
 }

@@ -8,6 +8,17 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "airbench", form: "airbench-A-B-C", want: "airbench-WIDTH1-WIDTH2-WIDTH3", minArgs: 3, maxArgs: 3,
+		doc:       "Jordan's airbench (2024) with block widths A, B, C: airbench-64-256-256 is airbench94's, airbench-64-128-128 airbench93's",
+		parse:     func(s *Spec, n []int) string { s.Widths = [3]int{n[0], n[1], n[2]}; return "" },
+		build:     func(s Spec) extractor { return airbench(s.Widths) },
+		headScale: airbenchHeadScale, headNoBias: true,
+		dataInit: initWhitening,
+	})
+}
+
 // airbench is the network of Keller Jordan's airbench (2024; github
 // KellerJordan/cifar10-airbench, airbench94.py and lib_airbench93.py), which
 // reaches 94% CIFAR-10 accuracy in a few GPU-seconds, with block widths w:

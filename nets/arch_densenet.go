@@ -8,6 +8,26 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "densenet-bc", form: "densenet-bc-L[-k]", want: "densenet-bc-DEPTH or densenet-bc-DEPTH-GROWTH", minArgs: 1, maxArgs: 2,
+		doc: "DenseNet-BC of depth L, growth k (default 12) (Huang et al., CVPR 2017); densenet-bc-100 is the paper's",
+		parse: func(s *Spec, n []int) string {
+			s.Depth, s.Growth = n[0], 12
+			if len(n) == 2 {
+				s.Growth = n[1]
+			}
+			if (s.Depth-4)%6 != 0 || s.Depth < 10 {
+				return fmt.Sprintf("DenseNet-BC depth must be 6n+4 with n ≥ 1, got %d", s.Depth)
+			}
+			return ""
+		},
+		build:       func(s Spec) extractor { return denseNetBC(s.Depth, s.Growth) },
+		torchModule: denseNetTorchModule,
+		torchLayout: "densenet-bc-L-k as ODIN's DenseNet3",
+	})
+}
+
 // denseNetBC is DenseNet-BC (Huang et al., CVPR 2017) as in the MCD
 // authors' models/densenet.py: a 3×3 convolution to 2k channels, three dense
 // blocks of (L−4)/6 bottleneck layers (BN-ReLU-1×1 conv to 4k, BN-ReLU-3×3

@@ -6,6 +6,15 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "mlp", form: "mlp-H", want: "mlp-WIDTH", minArgs: 1, maxArgs: 1,
+		doc:   "a two-hidden-layer MLP of width H on the per-channel means of the image: a toy network for tests on 2-D data written into the first two channels",
+		parse: func(s *Spec, n []int) string { s.Width = n[0]; return "" },
+		build: func(s Spec) extractor { return mlp(s.Width) },
+	})
+}
+
 // mlp averages each channel over the image (so a 2-D point written as two
 // constant planes comes back as its coordinates) and applies two hidden
 // layers of width h with ReLU: the toy network of the detector tests.

@@ -4,6 +4,15 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "resnet9", form: "resnet9-C", want: "resnet9-CHANNELS", minArgs: 1, maxArgs: 1,
+		doc:   "the DAWNBench ResNet-9 of Page (2018) whose first stage has C channels",
+		parse: func(s *Spec, n []int) string { s.Width = n[0]; return "" },
+		build: func(s Spec) extractor { return resNet9(s.Width) },
+	})
+}
+
 // resNet9 is the CPU default extractor: the ResNet-9 that Page (2018,
 // "How to train your ResNet", DAWNBench) trained to 94% CIFAR-10 accuracy in
 // minutes on one GPU, with its widths divided by 64/c:

@@ -9,6 +9,25 @@ import (
 	"gorgonia.org/tensor"
 )
 
+func init() {
+	register(family{
+		name: "resnet-cifar", form: "resnet-cifar-D", want: "resnet-cifar-DEPTH", minArgs: 1, maxArgs: 1,
+		doc: "the CIFAR ResNet of depth D = 6n+2 of He et al. (CVPR 2016), option-A shortcuts, as akamaster's pytorch_resnet_cifar10; resnet-cifar-56 is its published ResNet-56",
+		parse: func(s *Spec, n []int) string {
+			if (n[0]-2)%6 != 0 || n[0] < 8 {
+				return fmt.Sprintf("CIFAR ResNet depth must be 6n+2 with n ≥ 1, got %d", n[0])
+			}
+			s.Depth = n[0]
+			return ""
+		},
+		build: func(s Spec) extractor { return resNetCIFAR(s.Depth) },
+		// akamaster's trainer.py trained on torchvision's ImageNet statistics.
+		inputMean: ImageNetMean, inputStd: ImageNetStd,
+		torchModule: resNetCIFARTorchModule,
+		torchLayout: "resnet-cifar-D as akamaster's ResNet",
+	})
+}
+
 // resNetCIFAR is the CIFAR ResNet of He et al. ("Deep Residual Learning for
 // Image Recognition", CVPR 2016, Sec. 4.2) of depth 6n+2, as
 // akamaster/pytorch_resnet_cifar10's resnet.py builds it (the code of its

@@ -6,6 +6,14 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "small", form: "small",
+		doc:   "the 3-convolution net of the PyTorch peer benchmark",
+		build: func(Spec) extractor { return smallNet },
+	})
+}
+
 // smallNet is exactly the "small" network of shared/bench/torch_peer.py:
 // three 3×3 convolutions (32, 64, 128 channels; strides 1, 2, 2), each
 // followed by BN and ReLU, then global average pooling.

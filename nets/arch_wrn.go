@@ -6,6 +6,22 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+func init() {
+	register(family{
+		name: "wrn", form: "wrn-D-W", want: "wrn-DEPTH-WIDTH", minArgs: 2, maxArgs: 2,
+		doc: "Wide ResNet of depth D, width W (Zagoruyko & Komodakis, BMVC 2016); wrn-28-10 is the paper's",
+		parse: func(s *Spec, n []int) string {
+			if (n[0]-4)%6 != 0 || n[0] < 10 {
+				return fmt.Sprintf("WRN depth must be 6n+4 with n ≥ 1, got %d", n[0])
+			}
+			s.Depth, s.Width = n[0], n[1]
+			return ""
+		},
+		build:   func(s Spec) extractor { return wideResNet(s.Depth, s.Width, s.Dropout) },
+		dropout: true,
+	})
+}
+
 // wideResNet is WRN-D-W (Zagoruyko & Komodakis, BMVC 2016) as in the MCD
 // authors' models/wideresnet.py, including its pre-activation blocks: where
 // a block changes width, the BN-ReLU output feeds both the residual branch

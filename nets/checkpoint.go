@@ -27,7 +27,7 @@ import (
 //	sha256                          32 bytes over everything above
 //
 // Version 2 adds what a training loop that is not pre-training keeps (MCD's
-// fine-tuning, issue 32): further models of the same architecture (the
+// resumable fine-tuning): further models of the same architecture (the
 // tensors of one carry its name in "model"; the main model's have none) and
 // an opaque payload of the caller's own state. A checkpoint without either
 // is written as version 1, byte for byte as before, so pre-training's
@@ -162,147 +162,202 @@ func SaveCheckpoint(path string, m *Model, st State) error {
 // models). The file's checksum, format version and every tensor's name and
 // shape are verified first.
 func LoadCheckpoint(path string) (*Model, State, error) {
-	bad := func(format string, args ...any) (*Model, State, error) {
-		return nil, State{}, fmt.Errorf("checkpoint %s: %s: %w", path, fmt.Sprintf(format, args...), ErrCheckpoint)
+	h, data, err := readCheckpointHeader(path)
+	if err != nil {
+		return nil, State{}, err
 	}
+	r := &checkpointReader{path: path, data: data, seen: map[string]bool{}}
+	st, err := r.allocate(h)
+	if err != nil {
+		return nil, State{}, err
+	}
+	for _, e := range h.Tensors {
+		if err := r.tensor(e, &st); err != nil {
+			return nil, State{}, err
+		}
+	}
+	if h.Payload < 0 || h.Payload > len(r.data)-r.off {
+		return nil, State{}, r.bad("payload of %d bytes, %d left after the tensors", h.Payload, len(r.data)-r.off)
+	}
+	if h.Payload > 0 {
+		st.Payload = slices.Clone(r.data[r.off : r.off+h.Payload])
+		r.off += h.Payload
+	}
+	if r.off != len(r.data) {
+		return nil, State{}, r.bad("%d bytes after the last tensor", len(r.data)-r.off)
+	}
+	if err := r.complete(); err != nil {
+		return nil, State{}, err
+	}
+	return r.models[""], st, nil
+}
+
+// badCheckpoint is the error of the checkpoint at path that cannot be used.
+func badCheckpoint(path, format string, args ...any) error {
+	return fmt.Errorf("checkpoint %s: %s: %w", path, fmt.Sprintf(format, args...), ErrCheckpoint)
+}
+
+// readCheckpointHeader reads the file at path, verifies its magic, checksum
+// and format version, and decodes its header; data is what follows the
+// header, the checksum left out.
+func readCheckpointHeader(path string) (h checkpointHeader, data []byte, err error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, State{}, fmt.Errorf("checkpoint: %w", err)
+		return h, nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	if len(raw) < len(checkpointMagic)+8+sha256.Size || string(raw[:len(checkpointMagic)]) != checkpointMagic {
-		return bad("not an mcdood checkpoint (no %q header)", checkpointMagic[:11])
+		return h, nil, badCheckpoint(path, "not an mcdood checkpoint (no %q header)", checkpointMagic[:11])
 	}
 	body, tail := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
 	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], tail) {
-		return bad("checksum mismatch (file truncated or corrupt, %d bytes)", len(raw))
+		return h, nil, badCheckpoint(path, "checksum mismatch (file truncated or corrupt, %d bytes)", len(raw))
 	}
 	off := len(checkpointMagic)
 	version := binary.LittleEndian.Uint32(body[off:])
 	n := int(binary.LittleEndian.Uint32(body[off+4:]))
 	off += 8
 	if version < 1 || version > checkpointVersion {
-		return bad("format version %d, this program reads versions 1 to %d", version, checkpointVersion)
+		return h, nil, badCheckpoint(path, "format version %d, this program reads versions 1 to %d", version, checkpointVersion)
 	}
 	if n > len(body)-off {
-		return bad("header length %d exceeds the file", n)
+		return h, nil, badCheckpoint(path, "header length %d exceeds the file", n)
 	}
-	var h checkpointHeader
 	if err := json.Unmarshal(body[off:off+n], &h); err != nil {
-		return bad("header: %v", err)
+		return h, nil, badCheckpoint(path, "header: %v", err)
 	}
-	off += n
 	if version == 1 && (len(h.Models) > 0 || h.Payload != 0) {
-		return bad("further models or a payload in a version 1 file")
+		return h, nil, badCheckpoint(path, "further models or a payload in a version 1 file")
 	}
+	return h, body[off+n:], nil
+}
+
+// checkpointReader decodes a checkpoint's tensors, after its header, into
+// the models the header describes.
+type checkpointReader struct {
+	path   string
+	data   []byte // after the header: tensors, payload
+	off    int    // read so far
+	spec   Spec
+	models map[string]*Model // the main model is ""
+	seen   map[string]bool   // tensors read: "model/kind name"
+}
+
+func (r *checkpointReader) bad(format string, args ...any) error {
+	return badCheckpoint(r.path, format, args...)
+}
+
+// allocate makes the header's models, new and to be filled, and the state
+// with its optimiser settings.
+func (r *checkpointReader) allocate(h checkpointHeader) (State, error) {
 	spec, err := ParseSpec(h.Spec.Name)
 	if err != nil {
-		return bad("architecture: %v", err)
+		return State{}, r.bad("architecture: %v", err)
 	}
 	spec.Dropout = h.Spec.Dropout
 	if spec != h.Spec {
-		return bad("architecture %+v does not match its name %q", h.Spec, h.Spec.Name)
+		return State{}, r.bad("architecture %+v does not match its name %q", h.Spec, h.Spec.Name)
 	}
+	r.spec = spec
 	m, err := New(spec, h.Classes, 0)
 	if err != nil {
-		return bad("%v", err)
+		return State{}, r.bad("%v", err)
 	}
 	st := State{Epoch: h.Epoch, Meta: h.Meta}
 	if h.Optimizer != nil {
 		st.SGD = NewSGD(h.Optimizer.Momentum, h.Optimizer.WeightDecay, h.Optimizer.Nesterov)
 	}
-	models := map[string]*Model{"": m}
+	r.models = map[string]*Model{"": m}
 	for _, name := range h.Models {
-		if _, dup := models[name]; dup {
-			return bad("further model %q is empty or listed twice", name)
+		if _, dup := r.models[name]; dup {
+			return State{}, r.bad("further model %q is empty or listed twice", name)
 		}
-		if models[name], err = New(spec, h.Classes, 0); err != nil {
-			return bad("%v", err)
+		if r.models[name], err = New(spec, h.Classes, 0); err != nil {
+			return State{}, r.bad("%v", err)
 		}
 	}
 	if len(h.Models) > 0 {
 		st.Models = map[string]*Model{}
 		for _, name := range h.Models {
-			st.Models[name] = models[name]
+			st.Models[name] = r.models[name]
 		}
 	}
-	seen := map[string]bool{}
-	for _, e := range h.Tensors {
-		x, ok := models[e.Model]
+	return st, nil
+}
+
+// tensor reads the next tensor into the parameter, batch-norm statistic or
+// momentum buffer (st.SGD) its entry names.
+func (r *checkpointReader) tensor(e tensorEntry, st *State) error {
+	x, ok := r.models[e.Model]
+	if !ok {
+		return r.bad("tensor %s (%s) of further model %q, which the header does not list", e.Name, e.Kind, e.Model)
+	}
+	size := 1
+	for _, d := range e.Shape {
+		size *= d
+	}
+	if size*4 > len(r.data)-r.off {
+		return r.bad("tensor %s (%s) runs past the end of the data", e.Name, e.Kind)
+	}
+	var dst []float32
+	switch e.Kind {
+	case "param", "velocity":
+		p, ok := x.byName[e.Name]
 		if !ok {
-			return bad("tensor %s (%s) of further model %q, which the header does not list", e.Name, e.Kind, e.Model)
+			return r.bad("parameter %s does not exist in %s", e.Name, r.spec.Name)
 		}
-		size := 1
-		for _, d := range e.Shape {
-			size *= d
+		if want := p.Value.Shape(); !want.Eq(tensor.Shape(e.Shape)) {
+			return r.bad("parameter %s has shape %v, %s wants %v", e.Name, e.Shape, r.spec.Name, want)
 		}
-		if size*4 > len(body)-off {
-			return bad("tensor %s (%s) runs past the end of the data", e.Name, e.Kind)
+		if e.Kind == "param" {
+			dst = p.Data()
+		} else {
+			if e.Model != "" {
+				return r.bad("velocity of %s in further model %q", e.Name, e.Model)
+			}
+			if st.SGD == nil {
+				return r.bad("velocity of %s without optimiser settings", e.Name)
+			}
+			dst = make([]float32, size)
+			st.SGD.velocity[e.Name] = dst
 		}
-		var dst []float32
-		switch e.Kind {
-		case "param", "velocity":
-			p, ok := x.byName[e.Name]
-			if !ok {
-				return bad("parameter %s does not exist in %s", e.Name, spec.Name)
-			}
-			if want := p.Value.Shape(); !want.Eq(tensor.Shape(e.Shape)) {
-				return bad("parameter %s has shape %v, %s wants %v", e.Name, e.Shape, spec.Name, want)
-			}
-			if e.Kind == "param" {
-				dst = p.Data()
-			} else {
-				if e.Model != "" {
-					return bad("velocity of %s in further model %q", e.Name, e.Model)
-				}
-				if st.SGD == nil {
-					return bad("velocity of %s without optimiser settings", e.Name)
-				}
-				dst = make([]float32, size)
-				st.SGD.velocity[e.Name] = dst
-			}
-		case "bn-mean", "bn-var":
-			s, ok := x.bn[e.Name]
-			if !ok || len(s.Mean) != size {
-				return bad("batch-norm layer %s with %d channels does not exist in %s", e.Name, size, spec.Name)
-			}
-			dst = s.Mean
-			if e.Kind == "bn-var" {
-				dst = s.Var
-			}
-		default:
-			return bad("tensor %s has unknown kind %q", e.Name, e.Kind)
+	case "bn-mean", "bn-var":
+		s, ok := x.bn[e.Name]
+		if !ok || len(s.Mean) != size {
+			return r.bad("batch-norm layer %s with %d channels does not exist in %s", e.Name, size, r.spec.Name)
 		}
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[off+4*i:]))
+		dst = s.Mean
+		if e.Kind == "bn-var" {
+			dst = s.Var
 		}
-		off += 4 * size
-		seen[e.Model+"/"+e.Kind+" "+e.Name] = true
+	default:
+		return r.bad("tensor %s has unknown kind %q", e.Name, e.Kind)
 	}
-	if h.Payload < 0 || h.Payload > len(body)-off {
-		return bad("payload of %d bytes, %d left after the tensors", h.Payload, len(body)-off)
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(r.data[r.off+4*i:]))
 	}
-	if h.Payload > 0 {
-		st.Payload = slices.Clone(body[off : off+h.Payload])
-		off += h.Payload
-	}
-	if off != len(body) {
-		return bad("%d bytes after the last tensor", len(body)-off)
-	}
-	for name, x := range models {
+	r.off += 4 * size
+	r.seen[e.Model+"/"+e.Kind+" "+e.Name] = true
+	return nil
+}
+
+// complete checks that every parameter and batch-norm statistic of every
+// model was read.
+func (r *checkpointReader) complete() error {
+	for name, x := range r.models {
 		of := ""
 		if name != "" {
 			of = fmt.Sprintf(" of further model %q", name)
 		}
 		for _, p := range x.params {
-			if !seen[name+"/param "+p.Name] {
-				return bad("parameter %s%s is missing", p.Name, of)
+			if !r.seen[name+"/param "+p.Name] {
+				return r.bad("parameter %s%s is missing", p.Name, of)
 			}
 		}
 		for bn := range x.bn {
-			if !seen[name+"/bn-mean "+bn] || !seen[name+"/bn-var "+bn] {
-				return bad("batch-norm statistics of %s%s are missing", bn, of)
+			if !r.seen[name+"/bn-mean "+bn] || !r.seen[name+"/bn-var "+bn] {
+				return r.bad("batch-norm statistics of %s%s are missing", bn, of)
 			}
 		}
 	}
-	return m, st, nil
+	return nil
 }

@@ -61,12 +61,18 @@
 //	graph.go            Graph: the pieces a caller composes a program from
 //	program.go          Program (a compiled graph), the evaluation, pre-training
 //	                    and input-gradient programs, HeadMode
-//	train.go            Source (what training reads), Train, Predict, Outputs
+//	train.go            Source (what training reads), Train
+//	predict.go          Predict, Outputs, test-time-augmentation views
+//	argmax.go           Argmax
+//	machine.go          the engine banner (Engine), threads, the GC target
+//	                    (GCPercent), Machine
+//	throughput.go       MeasureThroughput (mcdood bench)
 //	sgd.go              SGD with PyTorch's semantics, learning-rate schedules
 //	checkpoint.go       versioned, checksummed checkpoints written atomically
 //	builder.go          layers into a graph (convolution, batch norm, pooling,
 //	                    linear, …) and the batch-norm fusion of evaluation graphs
-//	arch.go             Spec: architectures by name (ParseSpec)
+//	arch.go             Spec: architectures by name (ParseSpec), the family
+//	                    registry
 //	arch_*.go           one architecture each: small, DenseNet-BC, WRN, ResNet-9,
 //	                    the CIFAR ResNet (option A), airbench, MLP
 //	torch.go            published PyTorch networks (read by package torchfile)
@@ -86,6 +92,9 @@
 //	                    kernels_v4.c (AVX-512), kernels_v3.c (AVX2),
 //	                    kernels_v1.c (baseline), called through kernels_dispatch.c
 //	kernels_go.go       the pure-Go build's one level
+//	conv_engine.go      how large convolutions run (ConvEnv): oneDNN or
+//	                    im2col and the BLAS; conv_dnnl.go is the dnnl build's
+//	                    oneDNN convolution, conv_nodnnl.go its stand-in
 //	blas*.go            sgemm: OpenBLAS (tag openblas) or gonum; CoreEnv
 //	gemmcheck.go        bounds checks before a cgo BLAS call
 //	parallel.go         the worker pool the kernels split images over

@@ -69,8 +69,6 @@ func (m *Model) NewGraph(mode Mode) *Graph {
 	return g
 }
 
-func (g *Graph) err() error { return g.b.err }
-
 func (g *Graph) fail(err error) Tensor {
 	g.b.fail(err)
 	return Tensor{}

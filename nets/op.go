@@ -83,14 +83,6 @@ func (s *scratch) get(n int) []float32 {
 	return (*s)[:n]
 }
 
-// shapeOf reads the i-th input's shape during shape inference.
-func shapeOf(ds []G.DimSizer, i int) tensor.Shape {
-	if s, ok := ds[i].(tensor.Shape); ok {
-		return s
-	}
-	panic(fmt.Sprintf("nets: input %d has no shape", i))
-}
-
 func zero(s []float32) {
 	for i := range s {
 		s[i] = 0

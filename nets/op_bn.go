@@ -49,19 +49,10 @@ type BNOptions struct {
 	Eps, Momentum float32
 }
 
-// BatchNormReLU normalises x (C, N, H, W) per channel, scales by gamma and
-// shifts by beta (both (C)), then applies ReLU when relu is set. In training
-// mode it uses the batch statistics and updates the running ones; otherwise
-// it uses the running statistics.
-func BatchNormReLU(x, gamma, beta *G.Node, st *bnState, training, relu bool) (*G.Node, error) {
-	o := BNOptions{}
-	if relu {
-		o.Act = ActReLU
-	}
-	return BatchNorm(x, gamma, beta, st, training, o)
-}
-
-// BatchNorm is BatchNormReLU with the activation and the options of o.
+// BatchNorm normalises x (C, N, H, W) per channel, scales by gamma and
+// shifts by beta (both (C)), then applies o's activation. In training mode
+// it uses the batch statistics and updates the running ones; otherwise it
+// uses the running statistics.
 func BatchNorm(x, gamma, beta *G.Node, st *bnState, training bool, o BNOptions) (*G.Node, error) {
 	xs := x.Shape()
 	if xs.Dims() != 4 || gamma.Shape().TotalSize() != xs[0] || beta.Shape().TotalSize() != xs[0] || (!o.ShiftOnly && len(st.Mean) != xs[0]) {

@@ -11,7 +11,8 @@ import (
 )
 
 // Image geometry of every program's input: 32×32 RGB, NCHW float32 (the
-// one geometry of the project, internal/geometry).
+// one geometry of the project, internal/geometry). ImageSize counts the
+// float32 values of one image; its bytes on disk are loaders.ImageBytes.
 const (
 	ImageChannels = geometry.Channels
 	ImageSide     = geometry.Side

@@ -41,12 +41,12 @@ var (
 )
 
 // Normalization is the input normalisation of the architecture, per
-// channel: ImageNet's for resnet-cifar (as its published weights were
-// trained), CIFAR's (ODIN's) for every other family, which is what the
-// project has always fed them.
+// channel (family.inputMean, inputStd): ImageNet's for resnet-cifar (as its
+// published weights were trained), CIFAR's (ODIN's) for every other family,
+// which is what the project has always fed them.
 func (s Spec) Normalization() (mean, std [ImageChannels]float32) {
-	if s.Family == "resnet-cifar" {
-		return ImageNetMean, ImageNetStd
+	if f := findFamily(s.Family); f != nil && f.inputStd != ([ImageChannels]float32{}) {
+		return f.inputMean, f.inputStd
 	}
 	return CIFARMean, CIFARStd
 }
@@ -322,18 +322,19 @@ func (m *Model) CopyHead(from, to int) error {
 // torchModule is the PyTorch module of the authors' code that our layer is
 // (a convolution, batch norm or linear layer, by our name without its
 // parameter suffix), for the architectures that can be loaded from a
-// PyTorch file.
+// PyTorch file (family.torchModule).
 func (s Spec) torchModule(layer string) (string, error) {
-	var name string
-	var ok bool
-	switch s.Family {
-	case "densenet-bc":
-		name, ok = denseNetTorchModule(layer)
-	case "resnet-cifar":
-		name, ok = resNetCIFARTorchModule(layer)
-	default:
-		return "", fmt.Errorf("nets: %s: no PyTorch file layout is known for this architecture (known: densenet-bc-L-k as ODIN's DenseNet3, resnet-cifar-D as akamaster's ResNet)", s.Name)
+	f := findFamily(s.Family)
+	if f == nil || f.torchModule == nil {
+		var known []string
+		for _, f := range families {
+			if f.torchModule != nil {
+				known = append(known, f.torchLayout)
+			}
+		}
+		return "", fmt.Errorf("nets: %s: no PyTorch file layout is known for this architecture (known: %s)", s.Name, strings.Join(known, ", "))
 	}
+	name, ok := f.torchModule(layer)
 	if !ok {
 		return "", fmt.Errorf("nets: %s: layer %s has no PyTorch counterpart", s.Name, layer)
 	}

@@ -188,7 +188,7 @@ func TestTorchGolden(t *testing.T) {
 			flips := 0
 			for i := 0; i < count; i++ {
 				k := net.Classes
-				if argmax(got[i*k:(i+1)*k]) != argmax(want[i*k:(i+1)*k]) {
+				if Argmax(got[i*k:(i+1)*k]) != Argmax(want[i*k:(i+1)*k]) {
 					flips++
 				}
 			}

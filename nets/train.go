@@ -121,16 +121,16 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 	if e := cfg.EntropyMargin; e != nil && (e.Outliers == nil || e.Batch < 1 || e.Batch > e.Outliers.Len() || e.Weight < 0) {
 		return nil, nil, fmt.Errorf("nets: entropy-margin term: batch %d of held-out images, weight %v", e.Batch, e.Weight)
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	t := &trainer{spec: spec, data: data, cfg: cfg, opts: opts, log: opts.Log, steps: data.Len() / cfg.Batch, labels: make([]int, cfg.Batch)}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
 	}
 	m, opt, start, err := resumeOrNew(spec, data.Classes(), cfg, opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	if start > 0 {
-		log.Info("resuming training", "checkpoint", opts.Checkpoint, "completed_epochs", start)
+		t.log.Info("resuming training", "checkpoint", opts.Checkpoint, "completed_epochs", start)
 	}
 	if start >= cfg.Epochs {
 		return m, nil, nil
@@ -140,87 +140,128 @@ func Train(ctx context.Context, spec Spec, data Source, cfg TrainConfig, opts Tr
 			return nil, nil, err
 		}
 	}
-	prog, outliers, err := cfg.program(m)
-	if err != nil {
+	t.m, t.opt = m, opt
+	if t.prog, t.outliers, err = cfg.program(m); err != nil {
 		return nil, nil, err
 	}
-	defer prog.Close()
-	steps := data.Len() / cfg.Batch
-	labels := make([]int, cfg.Batch)
+	defer t.prog.Close()
 	var history []EpochStats
-	var avg *average
 	for epoch := start; epoch < cfg.Epochs; epoch++ {
 		t0 := time.Now()
-		order := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+1)).Perm(data.Len())
-		augRNG := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+2))
-		prog.SetDropoutSeed(cfg.Seed^0xd50, uint64(epoch))
-		groups := cfg.groups(prog, epoch)
-		if cfg.EMA != nil && epoch > cfg.EMA.Start && avg == nil {
-			// A resumed run: at an epoch's end the network is its average.
-			avg = newAverage(m)
+		loss, err := t.epoch(ctx, epoch)
+		if err != nil {
+			return nil, nil, err
 		}
-		bar := opts.Progress.Start(fmt.Sprintf("train %s epoch %d/%d", spec.Name, epoch+1, cfg.Epochs), int64(steps), "batch")
-		var lossSum float64
-		for s := 0; s < steps; s++ {
-			if err := ctx.Err(); err != nil {
-				bar.Finish()
-				return nil, nil, err
-			}
-			idx := order[s*cfg.Batch : (s+1)*cfg.Batch]
-			data.Fill(prog.Input(), labels, idx, augRNG, epoch)
-			outliers.fill(prog, s, epoch)
-			for i, l := range labels {
-				prog.Labels()[i] = float32(l)
-			}
-			if err := prog.Run(); err != nil {
-				bar.Finish()
-				return nil, nil, fmt.Errorf("training %s, epoch %d, step %d: %w", spec.Name, epoch+1, s+1, err)
-			}
-			lr := cfg.Schedule.LR(float64(epoch) + float64(s)/float64(steps))
-			if err := groups.step(opt, lr, cfg.WeightDecay, prog.Grads()); err != nil {
-				return nil, nil, err
-			}
-			if e := cfg.EMA; e != nil && epoch >= e.Start {
-				if t := epoch*steps + s + 1; t%e.Every == 0 {
-					if avg == nil {
-						avg = newAverage(m)
-					} else {
-						avg.update(m, math.Pow(e.Decay, float64(e.Every))*math.Pow(float64(t)/float64(cfg.Epochs*steps), e.Power))
-					}
-				}
-			}
-			lossSum += prog.Loss()
-			bar.Add(1)
-			if s%20 == 0 {
-				bar.Describe(fmt.Sprintf("train %s epoch %d/%d loss %.3f", spec.Name, epoch+1, cfg.Epochs, lossSum/float64(s+1)))
-			}
+		st, err := t.endEpoch(ctx, epoch, loss, t0)
+		if err != nil {
+			return nil, nil, err
 		}
-		bar.Finish()
-		if avg != nil {
-			avg.update(m, 1) // the network takes the average at the epoch's end
-		}
-		st := EpochStats{Epoch: epoch + 1, LR: cfg.Schedule.LR(float64(epoch)), Loss: lossSum / float64(steps)}
-		if opts.Test != nil {
-			out, err := Predict(ctx, m, opts.Test, PredictOptions{Batch: 256})
-			if err != nil {
-				return nil, nil, err
-			}
-			st.Accuracy = out.Accuracy(opts.Test.Labels())
-		}
-		st.Seconds = time.Since(t0).Seconds()
 		history = append(history, st)
-		attrs := []any{"net", spec.Name, "epoch", st.Epoch, "lr", st.LR, "loss", st.Loss, "seconds", st.Seconds}
-		if st.Accuracy != nil {
-			attrs = append(attrs, "test_accuracy", st.Accuracy)
-		}
-		log.Info("epoch done", attrs...)
-		if opts.Checkpoint != "" {
-			if err := SaveCheckpoint(opts.Checkpoint, m, State{Epoch: epoch + 1, Meta: opts.Meta, SGD: opt}); err != nil {
-				return nil, nil, fmt.Errorf("saving checkpoint: %w", err)
-			}
-		}
 	}
 	return m, history, nil
+}
+
+// trainer is a training run under way.
+type trainer struct {
+	spec     Spec
+	data     Source
+	cfg      TrainConfig
+	opts     TrainOptions
+	log      *slog.Logger
+	m        *Model
+	opt      *SGD
+	prog     *Program
+	outliers *outlierFeed
+	steps    int // per epoch
+	labels   []int
+	avg      *average // the weights' average (TrainConfig.EMA) once it has begun
+}
+
+// epoch runs an epoch's steps and returns their summed loss.
+func (t *trainer) epoch(ctx context.Context, epoch int) (float64, error) {
+	cfg, prog := t.cfg, t.prog
+	order := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+1)).Perm(t.data.Len())
+	augRNG := rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)*2+2))
+	prog.SetDropoutSeed(cfg.Seed^0xd50, uint64(epoch))
+	groups := cfg.groups(prog, epoch)
+	if cfg.EMA != nil && epoch > cfg.EMA.Start && t.avg == nil {
+		// A resumed run: at an epoch's end the network is its average.
+		t.avg = newAverage(t.m)
+	}
+	bar := t.opts.Progress.Start(fmt.Sprintf("train %s epoch %d/%d", t.spec.Name, epoch+1, cfg.Epochs), int64(t.steps), "batch")
+	var lossSum float64
+	for s := 0; s < t.steps; s++ {
+		if err := ctx.Err(); err != nil {
+			bar.Finish()
+			return 0, err
+		}
+		idx := order[s*cfg.Batch : (s+1)*cfg.Batch]
+		t.data.Fill(prog.Input(), t.labels, idx, augRNG, epoch)
+		t.outliers.fill(prog, s, epoch)
+		for i, l := range t.labels {
+			prog.Labels()[i] = float32(l)
+		}
+		if err := prog.Run(); err != nil {
+			bar.Finish()
+			return 0, fmt.Errorf("training %s, epoch %d, step %d: %w", t.spec.Name, epoch+1, s+1, err)
+		}
+		lr := cfg.Schedule.LR(float64(epoch) + float64(s)/float64(t.steps))
+		if err := groups.step(t.opt, lr, cfg.WeightDecay, prog.Grads()); err != nil {
+			return 0, err
+		}
+		t.average(epoch, s)
+		lossSum += prog.Loss()
+		bar.Add(1)
+		if s%20 == 0 {
+			bar.Describe(fmt.Sprintf("train %s epoch %d/%d loss %.3f", t.spec.Name, epoch+1, cfg.Epochs, lossSum/float64(s+1)))
+		}
+	}
+	bar.Finish()
+	return lossSum, nil
+}
+
+// average moves the weights' average after step s of an epoch, every
+// EMA.Every steps from epoch EMA.Start (TrainConfig.EMA).
+func (t *trainer) average(epoch, s int) {
+	e := t.cfg.EMA
+	if e == nil || epoch < e.Start {
+		return
+	}
+	if step := epoch*t.steps + s + 1; step%e.Every == 0 {
+		if t.avg == nil {
+			t.avg = newAverage(t.m)
+		} else {
+			t.avg.update(t.m, math.Pow(e.Decay, float64(e.Every))*math.Pow(float64(step)/float64(t.cfg.Epochs*t.steps), e.Power))
+		}
+	}
+}
+
+// endEpoch ends an epoch: the network takes the weights' average (EMA), is
+// tested (TrainOptions.Test), logged and checkpointed.
+func (t *trainer) endEpoch(ctx context.Context, epoch int, lossSum float64, t0 time.Time) (EpochStats, error) {
+	if t.avg != nil {
+		t.avg.update(t.m, 1) // the network takes the average at the epoch's end
+	}
+	st := EpochStats{Epoch: epoch + 1, LR: t.cfg.Schedule.LR(float64(epoch)), Loss: lossSum / float64(t.steps)}
+	if t.opts.Test != nil {
+		out, err := Predict(ctx, t.m, t.opts.Test, PredictOptions{Batch: 256})
+		if err != nil {
+			return st, err
+		}
+		st.Accuracy = out.Accuracy(t.opts.Test.Labels())
+	}
+	st.Seconds = time.Since(t0).Seconds()
+	attrs := []any{"net", t.spec.Name, "epoch", st.Epoch, "lr", st.LR, "loss", st.Loss, "seconds", st.Seconds}
+	if st.Accuracy != nil {
+		attrs = append(attrs, "test_accuracy", st.Accuracy)
+	}
+	t.log.Info("epoch done", attrs...)
+	if t.opts.Checkpoint != "" {
+		if err := SaveCheckpoint(t.opts.Checkpoint, t.m, State{Epoch: epoch + 1, Meta: t.opts.Meta, SGD: t.opt}); err != nil {
+			return st, fmt.Errorf("saving checkpoint: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // program compiles the recipe's training step, with the entropy-margin term
@@ -376,182 +417,4 @@ func resumeOrNew(spec Spec, classes int, cfg TrainConfig, opts TrainOptions) (*M
 		return nil, nil, 0, err
 	}
 	return m, NewSGD(cfg.Momentum, cfg.WeightDecay, cfg.Nesterov), 0, nil
-}
-
-// PredictOptions tune Predict.
-type PredictOptions struct {
-	Batch    int  // images per forward pass (default 256)
-	Features bool // also return the extractor's features (not with TTA)
-	// TTA averages the logits over views of each image (airbench's
-	// test-time augmentation): 1, the image and its mirror; 2, those and
-	// the mirrored pair shifted by one pixel up-left and down-right with
-	// reflection, weighted ½ and ¼ + ¼.
-	TTA      int
-	Progress *progress.Reporter
-}
-
-// view is one test-time view of an image: a shift by (dx, dy) with the
-// border reflected, then a mirror when flip is set, and its weight.
-type view struct {
-	dx, dy int
-	flip   bool
-	w      float32
-}
-
-// ttaViews are the views of a TTA level (PredictOptions.TTA).
-func ttaViews(level int) ([]view, error) {
-	switch level {
-	case 0:
-		return []view{{w: 1}}, nil
-	case 1:
-		return []view{{w: 0.5}, {flip: true, w: 0.5}}, nil
-	case 2:
-		return []view{{w: 0.25}, {flip: true, w: 0.25}, {dx: -1, dy: -1, w: 0.125}, {dx: -1, dy: -1, flip: true, w: 0.125},
-			{dx: 1, dy: 1, w: 0.125}, {dx: 1, dy: 1, flip: true, w: 0.125}}, nil
-	}
-	return nil, fmt.Errorf("nets: TTA level %d: want 0, 1 or 2", level)
-}
-
-// apply writes view v of the NCHW images in src into dst.
-func (v view) apply(dst, src []float32) {
-	reflect := func(i int) int {
-		switch {
-		case i < 0:
-			return -i
-		case i >= ImageSide:
-			return 2*(ImageSide-1) - i
-		}
-		return i
-	}
-	for p := 0; p < len(src); p += ImageSide * ImageSide {
-		in, out := src[p:p+ImageSide*ImageSide], dst[p:p+ImageSide*ImageSide]
-		for y := 0; y < ImageSide; y++ {
-			row := in[reflect(y+v.dy)*ImageSide:]
-			for x := 0; x < ImageSide; x++ {
-				ox := x
-				if v.flip {
-					ox = ImageSide - 1 - x
-				}
-				out[y*ImageSide+ox] = row[reflect(x+v.dx)]
-			}
-		}
-	}
-}
-
-// Outputs are a model's evaluation-mode outputs on a data set, image by image.
-type Outputs struct {
-	N, Classes, FeatureDim int
-	Z1, Z2                 []float32 // logits of head 1 and head 2, N × Classes
-	Features               []float32 // N × FeatureDim when asked for
-}
-
-// Logits returns image i's logits of head h (0 or 1).
-func (o *Outputs) Logits(h, i int) []float32 {
-	z := o.Z1
-	if h == 1 {
-		z = o.Z2
-	}
-	return z[i*o.Classes : (i+1)*o.Classes]
-}
-
-// Accuracy is the fraction of images whose arg-max logit is the label, per head.
-func (o *Outputs) Accuracy(labels []int) []float64 { return o.AccuracyRange(labels, 0, len(labels)) }
-
-// AccuracyRange is Accuracy over images lo to hi − 1.
-func (o *Outputs) AccuracyRange(labels []int, lo, hi int) []float64 {
-	acc := make([]float64, 2)
-	for h := 0; h < 2; h++ {
-		right := 0
-		for i := lo; i < hi; i++ {
-			if argmax(o.Logits(h, i)) == labels[i] {
-				right++
-			}
-		}
-		acc[h] = float64(right) / float64(hi-lo)
-	}
-	return acc
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-// Predict runs the model in evaluation mode over a data set. The last batch
-// is padded (evaluation-mode networks treat images independently).
-func Predict(ctx context.Context, m *Model, ds Source, o PredictOptions) (*Outputs, error) {
-	if o.Batch <= 0 {
-		o.Batch = 256
-	}
-	n := ds.Len()
-	batch := min(o.Batch, n)
-	if batch == 0 {
-		return &Outputs{Classes: m.Classes, FeatureDim: m.FeatureDim()}, nil
-	}
-	views, err := ttaViews(o.TTA)
-	if err != nil {
-		return nil, err
-	}
-	if o.TTA > 0 && o.Features {
-		return nil, fmt.Errorf("nets: Predict: features with TTA")
-	}
-	prog, err := m.EvalProgram(batch)
-	if err != nil {
-		return nil, err
-	}
-	defer prog.Close()
-	out := &Outputs{N: n, Classes: m.Classes, FeatureDim: m.FeatureDim(),
-		Z1: make([]float32, n*m.Classes), Z2: make([]float32, n*m.Classes)}
-	if o.Features {
-		out.Features = make([]float32, n*m.FeatureDim())
-	}
-	bar := o.Progress.Start("evaluate "+ds.Name(), int64(n), "img")
-	defer bar.Finish()
-	idx := make([]int, batch)
-	var clean []float32
-	if o.TTA > 0 {
-		clean = make([]float32, len(prog.Input()))
-	}
-	for b0 := 0; b0 < n; b0 += batch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		k := min(batch, n-b0)
-		for i := range idx {
-			idx[i] = b0 + min(i, k-1) // pad with the last image
-		}
-		if o.TTA == 0 {
-			ds.Fill(prog.Input(), nil, idx, nil, 0)
-			if err := prog.Run(); err != nil {
-				return nil, err
-			}
-			z1, z2 := prog.Logits()
-			copy(out.Z1[b0*m.Classes:], z1[:k*m.Classes])
-			copy(out.Z2[b0*m.Classes:], z2[:k*m.Classes])
-			if o.Features {
-				copy(out.Features[b0*m.FeatureDim():], prog.Features()[:k*m.FeatureDim()])
-			}
-			bar.Add(k)
-			continue
-		}
-		ds.Fill(clean, nil, idx, nil, 0)
-		for _, v := range views {
-			v.apply(prog.Input(), clean)
-			if err := prog.Run(); err != nil {
-				return nil, err
-			}
-			z1, z2 := prog.Logits()
-			for i := range k * m.Classes {
-				out.Z1[b0*m.Classes+i] += v.w * z1[i]
-				out.Z2[b0*m.Classes+i] += v.w * z2[i]
-			}
-		}
-		bar.Add(k)
-	}
-	return out, nil
 }

@@ -46,10 +46,15 @@ type Env struct {
 	// Checkpoint, when not empty, is the file in which a detector that
 	// trains for long keeps its state as it goes (MCD's fine-tuning, at the
 	// end of each epoch), to resume from after a kill with the result an
-	// uninterrupted run gets (issue 32). The runner sets it per cell,
+	// uninterrupted run gets. The runner sets it per cell,
 	// OUT/checkpoints/<cell key>.ckpt, and removes the file once the cell's
 	// record is written; "" checkpoints nothing.
 	Checkpoint string
+	// CheckpointEvery, when positive, also checkpoints every that many
+	// steps, for detectors whose epochs are long and whose configuration
+	// sets no interval of its own (reproduce --checkpoint-every). It never
+	// changes a result.
+	CheckpointEvery int
 }
 
 // Memo is a cache of values keyed by what they were computed from, safe for
@@ -268,15 +273,6 @@ func Lookup(name string) (Registration, error) {
 		return Registration{}, fmt.Errorf("unknown detector %q (is its package imported?); registered: %v", name, namesLocked())
 	}
 	return r, nil
-}
-
-// New builds a registered detector with its default configuration.
-func New(name string) (Detector, error) {
-	r, err := Lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	return r.Build(r.NewConfig())
 }
 
 // Names lists the registered detectors, sorted.

@@ -38,16 +38,5 @@ func HeadSoftmax(out *nets.Outputs, i int, heads nets.HeadMode, t float64, p, sc
 // MaxSoftmax is max_k of image i's class probabilities at temperature t.
 func MaxSoftmax(out *nets.Outputs, i int, heads nets.HeadMode, t float64, p, scratch []float64) float64 {
 	HeadSoftmax(out, i, heads, t, p, scratch)
-	return p[Argmax(p[:out.Classes])]
-}
-
-// Argmax is the index of the largest of p (the first on ties).
-func Argmax(p []float64) int {
-	best := 0
-	for k, v := range p {
-		if v > p[best] {
-			best = k
-		}
-	}
-	return best
+	return p[nets.Argmax(p[:out.Classes])]
 }

@@ -5,18 +5,29 @@
 //
 // # Files
 //
+//   - record.go, metric.go: the record of a cell and its metrics in a mode
+//     (metrics.Metric names them).
 //   - store.go, filename.go, scores.go, merge.go: the record store (one
 //     atomically written JSON file per cell, a checksummed binary file of its
 //     test scores) and the merging of shards.
+//   - load.go: LoadRecords, the records of a results directory checked
+//     against their scores, and the filters of the commands that read them.
 //   - verify.go: record digests, which bind each record to its scores, and
 //     the checking of records against their scores when they are read.
-//   - lock.go: a run's claim on a results directory (flock), so that two
-//     runs do not compute the same cells.
+//   - claim.go (claim_unix.go, claim_other.go): claims by which runs share
+//     an output folder, each unit of work computed once.
 //   - reference.go: the papers' published numbers (reference/, embedded).
 //   - table.go, render.go: tables as projections of records.
 //   - plot.go: score histograms (Yu & Aizawa, ICCV 2019, Figure 4) and ROC
 //     curves.
-//   - compare.go: regression tracking against a baseline file.
+//   - baseline.go: the baseline file, several runs of each cell
+//     configuration with their mean and standard deviation.
+//   - compare.go: regression comparison of records against a baseline.
+//   - export.go: ExportScores, a cell's test scores for numpy and pandas.
+//   - npy.go: the NPY/NPZ and set,score CSV codecs of score files.
+//   - scorefile.go: score files as "mcdood metrics" reads them.
+//   - pairmetrics.go: the metrics of one pair of ID and OOD scores
+//     (ComputePair), as "mcdood metrics" prints them.
 //   - report.go: everything above written into a results directory.
 //
 // # Table layout

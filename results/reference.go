@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mcdood/mcdood/metrics"
 )
 
 // paperResultsCSV is reference/paper-results.csv: the papers' published
@@ -90,14 +92,14 @@ type PaperRow struct {
 	ID       string
 	OOD      string
 	Method   string
-	percent  [5]float64 // in DetectionMetrics order
+	percent  [5]float64 // in metrics.Detection order
 	given    [5]bool    // false where the source gives no number
 }
 
 // Percent returns detection metric m in percent, and false when the source
 // does not give it (or m is not a detection metric).
-func (p PaperRow) Percent(m Metric) (float64, bool) {
-	k := m.index()
+func (p PaperRow) Percent(m metrics.Metric) (float64, bool) {
+	k := slices.Index(metrics.Detection, m)
 	if k < 0 || !p.given[k] {
 		return 0, false
 	}

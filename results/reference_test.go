@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mcdood/mcdood/internal/testenv"
+	"github.com/mcdood/mcdood/metrics"
 )
 
 func TestEmbeddedReferenceParses(t *testing.T) {
@@ -40,30 +41,30 @@ func TestReferenceLookup(t *testing.T) {
 		prefer                   []Source
 		ok                       bool
 		source                   Source
-		metric                   Metric
+		metric                   metrics.Metric
 		percent                  float64
 		hasMetric                bool
 	}{
 		// Both papers give odin on CIFAR-10/TinyImageNet crop: the MCD paper's
 		// two-head re-run (3.6) by default, the ODIN paper's (4.3) on request.
-		{"odin default", "densenet-bc-100", "cifar10", "tinyimagenet-crop", "odin", nil, true, YuAizawa2019Table2, FPR95, 3.6, true},
+		{"odin default", "densenet-bc-100", "cifar10", "tinyimagenet-crop", "odin", nil, true, YuAizawa2019Table2, metrics.FPR95, 3.6, true},
 		{"odin prefer Liang", "densenet-bc-100", "cifar10", "tinyimagenet-crop", "odin",
-			[]Source{Liang2018Table2, YuAizawa2019Table2}, true, Liang2018Table2, FPR95, 4.3, true},
+			[]Source{Liang2018Table2, YuAizawa2019Table2}, true, Liang2018Table2, metrics.FPR95, 4.3, true},
 		// Gaussian noise is only in the ODIN paper.
-		{"odin gaussian", "densenet-bc-100", "cifar10", "gaussian", "odin", nil, true, Liang2018Table2, AUROC, 100.0, true},
-		{"mcd", "densenet-bc-100", "cifar100", "isun", "mcd", nil, true, YuAizawa2019Table2, AUPRIn, 99.6, true},
+		{"odin gaussian", "densenet-bc-100", "cifar10", "gaussian", "odin", nil, true, Liang2018Table2, metrics.AUROC, 100.0, true},
+		{"mcd", "densenet-bc-100", "cifar100", "isun", "mcd", nil, true, YuAizawa2019Table2, metrics.AUPRIn, 99.6, true},
 		// MSP on CIFAR-100/TinyImageNet resize: the ODIN paper's full row
 		// (AUROC 71.5) by default; the MCD paper's Table 1 has only AUROC 71.6.
-		{"msp default", "densenet-bc-100", "cifar100", "tinyimagenet-resize", "msp", nil, true, Liang2018Table2, AUROC, 71.5, true},
+		{"msp default", "densenet-bc-100", "cifar100", "tinyimagenet-resize", "msp", nil, true, Liang2018Table2, metrics.AUROC, 71.5, true},
 		{"msp table 1", "densenet-bc-100", "cifar100", "tinyimagenet-resize", "msp",
-			[]Source{YuAizawa2019Table1}, true, YuAizawa2019Table1, AUROC, 71.6, true},
+			[]Source{YuAizawa2019Table1}, true, YuAizawa2019Table1, metrics.AUROC, 71.6, true},
 		{"table 1 has no FPR", "densenet-bc-100", "cifar100", "tinyimagenet-resize", "msp",
-			[]Source{YuAizawa2019Table1}, true, YuAizawa2019Table1, FPR95, 0, false},
-		{"wrn odin", "wrn-28-10", "cifar100", "isun", "odin", nil, true, Liang2018Table2, DetectionError, 19.5, true},
-		{"eloc has no iSUN", "densenet-bc-100", "cifar10", "isun", "eloc", nil, false, "", FPR95, 0, false},
-		{"our network", "resnet9-16", "cifar10", "isun", "msp", nil, false, "", FPR95, 0, false},
+			[]Source{YuAizawa2019Table1}, true, YuAizawa2019Table1, metrics.FPR95, 0, false},
+		{"wrn odin", "wrn-28-10", "cifar100", "isun", "odin", nil, true, Liang2018Table2, metrics.DetectionError, 19.5, true},
+		{"eloc has no iSUN", "densenet-bc-100", "cifar10", "isun", "eloc", nil, false, "", metrics.FPR95, 0, false},
+		{"our network", "resnet9-16", "cifar10", "isun", "msp", nil, false, "", metrics.FPR95, 0, false},
 		{"only one source", "densenet-bc-100", "cifar10", "tinyimagenet-crop", "msp",
-			[]Source{YuAizawa2019Table2}, false, "", FPR95, 0, false},
+			[]Source{YuAizawa2019Table2}, false, "", metrics.FPR95, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

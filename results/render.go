@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -14,6 +15,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/mcdood/mcdood/metrics"
+	"github.com/mcdood/mcdood/ood/setting"
 )
 
 // Format is a table output format.
@@ -81,6 +83,7 @@ func (t *Table) layout(g *Group) grid {
 		parts     [][]string // per metric column (and the source column last): per method
 	}
 	withSource := len(g.Sources) > 0
+	shown := t.Options.shownMetrics()
 	var lines []line
 	for _, row := range g.Rows {
 		kinds := []string{kindOurs}
@@ -95,7 +98,8 @@ func (t *Table) layout(g *Group) grid {
 			if i == 0 {
 				l.ood = row.OOD
 			}
-			for k, m := range DetectionMetrics {
+			for _, m := range shown {
+				k := slices.Index(metrics.Detection, m)
 				parts := make([]string, len(row.Cells))
 				for j, c := range row.Cells {
 					parts[j] = cellText(c, kind, k, m)
@@ -118,7 +122,7 @@ func (t *Table) layout(g *Group) grid {
 			lines = append(lines, l)
 		}
 	}
-	nCols := len(DetectionMetrics)
+	nCols := len(shown)
 	if withSource {
 		nCols++
 	}
@@ -140,8 +144,8 @@ func (t *Table) layout(g *Group) grid {
 	gr := grid{header: [][2]string{{"OOD", ""}, {"", ""}}, methods: [][]string{nil, nil}}
 	for col := range nCols {
 		title := "paper source"
-		if col < len(DetectionMetrics) {
-			m := DetectionMetrics[col]
+		if col < len(shown) {
+			m := shown[col]
 			title = m.Label() + " " + m.Arrow()
 		}
 		gr.header = append(gr.header, [2]string{title, joinAligned(g.Methods, widths[col])})
@@ -150,7 +154,7 @@ func (t *Table) layout(g *Group) grid {
 	for _, l := range lines {
 		cells := []string{l.ood, l.kind}
 		for col, parts := range l.parts {
-			if col == len(DetectionMetrics) && l.kind != kindPaper {
+			if col == len(shown) && l.kind != kindPaper {
 				cells = append(cells, "")
 				continue
 			}
@@ -162,7 +166,7 @@ func (t *Table) layout(g *Group) grid {
 }
 
 // cellText is one method's value of metric m (index k) in a row of kind.
-func cellText(c *Cell, kind string, k int, m Metric) string {
+func cellText(c *Cell, kind string, k int, m metrics.Metric) string {
 	if c == nil {
 		return missing
 	}
@@ -245,7 +249,7 @@ func (t *Table) titleLines(g *Group) (heading string, lines []string) {
 	}
 	lines = append(lines,
 		fmt.Sprintf("ID set %s, network %s, test accuracy %s (%s).", g.ID, g.Network, acc, seeds),
-		fmt.Sprintf("Setting %s.", SettingDescription(g.Setting)))
+		fmt.Sprintf("Setting %s.", setting.Setting(g.Setting).Describe()))
 	mode := "exact metrics (package metrics), FPR@95 ID-positive (the share of OOD images accepted when 95% of ID images are)"
 	switch t.Options.Mode {
 	case metrics.Paper:
@@ -420,16 +424,16 @@ func mdEscape(s string) string {
 // (empty where there are none).
 func (t *Table) CSVHeader() []string {
 	h := []string{"id", "network", "ood", "method", "setting", "seed", "accuracy"}
-	for _, m := range DetectionMetrics {
+	for _, m := range metrics.Detection {
 		h = append(h, string(m))
 	}
 	if t.Options.CI {
-		for _, m := range DetectionMetrics {
+		for _, m := range metrics.Detection {
 			h = append(h, string(m)+"_low", string(m)+"_high")
 		}
 	}
 	h = append(h, "paper_network", "paper_source")
-	for _, m := range DetectionMetrics {
+	for _, m := range metrics.Detection {
 		h = append(h, "paper_"+string(m))
 	}
 	return append(h, "mode", "detector", "plan", "key")
@@ -453,27 +457,28 @@ func (t *Table) WriteCSV(w io.Writer) error {
 				for _, r := range c.Records {
 					rep, _ := r.Report(t.Options.Mode) // checked by BuildTable
 					rec := []string{r.ID, r.Network, r.OOD, r.Method, r.Setting, strconv.FormatUint(r.Seed, 10), pct(r.Accuracy)}
-					for _, m := range DetectionMetrics {
-						rec = append(rec, pct(m.fromReport(rep)))
+					for _, m := range metrics.Detection {
+						v, _ := rep.Get(m)
+						rec = append(rec, pct(v))
 					}
 					if t.Options.CI {
-						for _, m := range DetectionMetrics {
+						for _, m := range metrics.Detection {
 							if r.CI == nil {
 								rec = append(rec, "", "")
 								continue
 							}
-							iv := m.fromIntervals(r.CI)
+							iv, _ := r.CI.Get(m)
 							rec = append(rec, pct(iv.Low), pct(iv.High))
 						}
 					}
 					if c.Paper != nil {
 						rec = append(rec, c.Paper.Network, string(c.Paper.Source))
-						for _, m := range DetectionMetrics {
+						for _, m := range metrics.Detection {
 							v, ok := c.Paper.Percent(m)
 							rec = append(rec, map[bool]string{true: strconv.FormatFloat(v, 'f', 1, 64)}[ok])
 						}
 					} else {
-						rec = append(rec, make([]string, 2+len(DetectionMetrics))...)
+						rec = append(rec, make([]string, 2+len(metrics.Detection))...)
 					}
 					rec = append(rec, t.Options.Mode.String(), r.Detector, r.Plan, r.Key)
 					if err := cw.Write(rec); err != nil {

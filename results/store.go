@@ -52,7 +52,7 @@ import (
 // errors naming the file, never half-used data; ReadRecords also checks
 // every record against its scores file. A Store may be used by several
 // goroutines and processes at once as long as each writes its own keys
-// (LockDir keeps two runs of the same cells apart).
+// (claims keep two runs off the same cell: Claimer).
 type Store struct {
 	dir string
 }

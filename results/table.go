@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcdood/mcdood/loaders"
 	"github.com/mcdood/mcdood/metrics"
+	"github.com/mcdood/mcdood/ood/setting"
 )
 
 // TableOptions choose what a table shows. The zero value is the default:
@@ -33,36 +35,43 @@ type TableOptions struct {
 	// in DefaultMethodOrder or DefaultOODOrder, then alphabetically.
 	Methods []string
 	OODs    []string
+	// Metrics are the metric columns of the text and Markdown tables, in
+	// this order (all of metrics.Detection when empty); CSV has every one.
+	Metrics []metrics.Metric
+}
+
+// shownMetrics are the metric columns of the text and Markdown tables.
+func (o TableOptions) shownMetrics() []metrics.Metric {
+	if len(o.Metrics) == 0 {
+		return metrics.Detection
+	}
+	return o.Metrics
 }
 
 // DefaultMethodOrder is the column order of methods: the baseline, ODIN,
 // ELOC and MCD as in the papers' tables, then the other baselines.
 var DefaultMethodOrder = []string{"msp", "odin", "eloc", "mcd", "energy", "mahalanobis"}
 
-// DefaultOODOrder is the row order of OOD sets, the papers' (Liang et al.,
-// ICLR 2018, Table 2; Yu & Aizawa, ICCV 2019, Table 2), each clean FIX twin
-// (loaders' tinyimagenet-*-fix) right after its set.
-var DefaultOODOrder = []string{"tinyimagenet-crop", "tinyimagenet-crop-fix", "tinyimagenet-resize", "tinyimagenet-resize-fix", "lsun-crop", "lsun-resize", "isun", "uniform", "gaussian"}
+// DefaultOODOrder is the row order of OOD sets: the catalog's
+// (loaders.Names), which is the papers' (Liang et al., ICLR 2018, Table 2;
+// Yu & Aizawa, ICCV 2019, Table 2) with each clean FIX twin right after its
+// set and the CIFAR-10 control last.
+var DefaultOODOrder = loaders.Names()
 
 // Group orders: the papers' ID sets and networks first, the paper's setting
-// first.
+// first (setting.All).
 var (
-	idOrder      = []string{"cifar10", "cifar100"}
+	idOrder      = loaders.IDNames()
 	networkOrder = []string{"densenet-bc-100", "wrn-28-10"}
-	settingOrder = []string{"transductive", "disjoint", "cross"}
+	settingOrder = settingNames()
 )
 
-// SettingDescription says in a phrase what a setting means (package ood).
-func SettingDescription(setting string) string {
-	switch setting {
-	case "transductive":
-		return "transductive: the unlabelled pool is the test set, as in the paper"
-	case "disjoint":
-		return "disjoint: the unlabelled pool is one half of each test set, only the other half is scored"
-	case "cross":
-		return "cross: the unlabelled OOD images come from another OOD set than the one scored"
+func settingNames() []string {
+	out := make([]string, len(setting.All))
+	for k, s := range setting.All {
+		out[k] = string(s)
 	}
-	return setting
+	return out
 }
 
 // Table is records projected into the paper's layout (Yu & Aizawa, ICCV
@@ -98,7 +107,7 @@ type Row struct {
 type Cell struct {
 	Method  string
 	Records []*Record // ascending seed
-	// Ours is each detection metric in percent (DetectionMetrics order):
+	// Ours is each detection metric in percent (metrics.Detection order):
 	// the mean and the standard deviation over seeds.
 	Ours [5]Summary
 	// CI is each metric's bootstrap interval in percent when every record
@@ -139,6 +148,11 @@ func summarize(v []float64) Summary {
 func BuildTable(records []*Record, opts TableOptions) (*Table, error) {
 	if len(opts.Prefer) == 0 {
 		opts.Prefer = DefaultPreference
+	}
+	for _, m := range opts.Metrics {
+		if !slices.Contains(metrics.Detection, m) {
+			return nil, fmt.Errorf("results: %q is not a detection metric of the tables", m)
+		}
 	}
 	switch opts.Mode {
 	case metrics.Exact, metrics.Paper:
@@ -231,20 +245,21 @@ func BuildTable(records []*Record, opts TableOptions) (*Table, error) {
 // newCell summarises the records of one method on one OOD set.
 func newCell(g *Group, method string, recs []*Record, opts TableOptions) *Cell {
 	c := &Cell{Method: method, Records: recs}
-	for k, m := range DetectionMetrics {
+	for k, m := range metrics.Detection {
 		v := make([]float64, len(recs))
 		for i, r := range recs {
 			rep, _ := r.Report(opts.Mode) // checked by BuildTable
-			v[i] = 100 * m.fromReport(rep)
+			x, _ := rep.Get(m)
+			v[i] = 100 * x
 		}
 		c.Ours[k] = summarize(v)
 	}
 	if opts.CI && !slices.ContainsFunc(recs, func(r *Record) bool { return r.CI == nil }) {
 		var iv [5]metrics.Interval
-		for k, m := range DetectionMetrics {
+		for k, m := range metrics.Detection {
 			iv[k] = metrics.Interval{Low: math.Inf(1), High: math.Inf(-1)}
 			for _, r := range recs {
-				x := m.fromIntervals(r.CI)
+				x, _ := r.CI.Get(m)
 				iv[k].Low, iv[k].High = min(iv[k].Low, 100*x.Low), max(iv[k].High, 100*x.High)
 			}
 		}

@@ -154,3 +154,51 @@ func TestBuildTableChoices(t *testing.T) {
 		t.Errorf("sources %v", g.Sources)
 	}
 }
+
+// The rows follow the published tables: the OOD sets of each (source,
+// network, ID set) of the reference numbers come in DefaultOODOrder
+// (Liang et al., ICLR 2018, Table 2, ends with Uniform, then Gaussian).
+func TestOODOrderIsThePapers(t *testing.T) {
+	type table struct{ source, network, id string }
+	seen := map[table][]string{}
+	for _, r := range PaperRows() {
+		k := table{string(r.Source), r.Network, r.ID}
+		if s := seen[k]; len(s) == 0 || s[len(s)-1] != r.OOD {
+			seen[k] = append(s, r.OOD)
+		}
+	}
+	for k, oods := range seen {
+		if !slices.IsSortedFunc(oods, func(a, b string) int { return compareIn(DefaultOODOrder, a, b) }) {
+			t.Errorf("%v lists %v, not in DefaultOODOrder %v", k, oods, DefaultOODOrder)
+		}
+	}
+}
+
+// TestTableMetricColumns: Metrics picks and orders the text and Markdown
+// tables' metric columns; CSV keeps every one; a metric that is not a
+// detection metric is refused.
+func TestTableMetricColumns(t *testing.T) {
+	recs := records(paperLayout...)
+	tab, err := BuildTable(recs, TableOptions{Metrics: []metrics.Metric{metrics.AUROC, metrics.FPR95}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md, csv strings.Builder
+	if err := tab.Write(&md, Markdown); err != nil {
+		t.Fatal(err)
+	}
+	text := md.String()
+	a, f := strings.Index(text, metrics.AUROC.Label()), strings.Index(text, metrics.FPR95.Label())
+	if a < 0 || f < 0 || a > f || strings.Contains(text, metrics.AUPRIn.Label()) || strings.Contains(text, metrics.DetectionError.Label()) {
+		t.Errorf("columns of a table of AUROC and FPR@95:\n%s", text)
+	}
+	if err := tab.Write(&csv, CSV); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), "aupr_in") {
+		t.Errorf("CSV lost a metric:\n%s", csv.String())
+	}
+	if _, err := BuildTable(recs, TableOptions{Metrics: []metrics.Metric{metrics.Accuracy}}); err == nil {
+		t.Error("accuracy accepted as a detection column")
+	}
+}

@@ -102,8 +102,9 @@ rec=$(ls o4/records/*msp*.json | head -1)
 python3 -c "import json,sys; p=sys.argv[1]; r=json.load(open(p)); r['metrics']['auroc']=0.9999; json.dump(r,open(p,'w'))" "$rec"
 show "record with an edited AUROC" "$BIN" table --results o4
 show "  (compare)" "$BIN" compare --results o4 --write-baseline b.json
-(flock o4/.mcdood-lock sleep 8 &) ; sleep 0.5
-show "second run on a locked --out" "$BIN" reproduce -c p4.toml --data data --out o4 --quiet
+"$BIN" reproduce -c p4.toml --data data --out o4b --quiet >/dev/null 2>&1 & first=$!
+"$BIN" reproduce -c p4.toml --data data --out o4b --quiet >/dev/null 2>&1; wait $first
+echo "two runs on one --out              $(cat o4b/claims/*.log | grep -c ' claim ') cells claimed, $(ls o4b/records | wc -l) records"
 
 echo "== 9. smaller points"
 python3 - <<'PY'

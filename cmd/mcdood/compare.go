@@ -41,78 +41,91 @@ missing group.
 Groups hash the configuration, so a baseline from another configuration
 shows as missing groups; write a new baseline after an intended change.`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			var dirs multiFlag
-			fs.Var(&dirs, "results", "results `DIR` (holding records/); repeat for several")
-			baseline := fs.String("baseline", "", "baseline `FILE` to compare with")
-			write := fs.String("write-baseline", "", "write the results as a baseline `FILE` instead of comparing")
-			mode := fs.String("mode", "", "with --write-baseline: which metrics of the records, exact (default) or paper")
-			convention := fs.String("convention", "", "with --write-baseline: FPR@95's positive class, id-positive (default) or ood-positive")
-			k := fs.Float64("k", results.DefaultK, "standard deviations of the baseline a number may move")
-			tolerance := fs.Float64("tolerance", results.DefaultTolerance, "the least margin, in fractions (the floor under k·std)")
-			perMetric := fs.String("metric-tolerance", "", "per-metric floors `METRIC=VALUE,...` (fpr95, detection_error, auroc, aupr_in, aupr_out, accuracy)")
-			plan := fs.String("plan", "", "only the records of this plan `name`")
-			partial := fs.Bool("partial", false, "the results are a deliberate part of the baseline's cells (reproduce --ood): its groups without a record pass, as long as one record is compared")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("unexpected arguments %q", args)
-				}
-				if len(dirs) == 0 {
-					return usagef("--results is required")
-				}
-				if (*baseline == "") == (*write == "") {
-					return usagef("give exactly one of --baseline and --write-baseline")
-				}
-				if *baseline != "" && (*mode != "" || *convention != "") {
-					return usagef("--mode and --convention apply to --write-baseline only (a baseline records its mode)")
-				}
-				if !(*k > 0) {
-					return usagef("--k %v: want > 0", *k)
-				}
-				tol, err := results.ParseTolerances(*tolerance, *perMetric)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				var recs []*results.Record
-				for _, dir := range dirs {
-					r, err := loadRecords(e, "compare", dir, *plan)
-					if err != nil {
-						return err
-					}
-					recs = append(recs, r...)
-				}
-				if *write != "" {
-					m, err := parseModeConvention(cmp.Or(*mode, "exact"), cmp.Or(*convention, "id-positive"))
-					if err != nil {
-						return usagef("%v", err)
-					}
-					b, err := results.NewBaseline(recs, m)
-					if err != nil {
-						return err
-					}
-					if err := results.WriteBaseline(*write, b); err != nil {
-						return err
-					}
-					fmt.Fprintf(e.stderr, "mcdood compare: wrote %s: %d groups of %d records, %s metrics\n", *write, len(b.Groups), len(recs), m)
-					return nil
-				}
-				b, err := results.ReadBaseline(*baseline)
-				if err != nil {
-					return err
-				}
-				c, err := results.Compare(b, recs, results.CompareOptions{K: *k, Floor: tol, Partial: *partial})
-				if err != nil {
-					return err
-				}
-				if err := c.WriteText(e.stdout); err != nil {
-					return err
-				}
-				if err := c.Err(); err != nil {
-					return fmt.Errorf("%s against %s: %w", strings.Join(dirs, ", "), *baseline, err)
-				}
-				return nil
-			}
+			f := &compareFlags{}
+			fs.Var(&f.dirs, "results", "results `DIR` (holding records/); repeat for several")
+			fs.StringVar(&f.baseline, "baseline", "", "baseline `FILE` to compare with")
+			fs.StringVar(&f.write, "write-baseline", "", "write the results as a baseline `FILE` instead of comparing")
+			fs.StringVar(&f.mode, "mode", "", "with --write-baseline: which metrics of the records, exact (default) or paper")
+			fs.StringVar(&f.convention, "convention", "", "with --write-baseline: FPR@95's positive class, id-positive (default) or ood-positive")
+			fs.Float64Var(&f.k, "k", results.DefaultK, "standard deviations of the baseline a number may move")
+			fs.Float64Var(&f.tolerance, "tolerance", results.DefaultTolerance, "the least margin, in fractions (the floor under k·std)")
+			fs.StringVar(&f.perMetric, "metric-tolerance", "", "per-metric floors `METRIC=VALUE,...` (fpr95, detection_error, auroc, aupr_in, aupr_out, accuracy)")
+			fs.StringVar(&f.plan, "plan", "", "only the records of this plan `name`")
+			fs.BoolVar(&f.partial, "partial", false, "the results are a deliberate part of the baseline's cells (reproduce --ood): its groups without a record pass, as long as one record is compared")
+			return noArgs(func(ctx context.Context, e *env) error { return runCompare(e, *f) })
 		},
 	})
+}
+
+// compareFlags are the flags of "mcdood compare".
+type compareFlags struct {
+	dirs                                    multiFlag
+	baseline, write, mode, convention, plan string
+	k, tolerance                            float64
+	perMetric                               string
+	partial                                 bool
+}
+
+// runCompare writes a baseline from the records of the DIRs, or compares
+// them with one.
+func runCompare(e *env, f compareFlags) error {
+	switch {
+	case len(f.dirs) == 0:
+		return usagef("--results is required")
+	case (f.baseline == "") == (f.write == ""):
+		return usagef("give exactly one of --baseline and --write-baseline")
+	case f.baseline != "" && (f.mode != "" || f.convention != ""):
+		return usagef("--mode and --convention apply to --write-baseline only (a baseline records its mode)")
+	case !(f.k > 0):
+		return usagef("--k %v: want > 0", f.k)
+	}
+	tol, err := results.ParseTolerances(f.tolerance, f.perMetric)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	var recs []*results.Record
+	for _, dir := range f.dirs {
+		r, err := loadRecords(e, "compare", dir, f.plan)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, r...)
+	}
+	if f.write != "" {
+		return writeBaseline(e, f, recs)
+	}
+	b, err := results.ReadBaseline(f.baseline)
+	if err != nil {
+		return err
+	}
+	c, err := results.Compare(b, recs, results.CompareOptions{K: f.k, Floor: tol, Partial: f.partial})
+	if err != nil {
+		return err
+	}
+	if err := c.WriteText(e.stdout); err != nil {
+		return err
+	}
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("%s against %s: %w", strings.Join(f.dirs, ", "), f.baseline, err)
+	}
+	return nil
+}
+
+// writeBaseline writes recs as the baseline --write-baseline names.
+func writeBaseline(e *env, f compareFlags, recs []*results.Record) error {
+	m, err := parseModeConvention(cmp.Or(f.mode, "exact"), cmp.Or(f.convention, "id-positive"))
+	if err != nil {
+		return usagef("%v", err)
+	}
+	b, err := results.NewBaseline(recs, m)
+	if err != nil {
+		return err
+	}
+	if err := results.WriteBaseline(f.write, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "mcdood compare: wrote %s: %d groups of %d records, %s metrics\n", f.write, len(b.Groups), len(recs), m)
+	return nil
 }
 
 // multiFlag is a flag that may be given several times.

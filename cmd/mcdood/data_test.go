@@ -82,7 +82,7 @@ func TestDataCheckCorrupt(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	if !strings.Contains(out, "CORRUPT") {
+	if !strings.Contains(out, "│ broken") {
 		t.Errorf("stdout:\n%s", out)
 	}
 	for _, w := range []string{"isun: " + filepath.Join(root, "iSUN.tar.gz") + ":iSUN/iSUN_patches/a.jpeg: decode", "mcdood data: corrupt: isun"} {

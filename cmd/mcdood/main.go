@@ -65,17 +65,19 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// gcPercent is the garbage collector's target unless GOGC is set. The heap
-// is almost all large pointer-free tensor buffers, which a collection does
-// not scan, so collecting when garbage reaches 10% of it (instead of Go's
-// 100%) costs little and keeps resident memory near the live heap: without
-// it, a training run's RSS climbs by the size of all activations before the
-// first collection.
-const gcPercent = 10
+// noArgs is a command that takes no positional arguments.
+func noArgs(run func(ctx context.Context, e *env) error) runFunc {
+	return func(ctx context.Context, e *env, args []string) error {
+		if len(args) > 0 {
+			return usagef("unexpected arguments %q", args)
+		}
+		return run(ctx, e)
+	}
+}
 
 func main() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
+		debug.SetGCPercent(nets.GCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
@@ -92,20 +94,7 @@ func run(ctx context.Context, e *env, args []string) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		if len(args) > 1 {
-			c, ok := commands[args[1]]
-			if !ok {
-				fmt.Fprintf(e.stderr, "mcdood help: unknown command %q\n", args[1])
-				return 2
-			}
-			fs := newFlagSet(c, e)
-			c.flags(fs)
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return 0
-		}
-		printHelp(e.stdout)
-		return 0
+		return runHelp(e, args[1:])
 	}
 	c, ok := commands[args[0]]
 	if !ok {
@@ -146,6 +135,25 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mcdood %s: %v\n", c.name, err)
 		return 1
 	}
+}
+
+// runHelp prints the command list, or with an argument the usage of that
+// command, to standard output.
+func runHelp(e *env, args []string) int {
+	if len(args) == 0 {
+		printHelp(e.stdout)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "mcdood help: unknown command %q\n", args[0])
+		return 2
+	}
+	fs := newFlagSet(c, e)
+	c.flags(fs)
+	fs.SetOutput(e.stdout)
+	fs.Usage()
+	return 0
 }
 
 // parseInterleaved parses flags that may appear before, between or after the

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/results"
@@ -48,124 +42,88 @@ aupr_in and aupr_out; "fpr95_fallback": true is added when paper mode found
 no threshold in test.py's TPR window and reports the exact FPR95 instead,
 and "ci" (a {"low", "high"} pair per metric) with --bootstrap.`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			idPath := fs.String("id", "", "file of in-distribution scores (`FILE`, .npy, or - for stdin)")
-			oodPath := fs.String("ood", "", "file of out-of-distribution scores (`FILE`, .npy, or - for stdin)")
-			both := fs.String("scores", "", "both sets from one `FILE` of mcdood scores: .npz (arrays id and ood) or .csv (set,score)")
-			mode := fs.String("mode", "exact", "metric definitions: exact or paper (the MCD authors' test.py)")
-			convention := fs.String("convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD, pytorch-ood)")
-			format := fs.String("format", "text", "output format: json or text")
-			resamples := fs.Int("bootstrap", 0, "add percentile bootstrap confidence intervals from `N` resamples (0: none)")
-			level := fs.Float64("level", 0.95, "coverage of the bootstrap intervals, in (0, 1)")
-			seed := fs.Uint64("seed", 1, "seed of the bootstrap resampling")
+			f := &metricsFlags{}
+			fs.StringVar(&f.id, "id", "", "file of in-distribution scores (`FILE`, .npy, or - for stdin)")
+			fs.StringVar(&f.ood, "ood", "", "file of out-of-distribution scores (`FILE`, .npy, or - for stdin)")
+			fs.StringVar(&f.both, "scores", "", "both sets from one `FILE` of mcdood scores: .npz (arrays id and ood) or .csv (set,score)")
+			fs.StringVar(&f.mode, "mode", "exact", "metric definitions: exact or paper (the MCD authors' test.py)")
+			fs.StringVar(&f.convention, "convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD, pytorch-ood)")
+			fs.StringVar(&f.format, "format", "text", "output format: json or text")
+			fs.IntVar(&f.resamples, "bootstrap", 0, "add percentile bootstrap confidence intervals from `N` resamples (0: none)")
+			fs.Float64Var(&f.level, "level", 0.95, "coverage of the bootstrap intervals, in (0, 1)")
+			fs.Uint64Var(&f.seed, "seed", 1, "seed of the bootstrap resampling")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q (the files go after --id and --ood)", args)
 				}
-				if *both != "" && (*idPath != "" || *oodPath != "") {
-					return usagef("give --scores, or --id and --ood, not both")
-				}
-				if *both == "" && (*idPath == "" || *oodPath == "") {
-					return usagef("both --id and --ood are required (or --scores)")
-				}
-				if *idPath == "-" && *oodPath == "-" {
-					return usagef("only one of --id and --ood can be - (standard input)")
-				}
-				m, err := parseModeConvention(*mode, *convention)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				if *format != "json" && *format != "text" {
-					return usagef("unknown format %q (want json or text)", *format)
-				}
-				if *resamples < 0 || *resamples == 1 {
-					return usagef("--bootstrap wants 0 (off) or at least 2 resamples, got %d", *resamples)
-				}
-				if *resamples > 0 && !(*level > 0 && *level < 1) {
-					return usagef("--level %v outside (0, 1)", *level)
-				}
-				var id, ood []float64
-				if *both != "" {
-					id, ood, err = readScorePair(*both)
-				} else if id, err = readScoreFile(*idPath); err == nil {
-					ood, err = readScoreFile(*oodPath)
-				}
-				if err != nil {
-					return err
-				}
-				out := metricsOutput{}
-				if m == metrics.Paper {
-					p, err := metrics.ComputePaper(id, ood)
-					if err != nil {
-						return err
-					}
-					out.Report, out.FPR95Fallback = p.Report, p.FPR95Fallback
-				} else if out.Report, err = m.Compute(id, ood); err != nil {
-					return err
-				}
-				if out.FPR95Fallback {
-					fmt.Fprintf(e.stderr, "mcdood metrics: warning: no threshold has a TPR in test.py's window [94.95%%, 95.05%%] "+
-						"(%d ID scores); FPR@95TPR is the exact value\n", len(id))
-				}
-				if *resamples > 0 {
-					iv, err := metrics.Bootstrap(id, ood, metrics.BootstrapConfig{
-						Mode: m, Resamples: *resamples, Level: *level, Seed: *seed,
-					})
-					if err != nil {
-						return err
-					}
-					out.CI = &iv
-				}
-				if *format == "json" {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(out)
-				}
-				return writeMetricsText(e.stdout, out, m, len(id), len(ood), *resamples, *level, *seed)
+				return runMetrics(e, *f)
 			}
 		},
 	})
 }
 
-// metricsOutput is the JSON object of "mcdood metrics": the five keys of
-// metrics.Report, and the others only when they say something.
-type metricsOutput struct {
-	metrics.Report
-	FPR95Fallback bool               `json:"fpr95_fallback,omitempty"`
-	CI            *metrics.Intervals `json:"ci,omitempty"`
+// metricsFlags are the flags of "mcdood metrics".
+type metricsFlags struct {
+	id, ood, both, mode, convention, format string
+	resamples                               int
+	level                                   float64
+	seed                                    uint64
 }
 
-func writeMetricsText(w io.Writer, out metricsOutput, m metrics.Mode, nID, nOOD, resamples int, level float64, seed uint64) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%d ID and %d OOD scores, %s mode, values in %%", nID, nOOD, m)
-	if out.CI != nil {
-		fmt.Fprintf(&b, ", %g%% bootstrap intervals (%d resamples, seed %d)", 100*level, resamples, seed)
+// check finds what is wrong with the flags, and reads the metric mode.
+func (f metricsFlags) check() (metrics.Mode, error) {
+	switch {
+	case f.both != "" && (f.id != "" || f.ood != ""):
+		return 0, usagef("give --scores, or --id and --ood, not both")
+	case f.both == "" && (f.id == "" || f.ood == ""):
+		return 0, usagef("both --id and --ood are required (or --scores)")
+	case f.id == "-" && f.ood == "-":
+		return 0, usagef("only one of --id and --ood can be - (standard input)")
 	}
-	b.WriteString("\n")
-	rows := []struct {
-		label string
-		v     float64
-		iv    func(*metrics.Intervals) metrics.Interval
-		note  string
-	}{
-		{"FPR@95TPR", out.FPR95, func(i *metrics.Intervals) metrics.Interval { return i.FPR95 }, ""},
-		{"Detection error", out.DetectionError, func(i *metrics.Intervals) metrics.Interval { return i.DetectionError }, ""},
-		{"AUROC", out.AUROC, func(i *metrics.Intervals) metrics.Interval { return i.AUROC }, ""},
-		{"AUPR-In", out.AUPRIn, func(i *metrics.Intervals) metrics.Interval { return i.AUPRIn }, ""},
-		{"AUPR-Out", out.AUPROut, func(i *metrics.Intervals) metrics.Interval { return i.AUPROut }, ""},
+	m, err := parseModeConvention(f.mode, f.convention)
+	switch {
+	case err != nil:
+		return 0, usagef("%v", err)
+	case f.format != "json" && f.format != "text":
+		return 0, usagef("unknown format %q (want json or text)", f.format)
+	case f.resamples < 0 || f.resamples == 1:
+		return 0, usagef("--bootstrap wants 0 (off) or at least 2 resamples, got %d", f.resamples)
+	case f.resamples > 0 && !(f.level > 0 && f.level < 1):
+		return 0, usagef("--level %v outside (0, 1)", f.level)
+	}
+	return m, nil
+}
+
+// runMetrics reads the score files and prints their metrics.
+func runMetrics(e *env, f metricsFlags) error {
+	m, err := f.check()
+	if err != nil {
+		return err
+	}
+	var id, ood []float64
+	if f.both != "" {
+		id, ood, err = results.ReadScorePair(f.both)
+	} else if id, err = readScoreFile(f.id); err == nil {
+		ood, err = readScoreFile(f.ood)
+	}
+	if err != nil {
+		return err
+	}
+	boot := metrics.BootstrapConfig{Resamples: f.resamples, Level: f.level, Seed: f.seed}
+	out, err := results.ComputePair(id, ood, m, boot)
+	if err != nil {
+		return err
 	}
 	if out.FPR95Fallback {
-		rows[0].note = "  (exact: no threshold in test.py's TPR window)"
+		fmt.Fprintf(e.stderr, "mcdood metrics: warning: no threshold has a TPR in test.py's window [94.95%%, 95.05%%] "+
+			"(%d ID scores); FPR@95TPR is the exact value\n", len(id))
 	}
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%-16s %6.2f", r.label, 100*r.v)
-		if out.CI != nil {
-			iv := r.iv(out.CI)
-			fmt.Fprintf(&b, "  [%6.2f, %6.2f]", 100*iv.Low, 100*iv.High)
-		}
-		b.WriteString(r.note + "\n")
+	if f.format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
 	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return out.WriteText(e.stdout)
 }
 
 // metricsStdin is what "-" reads; tests replace it.
@@ -174,93 +132,9 @@ var metricsStdin io.Reader = os.Stdin
 // readScoreFile reads a score file ("-" for metricsStdin).
 func readScoreFile(path string) ([]float64, error) {
 	if path == "-" {
-		return readScores("<stdin>", metricsStdin)
+		return results.ParseScores("<stdin>", metricsStdin)
 	}
-	if strings.HasSuffix(path, ".npy") {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		v, err := results.ReadNPY(data)
-		if err == nil {
-			err = checkScores("", v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return v, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readScores(path, f)
-}
-
-// maxScoreLine bounds the length of one line of a score file.
-const maxScoreLine = 1 << 20
-
-// readScores parses one finite score per line; blank lines and everything
-// from "#" to the end of a line are ignored. Errors name the file (as name)
-// and the 1-based line.
-func readScores(name string, r io.Reader) ([]float64, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), maxScoreLine)
-	var scores []float64
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if line == 1 {
-			text = strings.TrimPrefix(text, "\uFEFF") // a byte-order mark
-		}
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = text[:i]
-		}
-		text = strings.TrimSpace(text)
-		if text == "" {
-			continue
-		}
-		if f := strings.Fields(text); len(f) > 1 {
-			return nil, fmt.Errorf("%s:%d: want one score per line, got %d fields %q", name, line, len(f), text)
-		}
-		v, err := strconv.ParseFloat(text, 64)
-		if errors.Is(err, strconv.ErrRange) {
-			return nil, fmt.Errorf("%s:%d: score %q is out of the float64 range", name, line, text)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: cannot read %q as a number", name, line, text)
-		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("%s:%d: score %q is not finite", name, line, text)
-		}
-		scores = append(scores, v)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes", name, line+1, maxScoreLine)
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(scores) == 0 {
-		return nil, fmt.Errorf("%s: no scores", name)
-	}
-	return scores, nil
-}
-
-// checkScores checks scores read from a numpy array: at least one, each
-// finite; errors start with prefix (the array's name) and name the index.
-func checkScores(prefix string, v []float64) error {
-	if len(v) == 0 {
-		return fmt.Errorf("%sno scores (an empty array)", prefix)
-	}
-	for i, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%svalue %d (0-based) is %v, want a finite score", prefix, i, x)
-		}
-	}
-	return nil
+	return results.ReadScores(path)
 }
 
 // parseModeConvention reads --mode and --convention into one metrics.Mode.
@@ -274,44 +148,4 @@ func parseModeConvention(mode, convention string) (metrics.Mode, error) {
 		return 0, err
 	}
 	return metrics.ModeFor(m, c)
-}
-
-// readScorePair reads the ID and OOD scores of one file of mcdood scores:
-// an .npz with arrays id and ood, or a set,score .csv.
-func readScorePair(path string) (id, ood []float64, err error) {
-	if !strings.HasSuffix(path, ".npz") && !strings.HasSuffix(path, ".csv") {
-		return nil, nil, fmt.Errorf("%s: --scores reads .npz or .csv files", path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case strings.HasSuffix(path, ".npz"):
-		arrays, err := results.ReadNPZ(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		id, okI := arrays["id"]
-		ood, okO := arrays["ood"]
-		if !okI || !okO {
-			return nil, nil, fmt.Errorf("%s: want arrays id and ood (mcdood scores writes them)", path)
-		}
-		for _, a := range []struct {
-			name string
-			v    []float64
-		}{{"id.npy", id}, {"ood.npy", ood}} {
-			if err := checkScores(a.name+": ", a.v); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		return id, ood, nil
-	case strings.HasSuffix(path, ".csv"):
-		id, ood, err := results.ReadScoresCSV(bytes.NewReader(data))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return id, ood, nil
-	}
-	return nil, nil, fmt.Errorf("%s: --scores reads .npz or .csv files", path)
 }

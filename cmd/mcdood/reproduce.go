@@ -1,14 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +45,18 @@ rebuilt from every record in OUT, checked against its scores (as "mcdood
 table --results OUT" does), so a run of some of the cells keeps the rows
 of the others.
 
-One run at a time per OUT: a second run on the same OUT stops at once,
-naming the first one's pid and host (shards of one plan may share OUT;
-a killed run's claim ends with it).
+Any number of runs may share one OUT, on one machine or many (a shared file
+system: NFS version 3 or later): each claims a cell before computing it
+(OUT/claims), so no cell is computed twice, and each waits for the cells
+others hold, so every run ends with the whole table. A claim whose run died
+is taken over at once on the same host, after --claim-stale elsewhere, and
+its cell resumes from its checkpoint; each run logs its claims to
+OUT/claims/HOST.PID.log. So a SLURM array of N identical workers needs no
+--shard (scripts/slurm/workers.sbatch).
+
+A cell that trains for long (MCD) checkpoints at each epoch's end, and every
+--checkpoint-every steps when given, under OUT/checkpoints: a killed or
+requeued run resumes it with the result an uninterrupted run gets.
 
 --seeds replaces the plan's seeds: each seed pre-trains its own network and
 runs every cell again, so the tables show mean ± std over the seeds.
@@ -59,152 +66,103 @@ or of these of its methods (their records are the full plan's: the same
 keys), as for a seed study of the baselines alone:
   mcdood reproduce --seeds 2,3 --methods msp,odin --ood tinyimagenet-crop
 
---shard i/n runs cells i, i+n, i+2n, ... (0-based), for SLURM arrays or
-Kubernetes indexed jobs; merge the shards' OUT folders afterwards (copy the
-records/ and scores/ files into one folder, or results.Merge) and run
-"mcdood table --results DIR".`,
+--shard i/n runs only cells i, i+n, i+2n, ... (0-based): a fixed deal for
+runs that cannot share a folder; merge the shards' OUT folders afterwards
+(copy the records/ and scores/ files into one folder, or results.Merge) and
+run "mcdood table --results DIR".`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			config := fs.String("c", "experiments.toml", "experiment plan `file`")
-			data := fs.String("data", "", "data root (default: the plan's data, else $"+loaders.DataEnv+", else ./data)")
-			out := fs.String("out", "", "output folder (default: the plan's out)")
-			shard := fs.String("shard", "", "run only shard `i/n` of the cells")
-			seeds := fs.String("seeds", "", "run these `seeds` (comma-separated) instead of the plan's")
-			oodSets := fs.String("ood", "", "run only the cells on these of the plan's OOD `sets` (comma-separated)")
-			methods := fs.String("methods", "", "run only the cells of these of the plan's `methods` (comma-separated)")
-			threads := fs.Int("threads", 0, "worker threads (default all cores)")
-			refNet := fs.String("reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
-			quiet := fs.Bool("quiet", false, "no progress reports")
-			skipBroken := fs.Bool("skip-broken", false, "run the other cells when a data set is broken (its cells fail; the exit status is 1)")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("unexpected arguments %q", args)
-				}
-				plan, err := experiments.Load(*config)
-				if err != nil {
-					return err
-				}
-				if *seeds != "" {
-					list, err := parseSeeds(*seeds)
-					if err == nil {
-						err = plan.SetSeeds(list)
-					}
-					if err != nil {
-						return usagef("--seeds: %v", err)
-					}
-				}
-				if *oodSets != "" {
-					if err := plan.OnlyOOD(strings.Split(*oodSets, ",")); err != nil {
-						return usagef("--ood: %v", err)
-					}
-				}
-				if *methods != "" {
-					if err := plan.OnlyMethods(strings.Split(*methods, ",")); err != nil {
-						return usagef("--methods: %v", err)
-					}
-				}
-				var sh, shards int
-				if *shard != "" {
-					if sh, shards, err = parseShard(*shard); err != nil {
-						return usagef("--shard: %v", err)
-					}
-				}
-				if *threads > 0 {
-					runtime.GOMAXPROCS(*threads)
-					nets.SetThreads(*threads)
-				}
-				root := *data
-				if root == "" && e.getenv(loaders.DataEnv) == "" {
-					root = plan.File.Data
-				}
-				root = loaders.ResolveRoot(root, e.getenv)
-				if st, err := os.Stat(root); err == nil && !st.IsDir() {
-					return fmt.Errorf("data root %s is not a directory", root)
-				}
-				outDir := *out
-				if outDir == "" {
-					outDir = plan.File.Out
-				}
-				_, statErr := os.Stat(outDir)
-				lock, err := results.LockDir(outDir, sh, shards)
-				if err != nil {
-					return err
-				}
-				defer func() {
-					lock.Unlock()
-					if errors.Is(statErr, os.ErrNotExist) {
-						os.Remove(outDir) // made by this run, which left it empty
-					}
-				}()
-				var rep *progress.Reporter
-				if !*quiet {
-					rep = progress.New(e.stderr)
-				}
-				log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-				fmt.Fprintf(e.stdout, "plan %s (%s): %d cells; data %s; output %s; BLAS %s, kernels %s, convolutions %s, %d threads\n",
-					plan.Name, *config, len(plan.Cells), root, outDir, nets.BLAS(), nets.Kernels(), nets.Conv(), nets.Threads())
-				t0 := time.Now()
-				bopts := benchmarks.Options{DataRoot: root, Out: outDir, Models: plan.File.ModelDir(outDir), Shard: sh, Shards: shards,
-					Commit: buildinfo.Revision(), Machine: machine(), Progress: rep, Log: log, SkipBroken: *skipBroken, Lock: lock}
-				// The data pass: every set the pending cells need, decoded
-				// and checked before anything is trained.
-				if bopts.Data, err = benchmarks.OpenData(ctx, plan, bopts); err != nil {
-					return err
-				}
-				if len(bopts.Data.Sets) > 0 {
-					fmt.Fprintf(e.stdout, "data for the %s cells without a record (%.1f s):\n", shardName(sh, shards), time.Since(t0).Seconds())
-					if err := bopts.Data.WriteTable(e.stdout); err != nil {
-						return err
-					}
-				}
-				sum, err := benchmarks.Run(ctx, plan, bopts)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "%d cells run, %d already recorded, %d failed, %.1f minutes\n", sum.Done, sum.Skipped, len(sum.Failed), time.Since(t0).Minutes())
-				for _, m := range sum.Missing {
-					fmt.Fprintf(e.stdout, "missing data %s: %d cells skipped; get it with: %s\n", m.Name, m.Cells, m.Fetch)
-				}
-				for _, f := range sum.Failed {
-					fmt.Fprintf(e.stdout, "failed %s: %v\n", f.Key, f.Err)
-				}
-				noteUnverified(e, "reproduce", sum.Unverified)
-				failed := func() error {
-					if len(sum.Failed) == 0 {
-						return nil
-					}
-					return fmt.Errorf("%d cells failed (listed above); the others ran", len(sum.Failed))
-				}
-				if len(sum.Records) == 0 {
-					if err := failed(); err != nil {
-						return err
-					}
-					return fmt.Errorf("no records: nothing to tabulate")
-				}
-				opts := results.ReportOptions{Log: log, Table: results.TableOptions{CI: plan.File.Bootstrap > 0,
-					ReferenceNetwork: *refNet, Methods: plan.File.Methods, OODs: plan.File.OOD}}
-				if err := results.WriteReport(outDir, sum.Records, opts); err != nil {
-					return err
-				}
-				table, err := results.BuildTable(sum.Records, opts.Table)
-				if err != nil {
-					return err
-				}
-				if err := table.Write(e.stdout, results.Text); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "tables: %s; plots: %s\n", filepath.Join(outDir, "tables"), filepath.Join(outDir, "plots"))
-				return failed()
-			}
+			f := &reproduceFlags{}
+			fs.StringVar(&f.config, "c", "experiments.toml", "experiment plan `file`")
+			fs.StringVar(&f.data, "data", "", "data root (default: the plan's data, else $"+loaders.DataEnv+", else ./data)")
+			fs.StringVar(&f.out, "out", "", "output folder (default: the plan's out)")
+			fs.StringVar(&f.shard, "shard", "", "run only shard `i/n` of the cells")
+			fs.StringVar(&f.seeds, "seeds", "", "run these `seeds` (comma-separated) instead of the plan's")
+			fs.StringVar(&f.ood, "ood", "", "run only the cells on these of the plan's OOD `sets` (comma-separated)")
+			fs.StringVar(&f.methods, "methods", "", "run only the cells of these of the plan's `methods` (comma-separated)")
+			fs.IntVar(&f.threads, "threads", 0, "worker threads (default all cores)")
+			fs.StringVar(&f.refNet, "reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
+			fs.BoolVar(&f.quiet, "quiet", false, "no progress reports")
+			fs.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also checkpoint a long-training cell every `steps` (default: each epoch's end, or the plan's checkpoint_every)")
+			fs.DurationVar(&f.claimStale, "claim-stale", results.DefaultClaimStale, "take over another host's claim untouched this `long`")
+			fs.BoolVar(&f.skipBroken, "skip-broken", false, "run the other cells when a data set is broken (its cells fail; the exit status is 1)")
+			return noArgs(func(ctx context.Context, e *env) error { return runReproduce(ctx, e, *f) })
 		},
 	})
 }
 
-// shardName says which cells a run takes: "all", or "shard 2/4 of the".
-func shardName(sh, shards int) string {
-	if shards <= 1 {
-		return "plan's"
+// reproduceFlags are the flags of "mcdood reproduce".
+type reproduceFlags struct {
+	config, data, out, shard    string
+	seeds, ood, methods, refNet string
+	threads, checkpointEvery    int
+	claimStale                  time.Duration
+	quiet, skipBroken           bool
+}
+
+// runReproduce loads and narrows the plan, resolves the data root and the
+// output folder, and runs benchmarks.Reproduce.
+func runReproduce(ctx context.Context, e *env, f reproduceFlags) error {
+	plan, err := loadPlan(f)
+	if err != nil {
+		return err
 	}
-	return fmt.Sprintf("shard %d/%d's", sh, shards)
+	o := benchmarks.ReproduceOptions{ReferenceNetwork: f.refNet, Stdout: e.stdout,
+		Unverified: func(files []string) { noteUnverified(e, "reproduce", files) }}
+	if f.shard != "" {
+		if o.Shard, o.Shards, err = parseShard(f.shard); err != nil {
+			return usagef("--shard: %v", err)
+		}
+	}
+	nets.UseThreads(f.threads)
+	root := f.data
+	if root == "" && e.getenv(loaders.DataEnv) == "" {
+		root = plan.File.Data
+	}
+	o.DataRoot = loaders.ResolveRoot(root, e.getenv)
+	if st, err := os.Stat(o.DataRoot); err == nil && !st.IsDir() {
+		return fmt.Errorf("data root %s is not a directory", o.DataRoot)
+	}
+	o.Out = cmp.Or(f.out, plan.File.Out)
+	if !f.quiet {
+		o.Progress = progress.New(e.stderr)
+	}
+	o.Log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	o.Commit, o.Machine, o.SkipBroken = buildinfo.Revision(), nets.Machine(), f.skipBroken
+	if f.checkpointEvery < 0 || f.claimStale <= 0 {
+		return usagef("--checkpoint-every must be ≥ 0 and --claim-stale positive")
+	}
+	o.CheckpointEvery, o.Claims.Stale = f.checkpointEvery, f.claimStale
+	_, err = benchmarks.Reproduce(ctx, plan, o)
+	return err
+}
+
+// loadPlan loads the plan of -c with the cells --seeds, --ood and --methods
+// choose.
+func loadPlan(f reproduceFlags) (*experiments.Plan, error) {
+	plan, err := experiments.Load(f.config)
+	if err != nil {
+		return nil, err
+	}
+	if f.seeds != "" {
+		list, err := parseSeeds(f.seeds)
+		if err == nil {
+			err = plan.SetSeeds(list)
+		}
+		if err != nil {
+			return nil, usagef("--seeds: %v", err)
+		}
+	}
+	if f.ood != "" {
+		if err := plan.OnlyOOD(strings.Split(f.ood, ",")); err != nil {
+			return nil, usagef("--ood: %v", err)
+		}
+	}
+	if f.methods != "" {
+		if err := plan.OnlyMethods(strings.Split(f.methods, ",")); err != nil {
+			return nil, usagef("--methods: %v", err)
+		}
+	}
+	return plan, nil
 }
 
 func parseShard(s string) (i, n int, err error) {
@@ -232,19 +190,4 @@ func parseSeeds(s string) ([]uint64, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// machine describes this computer: host, CPU model, cores.
-func machine() string {
-	host, _ := os.Hostname()
-	cpu := runtime.GOARCH
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s, %s, %d cores", host, cpu, runtime.NumCPU())
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,22 +84,14 @@ func TestReproduceFilteredKeepsTables(t *testing.T) {
 	}
 }
 
-// reproduce refuses an OUT another run holds, naming it; a data root that
-// is a file is said to be one; a run that does nothing leaves no folder.
+// reproduce refuses a negative checkpoint interval; a data root that is a
+// file is said to be one; a run that does nothing leaves no folder.
 func TestReproduceRefusals(t *testing.T) {
 	path, _ := planFile(t)
-	t.Run("busy", func(t *testing.T) {
-		out := t.TempDir()
-		lock, err := results.LockDir(out, 0, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer lock.Unlock()
-		host, _ := os.Hostname()
-		code, _, stderr := runCLI(t, nil, "reproduce", "-c", path, "--data", t.TempDir(), "--out", out, "--quiet")
-		want := fmt.Sprintf("mcdood reproduce: results: %s is in use by another run (pid %d on host %s, started ", out, os.Getpid(), host)
-		if code != 1 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "wait for it to end, or give another output folder\n") {
-			t.Errorf("exit %d, stderr %q; want 1 and %q...", code, stderr, want)
+	t.Run("bad checkpoint interval", func(t *testing.T) {
+		code, _, stderr := runCLI(t, nil, "reproduce", "-c", path, "--data", t.TempDir(), "--out", t.TempDir(), "--checkpoint-every", "-1")
+		if code != 2 || !strings.Contains(stderr, "--checkpoint-every must be ≥ 0") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
 	t.Run("data root is a file", func(t *testing.T) {

@@ -28,58 +28,58 @@ record's numbers from them, for example
   roc_auc_score(np.r_[np.ones(len(d["id"])), np.zeros(len(d["ood"]))], np.r_[d["id"], d["ood"]]).
 mcdood metrics --scores NAME.npz (or NAME.csv) reads them back.`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			dir := fs.String("results", "", "results `DIR` (holding records/ and scores/)")
-			key := fs.String("key", "", "the record with this `key`")
-			var filter struct{ id, network, ood, method, setting string }
-			fs.StringVar(&filter.id, "id", "", "only records of this ID `set`")
-			fs.StringVar(&filter.network, "network", "", "only records of this `network`")
-			fs.StringVar(&filter.ood, "ood", "", "only records of this OOD `set`")
-			fs.StringVar(&filter.method, "method", "", "only records of this `method`")
-			fs.StringVar(&filter.setting, "setting", "", "only records of this `setting`")
-			seed := fs.Int64("seed", -1, "only records of this `seed`")
-			out := fs.String("out", "", "write the files into `DIR`")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("unexpected arguments %q", args)
-				}
-				if *dir == "" || *out == "" {
-					return usagef("--results and --out are required")
-				}
-				filtered := filter.id != "" || filter.network != "" || filter.ood != "" || filter.method != "" || filter.setting != "" || *seed >= 0
-				if *key != "" && filtered {
-					return usagef("give --key, or filters, not both")
-				}
-				recs, unverified, err := results.ReadRecords(*dir)
-				if err != nil {
-					return err
-				}
-				noteUnverified(e, "scores", unverified)
-				store, err := results.OpenStore(*dir)
-				if err != nil {
-					return err
-				}
-				match := func(want, got string) bool { return want == "" || want == got }
-				n := 0
-				for _, r := range recs {
-					if *key != "" && r.Key != *key {
-						continue
-					}
-					if !match(filter.id, r.ID) || !match(filter.network, r.Network) || !match(filter.ood, r.OOD) ||
-						!match(filter.method, r.Method) || !match(filter.setting, r.Setting) || (*seed >= 0 && uint64(*seed) != r.Seed) {
-						continue
-					}
-					files, err := results.ExportScores(store, r, *out)
-					if err != nil {
-						return fmt.Errorf("%s: %w", r.Key, err)
-					}
-					fmt.Fprintf(e.stdout, "%s: %s\n", r.Key, strings.Join(files, " "))
-					n++
-				}
-				if n == 0 {
-					return fmt.Errorf("%s: no record matches", *dir)
-				}
-				return nil
-			}
+			f := &scoresFlags{}
+			fs.StringVar(&f.dir, "results", "", "results `DIR` (holding records/ and scores/)")
+			fs.StringVar(&f.filter.Key, "key", "", "the record with this `key`")
+			fs.StringVar(&f.filter.ID, "id", "", "only records of this ID `set`")
+			fs.StringVar(&f.filter.Network, "network", "", "only records of this `network`")
+			fs.StringVar(&f.filter.OOD, "ood", "", "only records of this OOD `set`")
+			fs.StringVar(&f.filter.Method, "method", "", "only records of this `method`")
+			fs.StringVar(&f.filter.Setting, "setting", "", "only records of this `setting`")
+			fs.Int64Var(&f.filter.Seed, "seed", -1, "only records of this `seed`")
+			fs.StringVar(&f.out, "out", "", "write the files into `DIR`")
+			return noArgs(func(ctx context.Context, e *env) error { return runScores(e, *f) })
 		},
 	})
+}
+
+// scoresFlags are the flags of "mcdood scores".
+type scoresFlags struct {
+	dir, out string
+	filter   results.RecordFilter
+}
+
+// runScores exports the scores of every record the flags choose.
+func runScores(e *env, f scoresFlags) error {
+	if f.dir == "" || f.out == "" {
+		return usagef("--results and --out are required")
+	}
+	if f.filter.Key != "" && f.filter.Fields() {
+		return usagef("give --key, or filters, not both")
+	}
+	recs, unverified, err := results.ReadRecords(f.dir)
+	if err != nil {
+		return err
+	}
+	noteUnverified(e, "scores", unverified)
+	store, err := results.OpenStore(f.dir)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range recs {
+		if !f.filter.Match(r) {
+			continue
+		}
+		files, err := results.ExportScores(store, r, f.out)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Key, err)
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", r.Key, strings.Join(files, " "))
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: no record matches", f.dir)
+	}
+	return nil
 }

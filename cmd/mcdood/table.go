@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/mcdood/mcdood/internal/atomicfile"
+	"github.com/mcdood/mcdood/metrics"
 	"github.com/mcdood/mcdood/results"
 )
 
@@ -45,124 +41,103 @@ id, network, ood, method, setting, seed, accuracy, fpr95, detection_error,
 auroc, aupr_in, aupr_out (percent), the interval bounds with --ci, and the
 published numbers as paper_* columns.`,
 		flags: func(fs *flag.FlagSet) runFunc {
-			dir := fs.String("results", "", "results `DIR` (holding records/)")
-			format := fs.String("format", "text", "output format: text, markdown or csv")
-			ci := fs.Bool("ci", false, "show the records' bootstrap intervals")
-			refNet := fs.String("reference-network", "densenet-bc-100", "compare networks the papers do not report with this `network`'s published numbers (\"\" for none)")
-			mode := fs.String("mode", "exact", "which metrics of the records: exact, or paper (the MCD authors' test.py)")
-			convention := fs.String("convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD)")
-			prefer := fs.String("prefer", "", "comma-separated order of the `sources` of published numbers (default yu-aizawa-2019-table2,liang-2018-table2,yu-aizawa-2019-table1)")
-			plan := fs.String("plan", "", "only the records of this plan `name`")
-			out := fs.String("out", "", "write to `FILE` (atomically) instead of standard output")
-			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) > 0 {
-					return usagef("unexpected arguments %q", args)
-				}
-				if *dir == "" {
-					return usagef("--results is required")
-				}
-				f, err := results.ParseFormat(*format)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				opts := results.TableOptions{CI: *ci, ReferenceNetwork: *refNet}
-				if opts.Mode, err = parseModeConvention(*mode, *convention); err != nil {
-					return usagef("%v", err)
-				}
-				if *prefer != "" {
-					if opts.Prefer, err = results.ParseSources(*prefer); err != nil {
-						return usagef("--prefer: %v", err)
-					}
-				}
-				if *refNet != "" && !results.HasReferenceNetwork(*refNet) {
-					return usagef("--reference-network %q: the papers report densenet-bc-100 and wrn-28-10", *refNet)
-				}
-				if *out != "" {
-					if err := checkOutFile(*out); err != nil {
-						return err
-					}
-				}
-				recs, err := loadRecords(e, "table", *dir, *plan)
-				if err != nil {
-					return err
-				}
-				tab, err := results.BuildTable(recs, opts)
-				if err != nil {
-					return err
-				}
-				var b bytes.Buffer
-				if err := tab.Write(&b, f); err != nil {
-					return err
-				}
-				if *out != "" {
-					return atomicfile.WriteFile(*out, b.Bytes(), 0o644)
-				}
-				_, err = e.stdout.Write(b.Bytes())
-				return err
-			}
+			f := &tableFlags{}
+			fs.StringVar(&f.dir, "results", "", "results `DIR` (holding records/)")
+			fs.StringVar(&f.format, "format", "text", "output format: text, markdown or csv")
+			fs.BoolVar(&f.ci, "ci", false, "show the records' bootstrap intervals")
+			fs.StringVar(&f.refNet, "reference-network", "densenet-bc-100", "compare networks the papers do not report with this `network`'s published numbers (\"\" for none)")
+			fs.StringVar(&f.mode, "mode", "exact", "which metrics of the records: exact, or paper (the MCD authors' test.py)")
+			fs.StringVar(&f.convention, "convention", "id-positive", "FPR@95's positive class: id-positive (ODIN, the MCD paper) or ood-positive (OpenOOD)")
+			fs.StringVar(&f.prefer, "prefer", "", "comma-separated order of the `sources` of published numbers (default yu-aizawa-2019-table2,liang-2018-table2,yu-aizawa-2019-table1)")
+			fs.StringVar(&f.plan, "plan", "", "only the records of this plan `name`")
+			fs.StringVar(&f.out, "out", "", "write to `FILE` (atomically) instead of standard output")
+			fs.StringVar(&f.metrics, "metrics", "", "only these `metrics` as columns of the text and Markdown tables, comma-separated (fpr95, detection_error, auroc, aupr_in, aupr_out; default all)")
+			return noArgs(func(ctx context.Context, e *env) error { return runTable(e, *f) })
 		},
 	})
 }
 
-// checkOutFile checks that the folder of an --out file exists (and is a
-// folder), so that a mistyped path is an error, not a new folder tree.
-func checkOutFile(path string) error {
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("--out %s: folder %s does not exist (create it first)", path, dir)
-	case err != nil:
-		return fmt.Errorf("--out %s: %w", path, err)
-	case !fi.IsDir():
-		return fmt.Errorf("--out %s: %s is not a folder", path, dir)
-	}
-	return nil
+// tableFlags are the flags of "mcdood table".
+type tableFlags struct {
+	dir, format, refNet, mode, convention, prefer, plan, out, metrics string
+	ci                                                                bool
 }
 
-// loadRecords reads the records of a results directory, checked against
-// their scores, only those of plan when it is not empty; records that could
-// not be checked get a note on standard error. No records is an error.
-func loadRecords(e *env, cmd, dir, plan string) ([]*results.Record, error) {
-	all, unverified, err := results.ReadRecords(dir)
+// options reads the flags into the table's options.
+func (f tableFlags) options() (results.TableOptions, error) {
+	opts := results.TableOptions{CI: f.ci, ReferenceNetwork: f.refNet}
+	var err error
+	if opts.Mode, err = parseModeConvention(f.mode, f.convention); err != nil {
+		return opts, usagef("%v", err)
+	}
+	if f.prefer != "" {
+		if opts.Prefer, err = results.ParseSources(f.prefer); err != nil {
+			return opts, usagef("--prefer: %v", err)
+		}
+	}
+	if f.metrics != "" {
+		for _, name := range strings.Split(f.metrics, ",") {
+			m, err := metrics.ParseMetric(strings.TrimSpace(name))
+			if err != nil {
+				return opts, usagef("--metrics: %v", err)
+			}
+			opts.Metrics = append(opts.Metrics, m)
+		}
+	}
+	if f.refNet != "" && !results.HasReferenceNetwork(f.refNet) {
+		return opts, usagef("--reference-network %q: the papers report densenet-bc-100 and wrn-28-10", f.refNet)
+	}
+	return opts, nil
+}
+
+// runTable renders the records of --results as the paper's tables.
+func runTable(e *env, f tableFlags) error {
+	if f.dir == "" {
+		return usagef("--results is required")
+	}
+	format, err := results.ParseFormat(f.format)
 	if err != nil {
-		return nil, err
+		return usagef("%v", err)
 	}
-	noteUnverified(e, cmd, unverified)
-	if len(all) == 0 {
-		return nil, fmt.Errorf("%s: no records", dir)
+	opts, err := f.options()
+	if err != nil {
+		return err
 	}
-	if plan == "" {
-		return all, nil
-	}
-	var recs []*results.Record
-	var plans []string
-	for _, r := range all {
-		if r.Plan == plan {
-			recs = append(recs, r)
-		}
-		if !slices.Contains(plans, r.Plan) {
-			plans = append(plans, r.Plan)
+	if f.out != "" {
+		if err := results.CheckOutFolder(f.out); err != nil {
+			return fmt.Errorf("--out %s: %w", f.out, err)
 		}
 	}
-	if len(recs) == 0 {
-		slices.Sort(plans)
-		return nil, fmt.Errorf("%s: no records of plan %q (plans there: %s)", dir, plan, strings.Join(plans, ", "))
+	recs, err := loadRecords(e, "table", f.dir, f.plan)
+	if err != nil {
+		return err
 	}
-	return recs, nil
+	tab, err := results.BuildTable(recs, opts)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := tab.Write(&b, format); err != nil {
+		return err
+	}
+	if f.out != "" {
+		return atomicfile.WriteFile(f.out, b.Bytes(), 0o644)
+	}
+	_, err = e.stdout.Write(b.Bytes())
+	return err
 }
 
-// noteUnverified tells which records could not be checked against their
-// scores.
+// loadRecords reads the records of dir (of plan, when not ""), noting on
+// standard error the ones that could not be checked against their scores.
+func loadRecords(e *env, cmd, dir, plan string) ([]*results.Record, error) {
+	recs, unverified, err := results.LoadRecords(dir, plan)
+	noteUnverified(e, cmd, unverified)
+	return recs, err
+}
+
+// noteUnverified prints results.UnverifiedNote, if any, as "mcdood CMD: note: …".
 func noteUnverified(e *env, cmd string, files []string) {
-	if len(files) == 0 {
-		return
+	if note := results.UnverifiedNote(files); note != "" {
+		fmt.Fprintf(e.stderr, "mcdood %s: %s\n", cmd, note)
 	}
-	const shown = 3
-	list := strings.Join(files[:min(len(files), shown)], ", ")
-	if len(files) > shown {
-		list += fmt.Sprintf(" and %d more", len(files)-shown)
-	}
-	fmt.Fprintf(e.stderr, "mcdood %s: note: %d record(s) predate record digests and have no scores file, so their numbers are not checked: %s\n",
-		cmd, len(files), list)
 }

@@ -125,7 +125,7 @@ func NewToy(t testing.TB) *Toy {
 	return &Toy{
 		Env: &ood.Env{Model: toyModel, Norm: loaders.CIFARNormalization, Batch: 64, Seed: 3},
 		Data: &ood.Data{Train: train, IDVal: idVal, OODVal: oodVal,
-			Unlabelled: ood.Concat("toy pool", idTest, oodTest), Setting: ood.Transductive},
+			Unlabelled: loaders.Concat("toy pool", idTest, oodTest), Setting: ood.Transductive},
 		IDTest: idTest, OODTest: oodTest, RingVal: ringVal, Ring: ringTest,
 	}
 }

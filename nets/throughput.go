@@ -1,0 +1,227 @@
+package nets
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ThroughputConfig sets up a throughput measurement (mcdood bench) the way
+// the PyTorch peer (shared/bench/torch_peer.py) does: random inputs, SGD
+// with momentum 0.9 and weight decay 1e-4, one warm-up call, then at least
+// MinIters calls and at least MinTime per phase.
+type ThroughputConfig struct {
+	Batch    int
+	MinIters int
+	MinTime  time.Duration
+	Classes  int // 0: 10
+}
+
+// Throughput is one measurement.
+type Throughput struct {
+	TrainRate, InferRate float64 // images per second
+	// Training-step memory: heap bytes allocated per step, and resident set
+	// size after the warm-up, at the end of the training phase, and the
+	// lowest and highest RSS sampled every 50 steps from step 50 on (after
+	// the heap has reached its working size). HeapStart and HeapEnd are the
+	// live Go heap (after a collection) before and after the training
+	// phase: equal when nothing leaks.
+	AllocPerStep               float64
+	RSSStart, RSSEnd           int64
+	RSSSteadyMin, RSSSteadyMax int64
+	HeapStart, HeapEnd         int64
+	TrainSteps, Params         int
+}
+
+// MeasureThroughput times training steps (forward, backward, SGD update)
+// and evaluation-mode forward passes of a new network of spec on one random
+// batch, and watches the training step's memory.
+func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
+	if cfg.Classes == 0 {
+		cfg.Classes = 10
+	}
+	m, err := New(spec, cfg.Classes, 1)
+	if err != nil {
+		return Throughput{}, err
+	}
+	res := Throughput{Params: m.NumParams()}
+	tp, err := m.TrainProgram(cfg.Batch, 0)
+	if err != nil {
+		return res, err
+	}
+	defer tp.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range tp.Input() {
+		tp.Input()[i] = float32(rng.NormFloat64())
+	}
+	for i := range tp.Labels() {
+		tp.Labels()[i] = float32(rng.IntN(cfg.Classes))
+	}
+	if err := m.InitFromData(randomImages(tp.Input())); err != nil {
+		return res, err
+	}
+	if err := measureTraining(tp, cfg, &res); err != nil {
+		return res, err
+	}
+	ep, err := m.EvalProgram(cfg.Batch)
+	if err != nil {
+		return res, err
+	}
+	defer ep.Close()
+	copy(ep.Input(), tp.Input())
+	res.InferRate, _, err = timeCalls(cfg, ep.Run)
+	return res, err
+}
+
+// measureTraining times tp's steps and fills res's training rate and memory.
+func measureTraining(tp *Program, cfg ThroughputConfig, res *Throughput) error {
+	opt := NewSGD(0.9, 1e-4, false)
+	step := func() error {
+		if err := tp.Run(); err != nil {
+			return err
+		}
+		return opt.Step(0.01, tp.Params(), tp.Grads())
+	}
+	// Warm up (first runs allocate every buffer), then watch memory.
+	if err := step(); err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	res.RSSStart = rss()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	res.HeapStart = int64(ms.HeapAlloc)
+	steps := 0
+	sampled := func() error {
+		if err := step(); err != nil {
+			return err
+		}
+		if steps++; steps%50 == 0 {
+			r := rss()
+			if res.RSSSteadyMin == 0 || r < res.RSSSteadyMin {
+				res.RSSSteadyMin = r
+			}
+			res.RSSSteadyMax = max(res.RSSSteadyMax, r)
+		}
+		return nil
+	}
+	var err error
+	if res.TrainRate, res.TrainSteps, err = timeCalls(cfg, sampled); err != nil {
+		return err
+	}
+	runtime.ReadMemStats(&ms)
+	res.AllocPerStep = float64(ms.TotalAlloc-before) / float64(res.TrainSteps+1)
+	res.RSSEnd = rss()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	res.HeapEnd = int64(ms.HeapAlloc)
+	return nil
+}
+
+// timeCalls calls fn once to warm up, then at least cfg.MinIters times and
+// for at least cfg.MinTime, and returns the images per second.
+func timeCalls(cfg ThroughputConfig, fn func() error) (rate float64, n int, err error) {
+	if err := fn(); err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	for n < cfg.MinIters || time.Since(t0) < cfg.MinTime {
+		if err := fn(); err != nil {
+			return 0, 0, err
+		}
+		n++
+	}
+	return float64(cfg.Batch*n) / time.Since(t0).Seconds(), n, nil
+}
+
+// WriteMemory writes m's parameter count and training-step memory on one
+// line (mcdood bench).
+func (m Throughput) WriteMemory(w io.Writer) {
+	fmt.Fprintf(w, "parameters %d; training step: %.2f MB allocated, RSS %.0f MB → %.0f MB over %d steps",
+		m.Params, m.AllocPerStep/1e6, float64(m.RSSStart)/1e6, float64(m.RSSEnd)/1e6, m.TrainSteps)
+	if m.RSSSteadyMax > 0 {
+		fmt.Fprintf(w, " (%.0f–%.0f MB from step 50 on)", float64(m.RSSSteadyMin)/1e6, float64(m.RSSSteadyMax)/1e6)
+	}
+	fmt.Fprintf(w, "; live heap %.1f MB → %.1f MB\n", float64(m.HeapStart)/1e6, float64(m.HeapEnd)/1e6)
+}
+
+// Rates are the training and inference rates (images per second) of
+// repeated measurements: mcdood bench's rounds, ours or the peer's.
+type Rates struct{ Train, Infer []float64 }
+
+// Add appends one round's rates.
+func (r *Rates) Add(train, infer float64) {
+	r.Train, r.Infer = append(r.Train, train), append(r.Infer, infer)
+}
+
+// Median is the median of each phase's rates; 0 without rounds.
+func (r Rates) Median() (train, infer float64) { return median(r.Train), median(r.Infer) }
+
+// median is the middle value of v, or the mean of its two middle values.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ProfileCPU writes a CPU profile of this process to path (go tool pprof)
+// until stop is called.
+func ProfileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// rss reads this process's resident set size in bytes (Linux), or -1.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return -1
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return pages * int64(os.Getpagesize())
+}
+
+// randomImages is the measurement's one random batch as a training set
+// (for airbench's whitening filters).
+type randomImages []float32
+
+func (r randomImages) Len() int      { return len(r) / ImageSize }
+func (r randomImages) Classes() int  { return 10 }
+func (r randomImages) Labels() []int { return make([]int, r.Len()) }
+func (r randomImages) Name() string  { return "random" }
+func (r randomImages) Fill(dst []float32, _ []int, idx []int, _ *rand.Rand, _ int) {
+	for j, i := range idx {
+		copy(dst[j*ImageSize:(j+1)*ImageSize], r[i*ImageSize:(i+1)*ImageSize])
+	}
+}
