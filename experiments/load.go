@@ -124,7 +124,7 @@ func (ps *parser) scalars() error {
 	if f.Name == "" {
 		return ps.fail("name", "missing: give the plan a name (it prefixes records)")
 	}
-	if !kebab.MatchString(f.Name) {
+	if !loaders.ValidName(f.Name) {
 		return ps.fail("name", "%q must be lower-case kebab-case", f.Name)
 	}
 	if !ps.md.IsDefined("validation") {
@@ -488,10 +488,7 @@ func (p *Plan) only(list *[]string, what string, names []string) error {
 	return nil
 }
 
-var (
-	kebab   = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
-)
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // Check reports what is wrong with a recipe, naming the key.
 func (r Recipe) Check() error {

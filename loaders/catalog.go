@@ -87,6 +87,10 @@ type Custom struct {
 	Fit  Fit    // FitResize, FitCrop, FitODINResize or FitODINCrop (crops seeded by Options.Seed)
 }
 
+// ValidName reports whether name is lower-case kebab-case ("my-images"),
+// the form of every name in plans: data sets, plans, networks' aliases.
+func ValidName(name string) bool { return kebab.MatchString(name) }
+
 var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // Validate checks the name, path and fit. A relative path must stay under
