@@ -53,7 +53,10 @@ render() {
       args=${line#"$start"}
       args=${args%' -->'}
       [[ $args != *[\;\&\|\$\`\<\>\(\)\\]* ]] || die "$file:$n: shell metacharacters in a generated block's command"
-      eval "set -- $args"
+      # Split as a shell would, quotes included ("" is an empty argument),
+      # without running anything: xargs only splits.
+      mapfile -d '' argv < <(xargs printf '%s\0' <<<"$args")
+      set -- "${argv[@]}"
       "$bin" table "$@" >>"$out" 2>"$tmp/stderr" ||
         { cat "$tmp/stderr" >&2; die "$file:$n: mcdood table $args failed"; }
       skip=$n
