@@ -121,7 +121,7 @@ bench: build
 	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem ./...
 
 reproduce: build
-	$(BIN) data fetch --data $(DATA) $(if $(MIRROR),--mirror $(MIRROR)) --missing-ok cifar10 tinyimagenet
+	$(BIN) data fetch --data $(DATA) $(if $(MIRROR),--mirror $(MIRROR)) --missing-ok cifar10 tinyimagenet isun
 	$(BIN) reproduce -c $(CONFIG) --data $(DATA) --out $(OUT)
 
 # Rewrite the smoke baseline after an intended change (commit the result,

@@ -26,7 +26,8 @@ import (
 // agree). A stale claim of generation GEN is taken over by creating
 // generation GEN+1, again with O_EXCL, so two workers seeing it stale
 // cannot both take it. A holder that finds a newer generation of its claim
-// has lost it (it was paused past the timeout) and should stop that unit.
+// has lost it (it was paused past the timeout): it logs the loss and, if it
+// finishes, writes the same scores as the new holder, atomically.
 // Each worker appends its claims, takeovers and releases to its own log,
 // DIR/claims/HOST.PID.log (one writer per file, so no append races on NFS).
 //
