@@ -55,8 +55,9 @@ OUT/claims/HOST.PID.log. So a SLURM array of N identical workers needs no
 --shard (scripts/slurm/workers.sbatch).
 
 A cell that trains for long (MCD) checkpoints at each epoch's end, and every
---checkpoint-every steps when given, under OUT/checkpoints: a killed or
-requeued run resumes it with the result an uninterrupted run gets.
+checkpoint_every steps of its plan or, when the plan sets none,
+--checkpoint-every, under OUT/checkpoints: a killed or requeued run resumes
+it with the result an uninterrupted run gets.
 
 --seeds replaces the plan's seeds: each seed pre-trains its own network and
 runs every cell again, so the tables show mean ± std over the seeds.
@@ -82,7 +83,7 @@ run "mcdood table --results DIR".`,
 			fs.IntVar(&f.threads, "threads", 0, "worker threads (default all cores)")
 			fs.StringVar(&f.refNet, "reference-network", "densenet-bc-100", "network whose published numbers stand beside networks the papers do not report (\"\" for none)")
 			fs.BoolVar(&f.quiet, "quiet", false, "no progress reports")
-			fs.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also checkpoint a long-training cell every `steps` (default: each epoch's end, or the plan's checkpoint_every)")
+			fs.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "also checkpoint a long-training cell every `steps`, unless its plan sets checkpoint_every (default: at each epoch's end only)")
 			fs.DurationVar(&f.claimStale, "claim-stale", results.DefaultClaimStale, "take over another host's claim untouched this `long`")
 			fs.BoolVar(&f.skipBroken, "skip-broken", false, "run the other cells when a data set is broken (its cells fail; the exit status is 1)")
 			return noArgs(func(ctx context.Context, e *env) error { return runReproduce(ctx, e, *f) })
