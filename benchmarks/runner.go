@@ -5,8 +5,11 @@
 // scores the ID and OOD test images, measures them and stores one record.
 // Finished cells are skipped, so a killed run resumes where it stopped — a
 // cell cut off in MCD's fine-tuning from its last checkpoint, under
-// OUT/checkpoints (ood.Env.Checkpoint) — and a plan can be spread over
-// machines with shards whose records are merged.
+// OUT/checkpoints (ood.Env.Checkpoint). Any number of runs on one machine or
+// many may share one output folder: each claims a cell, or a network to
+// pre-train, before computing it (results.Claimer), so each is computed
+// once. Runs that cannot share a folder take shards, whose folders are
+// merged (results.Merge).
 package benchmarks
 
 import (

@@ -37,7 +37,8 @@ type Config struct {
 	UnlabelledBatch int     `toml:"unlabelled_batch"` // unlabelled images per step
 	Margin          float64 `toml:"margin"`           // m in max(0, m − (H̄1 − H̄2))
 	// StepsPerEpoch is the number of labelled batches per epoch; 0 means one
-	// pass over the labelled training set, as the authors do.
+	// pass over the labelled training set in full batches (the authors' pass
+	// also runs the last, smaller batch).
 	StepsPerEpoch int `toml:"steps_per_epoch"`
 	// Selection picks the model that is scored: "val-auroc" keeps the epoch
 	// with the best AUROC on the ID and OOD validation images (the authors'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proof that `make test` catches real regressions (issue 11): each mutant below
+# Proof that `make test` catches real regressions: each mutant below
 # is applied to a fresh copy of the committed tree and `make test` must fail on
 # it. A mutant that passes means the tests cannot see that bug; the script
 # then exits 1.
