@@ -66,7 +66,9 @@
 //	argmax.go           Argmax
 //	machine.go          the engine banner (Engine), threads, the GC target
 //	                    (GCPercent), Machine
-//	throughput.go       MeasureThroughput (mcdood bench)
+//	throughput.go       MeasureThroughput, Rates, ProfileCPU (mcdood bench)
+//	peer.go             RunPeer: the PyTorch peer benchmark's rates
+//	opprofile.go        per-op wall-clock profile: Program.ProfileOps, OpProfile (mcdood bench --ops)
 //	sgd.go              SGD with PyTorch's semantics, learning-rate schedules
 //	checkpoint.go       versioned, checksummed checkpoints written atomically
 //	builder.go          layers into a graph (convolution, batch norm, pooling,

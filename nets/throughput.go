@@ -22,6 +22,10 @@ type ThroughputConfig struct {
 	MinIters int
 	MinTime  time.Duration
 	Classes  int // 0: 10
+	// Ops, when set, receives a per-op profile (Program.ProfileOps) of
+	// each phase and of the input-gradient pass, run after the rates are
+	// measured so that they do not include the timers.
+	Ops *OpProfile
 }
 
 // Throughput is one measurement.
@@ -67,8 +71,14 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	if err := m.InitFromData(randomImages(tp.Input())); err != nil {
 		return res, err
 	}
-	if err := measureTraining(tp, cfg, &res); err != nil {
+	opt := NewSGD(0.9, 1e-4, false)
+	if err := measureTraining(tp, opt, cfg, &res); err != nil {
 		return res, err
+	}
+	if cfg.Ops != nil {
+		if err := profileTraining(tp, opt, cfg, res.TrainRate); err != nil {
+			return res, err
+		}
 	}
 	ep, err := m.EvalProgram(cfg.Batch)
 	if err != nil {
@@ -76,13 +86,69 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	}
 	defer ep.Close()
 	copy(ep.Input(), tp.Input())
-	res.InferRate, _, err = timeCalls(cfg, ep.Run)
-	return res, err
+	if res.InferRate, _, err = timeCalls(cfg, ep.Run); err != nil || cfg.Ops == nil {
+		return res, err
+	}
+	ph := cfg.Ops.Phase("inference", cfg.Batch)
+	ph.Rate = res.InferRate
+	if err := profileSteps(ep, ph, cfg, ep.Run); err != nil {
+		return res, err
+	}
+	return res, profileInputGrad(m, tp, cfg)
+}
+
+// profileTraining profiles tp's steps, the SGD update as a row of its own.
+func profileTraining(tp *Program, opt *SGD, cfg ThroughputConfig, rate float64) error {
+	ph := cfg.Ops.Phase("training step", cfg.Batch)
+	ph.Rate = rate
+	return profileSteps(tp, ph, cfg, func() error {
+		if err := tp.Run(); err != nil {
+			return err
+		}
+		return ph.Time("sgd (outside the graph)", func() error { return opt.Step(0.01, tp.Params(), tp.Grads()) })
+	})
+}
+
+// profileInputGrad measures and profiles the input-gradient pass ODIN
+// takes (Liang et al., ICLR 2018), both heads at temperature 1000, on tp's
+// batch.
+func profileInputGrad(m *Model, tp *Program, cfg ThroughputConfig) error {
+	ip, err := m.InputGradProgram(cfg.Batch, 1000, HeadsMean)
+	if err != nil {
+		return err
+	}
+	defer ip.Close()
+	copy(ip.Input(), tp.Input())
+	copy(ip.Labels(), tp.Labels())
+	ph := cfg.Ops.Phase("input gradient", cfg.Batch)
+	if ph.Rate, _, err = timeCalls(cfg, ip.Run); err != nil {
+		return err
+	}
+	return profileSteps(ip, ph, cfg, ip.Run)
+}
+
+// profileSteps times p's ops (Program.ProfileOps) over at least
+// cfg.MinIters calls of step and half of cfg.MinTime, after one warm-up
+// call.
+func profileSteps(p *Program, ph *OpPhase, cfg ThroughputConfig, step func() error) error {
+	if err := p.ProfileOps(ph); err != nil {
+		return err
+	}
+	if err := step(); err != nil {
+		return err
+	}
+	ph.Reset()
+	t0 := time.Now()
+	for ph.Steps < cfg.MinIters || time.Since(t0) < cfg.MinTime/2 {
+		if err := ph.Step(step); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // measureTraining times tp's steps and fills res's training rate and memory.
-func measureTraining(tp *Program, cfg ThroughputConfig, res *Throughput) error {
-	opt := NewSGD(0.9, 1e-4, false)
+func measureTraining(tp *Program, opt *SGD, cfg ThroughputConfig, res *Throughput) error {
 	step := func() error {
 		if err := tp.Run(); err != nil {
 			return err

@@ -16,7 +16,7 @@ func init() {
 		name:    "bench",
 		order:   30,
 		summary: "measure training and inference throughput of a network",
-		usage:   "--net NAME [--batch B] [--threads T] [--iters K] [--peer CMD [--rounds R]]",
+		usage:   "--net NAME [--batch B] [--threads T] [--iters K] [--ops] [--peer CMD [--rounds R]]",
 		help: `Times training steps (forward, backward, SGD update) and evaluation-mode
 forward passes on random 32×32 images, like shared/bench/torch_peer.py: one
 warm-up call, then at least --iters calls and two seconds per phase. The last
@@ -27,7 +27,12 @@ ours for --rounds rounds and reports the ratio of medians, so that both are
 measured in one run on the same machine:
 
   mcdood bench --net small --rounds 5 \
-    --peer "/usr/bin/python3 ../shared/bench/torch_peer.py small"`,
+    --peer "/usr/bin/python3 ../shared/bench/torch_peer.py small"
+
+--ops also times every op of the last round (the training step, inference
+and ODIN's input-gradient pass, after the rates are measured) and prints,
+per phase, each kind of op's calls and milliseconds per step, its share of
+the step and its GFLOP/s or GB/s.`,
 		flags: func(fs *flag.FlagSet) runFunc {
 			f := &benchFlags{}
 			fs.StringVar(&f.net, "net", "small", "network `name` (small, densenet-bc-100, wrn-28-10, resnet9-C, ...)")
@@ -36,6 +41,7 @@ measured in one run on the same machine:
 			fs.IntVar(&f.iters, "iters", 0, "minimum timed calls per phase (default 10 for small, 3 otherwise)")
 			fs.StringVar(&f.peer, "peer", "", "peer benchmark `command` printing \"train img/s: X\" and \"infer img/s: Y\"")
 			fs.IntVar(&f.rounds, "rounds", 3, "alternating rounds when --peer is given")
+			fs.BoolVar(&f.ops, "ops", false, "profile each op of the last round (nets.OpProfile)")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of our rounds to `file` (go tool pprof)")
 			return noArgs(func(ctx context.Context, e *env) error { return runBench(ctx, e, *f) })
 		},
@@ -46,6 +52,7 @@ measured in one run on the same machine:
 type benchFlags struct {
 	net, peer, cpuProfile         string
 	batch, threads, iters, rounds int
+	ops                           bool
 }
 
 // runBench measures our throughput (nets.MeasureThroughput), alternating
@@ -78,9 +85,13 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	}
 	var ours, theirs nets.Rates
 	var last nets.Throughput
+	var ops nets.OpProfile
 	for r := 1; r <= n; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if f.ops && r == n {
+			cfg.Ops = &ops
 		}
 		if last, err = nets.MeasureThroughput(spec, cfg); err != nil {
 			return err
@@ -98,6 +109,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		fmt.Fprintln(e.stdout, line)
 	}
 	last.WriteMemory(e.stdout)
+	ops.WriteTable(e.stdout)
 	train, infer := ours.Median()
 	if f.peer != "" {
 		peerTrain, peerInfer := theirs.Median()
