@@ -61,7 +61,7 @@ func findSet(d *Data, name string) *DataSet {
 
 // A custom set whose path is mistyped, a link loop, a named pipe or a
 // folder without images is broken — the run stops before any training —
-// and its problem names the path without fetch advice (issue 31).
+// and its problem names the path without fetch advice.
 func TestCustomSetPathBroken(t *testing.T) {
 	root := t.TempDir()
 	os.Symlink("loop-b", filepath.Join(root, "loop-a"))

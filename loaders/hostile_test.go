@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Hostile and careless inputs (issue 31): archive bombs, named pipes,
+// Hostile and careless inputs: archive bombs, named pipes,
 // symbolic links, custom paths that lead nowhere. Every fixture is generated
 // in t.TempDir().
 
@@ -69,7 +69,7 @@ func withLimits(t *testing.T, members int, bytes int64) {
 	t.Cleanup(func() { archiveLimits = saved })
 }
 
-// An archive of zero-filled members named .png (the issue's bomb, scaled
+// An archive of zero-filled members named .png (a decompression bomb, scaled
 // down: three 24 MB members) is refused at its first member, allocating
 // far less than one member; before, every member was read into memory
 // first. A real image followed by megabytes of zeros decodes, allocating

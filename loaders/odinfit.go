@@ -68,7 +68,7 @@ import (
 // turns comparable photographs into iSUN-like images, not that it reproduces
 // ODIN's bytes. The two candidates are so far apart (KS 0.02 against 0.48,
 // mean 87 against 54) that the choice does not hang on that caveat; that
-// ODIN's resize archives were made alike is the premise (one code
+// ODIN's resize archives were made alike is an assumption (one code
 // path, the same paper section), not something iSUN alone can show.
 //
 // Crops: see FitODINCrop.

@@ -12,7 +12,7 @@ import (
 )
 
 // Tolerances. Hand-computed fractions are compared to 1e-12; scikit-learn to
-// the 1e-9 the issue asks for (rounding differs only in the last bits).
+// 1e-9 (rounding differs only in the last bits).
 const (
 	tolHand    = 1e-12
 	tolSklearn = 1e-9
