@@ -308,6 +308,7 @@ func (g *Graph) InputGrad(loss, images Tensor) (*Program, error) {
 		return nil, fmt.Errorf("nets: InputGrad: images is not an Images input of this graph")
 	}
 	p := g.program(loss)
+	skipParamGrads(g.b.g)
 	gs, err := G.Grad(loss.n, in)
 	if err != nil {
 		return nil, fmt.Errorf("nets: differentiating with respect to the input: %w", err)

@@ -54,6 +54,9 @@ type convOp struct {
 	// gradient out of the backward pass.
 	x           *G.Node
 	noInputGrad bool
+	// noWeightGrad (skipParamGrads) leaves the weights' gradient out: an
+	// input-gradient pass reads none.
+	noWeightGrad bool
 }
 
 // convPost is an evaluation-mode batch norm applied by a convolution.
@@ -199,7 +202,7 @@ func (op *convOp) forward(x, w, y []float32) {
 	})
 }
 
-func (op *convOp) DiffWRT(int) []bool { return []bool{!op.noInputGrad, true} }
+func (op *convOp) DiffWRT(int) []bool { return []bool{!op.noInputGrad, !op.noWeightGrad} }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w := inputs[0], inputs[1]
@@ -210,11 +213,31 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 			return nil, err
 		}
 	}
+	if op.noWeightGrad {
+		return G.Nodes{dx, nil}, nil
+	}
 	dw, err := G.ApplyOp(&convGradWeightOp{opBase: newOpBase("∂w %v", op), fwd: op, g: op.g, cout: op.cout}, x, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx, dw}, nil
+}
+
+// skipParamGrads marks the convolutions and linear layers of eg to leave
+// their parameters' gradients out of the backward pass: gorgonia
+// differentiates every input of an op on the way to the one asked for, so
+// an input-gradient pass (ODIN's perturbation) would otherwise compute
+// every weight gradient, which nothing reads. (Dense blocks outside
+// training already leave theirs out.)
+func skipParamGrads(eg *G.ExprGraph) {
+	for _, n := range eg.AllNodes() {
+		switch op := n.Op().(type) {
+		case *convOp:
+			op.noWeightGrad = true
+		case *linearOp:
+			op.noParamGrads = true
+		}
+	}
 }
 
 // skipUnusedInputGrads marks the convolutions of eg whose input depends on

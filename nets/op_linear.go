@@ -18,6 +18,9 @@ type linearOp struct {
 	bias    bool
 	scale   float32
 	out     buffer
+	// noParamGrads (skipParamGrads) leaves the weight's and bias's
+	// gradients out of the backward pass.
+	noParamGrads bool
 }
 
 // Linear computes x·wᵀ + b for x (N, F), w (K, F), b (K).
@@ -70,12 +73,17 @@ func (op *linearOp) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-func (op *linearOp) DiffWRT(int) []bool { return []bool{true, true, true}[:op.Arity()] }
+func (op *linearOp) DiffWRT(int) []bool {
+	return []bool{true, !op.noParamGrads, !op.noParamGrads}[:op.Arity()]
+}
 
 func (op *linearOp) SymDiff(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	dx, err := G.ApplyOp(&linearGradOp{opBase: newOpBase("∂x %v", op), fwd: op, which: 0}, inputs[1], grad)
 	if err != nil {
 		return nil, err
+	}
+	if op.noParamGrads {
+		return G.Nodes{dx, nil, nil}[:op.Arity()], nil
 	}
 	dw, err := G.ApplyOp(&linearGradOp{opBase: newOpBase("∂w %v", op), fwd: op, which: 1}, inputs[0], grad)
 	if err != nil {

@@ -108,6 +108,11 @@ func TestOpProfile(t *testing.T) {
 		{eval, "bn fwd (fused in conv)", 3, 0},
 		{eval, "pool fwd", 1, 0},
 		{grad, "conv bwd-data", 3, fwd},
+		// The input-gradient pass computes no parameter gradient
+		// (skipParamGrads).
+		{grad, "conv bwd-weight", 0, 0},
+		{grad, "linear bwd-weight", 0, 0},
+		{grad, "linear bwd-bias", 0, 0},
 	} {
 		r := tc.ph.byName[tc.row]
 		if tc.calls == 0 {
