@@ -13,15 +13,6 @@ import (
 	"github.com/mcdood/mcdood/ood"
 )
 
-// The statuses and the weights role of a data set, as the runner spells
-// them (loaders owns them).
-const (
-	Ready       = loaders.Ready
-	Missing     = loaders.Missing
-	Broken      = loaders.Broken
-	RoleWeights = loaders.RoleWeights
-)
-
 // DataSet is one data set a plan's cells need, as the data pass found it:
 // its loaders.Report (Cells, and Seed for an OOD set, filled) and what the
 // run reads from it.
@@ -53,7 +44,7 @@ func (d *Data) find(role, name string, seed uint64) *DataSet {
 func (d *Data) Broken() []*DataSet {
 	var out []*DataSet
 	for _, s := range d.Sets {
-		if s.Status == Broken {
+		if s.Status == loaders.Broken {
 			out = append(out, s)
 		}
 	}
@@ -84,7 +75,7 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 	}
 	for _, c := range pending {
 		if net := plan.Network(c.Network); net.Recipe.Published() {
-			need(RoleWeights, net.Name, 0).Cells++
+			need(loaders.RoleWeights, net.Name, 0).Cells++
 		}
 		need(loaders.RoleID, c.ID, 0).Cells++
 		need(loaders.RoleOOD, c.OOD, c.Seed).Cells++
@@ -97,7 +88,7 @@ func OpenData(ctx context.Context, plan *experiments.Plan, opts Options) (*Data,
 			return nil, err
 		}
 		switch s.Role {
-		case RoleWeights:
+		case loaders.RoleWeights:
 			s.openWeights(plan.Network(s.Name).Recipe, opts)
 		case loaders.RoleID:
 			s.openID(f, opts)
@@ -126,10 +117,10 @@ func (s *DataSet) openID(f experiments.File, opts Options) {
 		s.valPool = test.Subset(test.Name+" after the first "+fmt.Sprint(f.TestImages), seq(f.TestImages, test.Len()))
 		s.Note = fmt.Sprintf("test images 0–%d scored; validation from the %d after them", s.Test-1, s.valPool.Len())
 		if s.valPool.Len() < f.Validation {
-			s.Status, s.Problem = Broken, fmt.Sprintf("id_validation %q: %d test images after the first %d (test_images), fewer than validation = %d", f.IDValidation, s.valPool.Len(), f.TestImages, f.Validation)
+			s.Status, s.Problem = loaders.Broken, fmt.Sprintf("id_validation %q: %d test images after the first %d (test_images), fewer than validation = %d", f.IDValidation, s.valPool.Len(), f.TestImages, f.Validation)
 			return
 		}
-		s.Status = Ready
+		s.Status = loaders.Ready
 		return
 	}
 	s.checkSize(f.Validation)
@@ -145,13 +136,13 @@ func (s *DataSet) openWeights(r experiments.Recipe, opts Options) {
 	}
 	p, err := loaders.ResolveWeights(nameOrPath, r.WeightsSHA256, opts.DataRoot)
 	if s.Fail(err, opts.DataRoot) {
-		if !named && s.Status == Missing {
+		if !named && s.Status == loaders.Missing {
 			s.Problem = "no file at " + nameOrPath
 		}
 		return
 	}
 	s.weights = p
-	s.Status, s.Source, s.Note = Ready, p, fmt.Sprintf("sha256 %s…", r.WeightsSHA256[:12])
+	s.Status, s.Source, s.Note = loaders.Ready, p, fmt.Sprintf("sha256 %s…", r.WeightsSHA256[:12])
 }
 
 // seq is lo, lo+1, …, hi−1.
@@ -172,7 +163,7 @@ func (s *DataSet) openOOD(ctx context.Context, plan *experiments.Plan, opts Opti
 	custom := slices.ContainsFunc(plan.Custom, func(c loaders.Custom) bool { return c.Name == s.Name })
 	fail := func(err error) bool {
 		if custom && err != nil {
-			s.Status, s.Problem = Broken, err.Error()
+			s.Status, s.Problem = loaders.Broken, err.Error()
 			return true
 		}
 		return s.Fail(err, opts.DataRoot)
@@ -196,10 +187,10 @@ func (s *DataSet) openOOD(ctx context.Context, plan *experiments.Plan, opts Opti
 // validation split takes, Broken otherwise.
 func (s *DataSet) checkSize(validation int) {
 	if s.Test <= validation {
-		s.Status, s.Problem = Broken, fmt.Sprintf("%d test images, not more than the %d the validation split takes", s.Test, validation)
+		s.Status, s.Problem = loaders.Broken, fmt.Sprintf("%d test images, not more than the %d the validation split takes", s.Test, validation)
 		return
 	}
-	s.Status = Ready
+	s.Status = loaders.Ready
 }
 
 // WriteTable writes the data pass as loaders.WriteReports does: every set,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcdood/mcdood/experiments"
+	"github.com/mcdood/mcdood/loaders"
 )
 
 // customPlan is a plan whose one OOD set besides gaussian is the custom set
@@ -93,7 +94,7 @@ func TestCustomSetPathBroken(t *testing.T) {
 			t.Fatalf("%s: %v", c.path, err)
 		}
 		s := findSet(d, "mine")
-		if s == nil || s.Status != Broken || !strings.Contains(s.Problem, c.want) || strings.Contains(s.Problem, "fetch") {
+		if s == nil || s.Status != loaders.Broken || !strings.Contains(s.Problem, c.want) || strings.Contains(s.Problem, "fetch") {
 			t.Errorf("%s: %+v\nwant broken, naming %q, without fetch advice", c.path, s, c.want)
 			continue
 		}
@@ -125,7 +126,7 @@ func TestCustomSetSymlinkWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := findSet(d, "mine")
-	if s == nil || s.Status != Ready || s.Test != 20 || len(s.Warnings) != 1 {
+	if s == nil || s.Status != loaders.Ready || s.Test != 20 || len(s.Warnings) != 1 {
 		t.Fatalf("%+v", s)
 	}
 	var out bytes.Buffer

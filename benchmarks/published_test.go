@@ -58,7 +58,7 @@ func TestRunPublishedNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := data.find("ID", "cifar10", 0)
+	id := data.find(loaders.RoleID, "cifar10", 0)
 	_, full, err := loaders.CIFAR10(root)
 	if err != nil {
 		t.Fatal(err)

@@ -399,12 +399,12 @@ func (r *groupRun) claimed(ctx context.Context, c experiments.Cell, first bool, 
 // errGroupSettled.
 func (r *groupRun) prepare(ctx context.Context, cells []experiments.Cell) error {
 	f := r.plan.File
-	id := r.data.find("ID", r.key.id, 0)
+	id := r.data.find(loaders.RoleID, r.key.id, 0)
 	switch id.Status {
-	case Missing:
+	case loaders.Missing:
 		r.miss(r.key.id, cells...)
 		return errGroupSettled
-	case Broken:
+	case loaders.Broken:
 		r.fail(fmt.Errorf("ID set %s: %s", r.key.id, id.Problem), cells...)
 		return errGroupSettled
 	}
@@ -425,15 +425,15 @@ func (r *groupRun) prepare(ctx context.Context, cells []experiments.Cell) error 
 	net := r.plan.Network(r.key.network)
 	r.norm = net.Normalization()
 	if net.Recipe.Published() {
-		w := r.data.find(RoleWeights, net.Name, 0)
+		w := r.data.find(loaders.RoleWeights, net.Name, 0)
 		switch {
 		case w == nil:
 			r.fail(fmt.Errorf("weights of %s were not in the data pass", net.Name), cells...)
 			return errGroupSettled
-		case w.Status == Missing:
+		case w.Status == loaders.Missing:
 			r.miss(net.Recipe.Weights, cells...)
 			return errGroupSettled
-		case w.Status == Broken:
+		case w.Status == loaders.Broken:
 			r.fail(fmt.Errorf("weights of %s: %s", net.Name, w.Problem), cells...)
 			return errGroupSettled
 		}
@@ -484,13 +484,13 @@ func (r *groupRun) oodSplit(name string) (val, test *loaders.Dataset, err error)
 	if s, ok := r.ood[name]; ok {
 		return s[0], s[1], nil
 	}
-	s := r.data.find("OOD", name, r.key.seed)
+	s := r.data.find(loaders.RoleOOD, name, r.key.seed)
 	switch {
 	case s == nil:
 		return nil, nil, fmt.Errorf("OOD set %s (seed %d) was not in the data pass", name, r.key.seed)
-	case s.Status == Missing:
+	case s.Status == loaders.Missing:
 		return nil, nil, fmt.Errorf("%s: %w", s.Problem, loaders.ErrNotFound)
-	case s.Status == Broken:
+	case s.Status == loaders.Broken:
 		return nil, nil, fmt.Errorf("OOD set %s: %s", name, s.Problem)
 	}
 	if val, test, err = loaders.Split(s.test, r.plan.File.Validation, r.plan.File.SplitSeed); err != nil {
