@@ -104,7 +104,7 @@ show "record with an edited AUROC" "$BIN" table --results o4
 show "  (compare)" "$BIN" compare --results o4 --write-baseline b.json
 "$BIN" reproduce -c p4.toml --data data --out o4b --quiet >/dev/null 2>&1 & first=$!
 "$BIN" reproduce -c p4.toml --data data --out o4b --quiet >/dev/null 2>&1; wait $first
-echo "two runs on one --out              $(cat o4b/claims/*.log | grep -c ' claim ') cells claimed, $(ls o4b/records | wc -l) records"
+echo "two runs on one --out              $(cat o4b/claims/*.log | grep -c ' done ') cells computed, $(ls o4b/records | wc -l) records"
 
 echo "== 9. smaller points"
 python3 - <<'PY'
