@@ -23,14 +23,16 @@ type ThroughputConfig struct {
 	MinTime  time.Duration
 	Classes  int // 0: 10
 	// Ops, when set, receives a per-op profile (Program.ProfileOps) of
-	// each phase and of the input-gradient pass, run after the rates are
-	// measured so that they do not include the timers.
+	// each phase, run after its rate is measured so that the rate does
+	// not include the timers.
 	Ops *OpProfile
 }
 
 // Throughput is one measurement.
 type Throughput struct {
-	TrainRate, InferRate float64 // images per second
+	// Images per second of the training step, the evaluation-mode
+	// forward pass and ODIN's input-gradient pass.
+	TrainRate, InferRate, InputGradRate float64
 	// Training-step memory: heap bytes allocated per step, and resident set
 	// size after the warm-up, at the end of the training phase, and the
 	// lowest and highest RSS sampled every 50 steps from step 50 on (after
@@ -44,9 +46,10 @@ type Throughput struct {
 	TrainSteps, Params         int
 }
 
-// MeasureThroughput times training steps (forward, backward, SGD update)
-// and evaluation-mode forward passes of a new network of spec on one random
-// batch, and watches the training step's memory.
+// MeasureThroughput times training steps (forward, backward, SGD update),
+// evaluation-mode forward passes and ODIN's input-gradient passes
+// (measureInputGrad) of a new network of spec on one random batch, and
+// watches the training step's memory.
 func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	if cfg.Classes == 0 {
 		cfg.Classes = 10
@@ -86,15 +89,18 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	}
 	defer ep.Close()
 	copy(ep.Input(), tp.Input())
-	if res.InferRate, _, err = timeCalls(cfg, ep.Run); err != nil || cfg.Ops == nil {
+	if res.InferRate, _, err = timeCalls(cfg, ep.Run); err != nil {
 		return res, err
 	}
-	ph := cfg.Ops.Phase("inference", cfg.Batch)
-	ph.Rate = res.InferRate
-	if err := profileSteps(ep, ph, cfg, ep.Run); err != nil {
-		return res, err
+	if cfg.Ops != nil {
+		ph := cfg.Ops.Phase("inference", cfg.Batch)
+		ph.Rate = res.InferRate
+		if err := profileSteps(ep, ph, cfg, ep.Run); err != nil {
+			return res, err
+		}
 	}
-	return res, profileInputGrad(m, tp, cfg)
+	res.InputGradRate, err = measureInputGrad(m, tp, cfg)
+	return res, err
 }
 
 // profileTraining profiles tp's steps, the SGD update as a row of its own.
@@ -109,22 +115,24 @@ func profileTraining(tp *Program, opt *SGD, cfg ThroughputConfig, rate float64) 
 	})
 }
 
-// profileInputGrad measures and profiles the input-gradient pass ODIN
-// takes (Liang et al., ICLR 2018), both heads at temperature 1000, on tp's
-// batch.
-func profileInputGrad(m *Model, tp *Program, cfg ThroughputConfig) error {
-	ip, err := m.InputGradProgram(cfg.Batch, 1000, HeadsMean)
+// measureInputGrad times, and profiles when cfg.Ops is set, the
+// input-gradient pass ODIN takes (Liang et al., ICLR 2018) on tp's batch
+// and labels: evaluation mode, both heads at temperature 1000, the gradient
+// of the NLL of the heads' mean softmax w.r.t. the images only.
+func measureInputGrad(m *Model, tp *Program, cfg ThroughputConfig) (rate float64, err error) {
+	ip, err := m.InputGradProgram(cfg.Batch, 1000, HeadsMean) // ODIN: T = 1000
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer ip.Close()
 	copy(ip.Input(), tp.Input())
 	copy(ip.Labels(), tp.Labels())
-	ph := cfg.Ops.Phase("input gradient", cfg.Batch)
-	if ph.Rate, _, err = timeCalls(cfg, ip.Run); err != nil {
-		return err
+	if rate, _, err = timeCalls(cfg, ip.Run); err != nil || cfg.Ops == nil {
+		return rate, err
 	}
-	return profileSteps(ip, ph, cfg, ip.Run)
+	ph := cfg.Ops.Phase("input gradient", cfg.Batch)
+	ph.Rate = rate
+	return rate, profileSteps(ip, ph, cfg, ip.Run)
 }
 
 // profileSteps times p's ops (Program.ProfileOps) over at least
@@ -219,17 +227,20 @@ func (m Throughput) WriteMemory(w io.Writer) {
 	fmt.Fprintf(w, "; live heap %.1f MB → %.1f MB\n", float64(m.HeapStart)/1e6, float64(m.HeapEnd)/1e6)
 }
 
-// Rates are the training and inference rates (images per second) of
-// repeated measurements: mcdood bench's rounds, ours or the peer's.
-type Rates struct{ Train, Infer []float64 }
+// Rates are the training, inference and input-gradient rates (images per
+// second) of repeated measurements: mcdood bench's rounds, ours or the
+// peer's.
+type Rates struct{ Train, Infer, InputGrad []float64 }
 
 // Add appends one round's rates.
-func (r *Rates) Add(train, infer float64) {
-	r.Train, r.Infer = append(r.Train, train), append(r.Infer, infer)
+func (r *Rates) Add(train, infer, inputGrad float64) {
+	r.Train, r.Infer, r.InputGrad = append(r.Train, train), append(r.Infer, infer), append(r.InputGrad, inputGrad)
 }
 
 // Median is the median of each phase's rates; 0 without rounds.
-func (r Rates) Median() (train, infer float64) { return median(r.Train), median(r.Infer) }
+func (r Rates) Median() (train, infer, inputGrad float64) {
+	return median(r.Train), median(r.Infer), median(r.InputGrad)
+}
 
 // median is the middle value of v, or the mean of its two middle values.
 func median(v []float64) float64 {

@@ -16,7 +16,7 @@ func TestMeasureThroughput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !(res.TrainRate > 0 && res.InferRate > 0) || res.TrainSteps != 2 || res.Params == 0 || res.AllocPerStep <= 0 {
+	if !(res.TrainRate > 0 && res.InferRate > 0 && res.InputGradRate > 0) || res.TrainSteps != 2 || res.Params == 0 || res.AllocPerStep <= 0 {
 		t.Errorf("measurement %+v: want positive rates, 2 timed training steps, parameters and allocations", res)
 	}
 }
@@ -40,19 +40,19 @@ func TestThroughputWriteMemory(t *testing.T) {
 
 func TestRatesMedian(t *testing.T) {
 	for _, tc := range []struct {
-		train, infer []float64
-		want         [2]float64
+		train, infer, inputGrad []float64
+		want                    [3]float64
 	}{
-		{nil, nil, [2]float64{0, 0}},
-		{[]float64{3, 1, 2}, []float64{10, 30, 20}, [2]float64{2, 20}},       // odd: the middle one
-		{[]float64{4, 1, 3, 2}, []float64{1, 2, 3, 4}, [2]float64{2.5, 2.5}}, // even: mean of 2 and 3
+		{nil, nil, nil, [3]float64{0, 0, 0}},
+		{[]float64{3, 1, 2}, []float64{10, 30, 20}, []float64{0, 0, 0}, [3]float64{2, 20, 0}},            // odd: the middle one
+		{[]float64{4, 1, 3, 2}, []float64{1, 2, 3, 4}, []float64{8, 6, 7, 5}, [3]float64{2.5, 2.5, 6.5}}, // even: mean of the middle two
 	} {
 		var r Rates
 		for i := range tc.train {
-			r.Add(tc.train[i], tc.infer[i])
+			r.Add(tc.train[i], tc.infer[i], tc.inputGrad[i])
 		}
-		if tr, inf := r.Median(); tr != tc.want[0] || inf != tc.want[1] {
-			t.Errorf("Rates{%v, %v}.Median() = %v, %v; want %v", tc.train, tc.infer, tr, inf, tc.want)
+		if tr, inf, ig := r.Median(); tr != tc.want[0] || inf != tc.want[1] || ig != tc.want[2] {
+			t.Errorf("Rates{%v, %v, %v}.Median() = %v, %v, %v; want %v", tc.train, tc.infer, tc.inputGrad, tr, inf, ig, tc.want)
 		}
 		if len(tc.train) > 0 && tc.train[0] != r.Train[0] {
 			t.Errorf("Median reordered the rates: %v", r.Train)

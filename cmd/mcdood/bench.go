@@ -15,19 +15,24 @@ func init() {
 	register(&command{
 		name:    "bench",
 		order:   30,
-		summary: "measure training and inference throughput of a network",
+		summary: "measure training, inference and input-gradient throughput of a network",
 		usage:   "--net NAME [--batch B] [--threads T] [--iters K] [--ops] [--peer CMD [--rounds R]]",
-		help: `Times training steps (forward, backward, SGD update) and evaluation-mode
-forward passes on random 32×32 images, like shared/bench/torch_peer.py: one
+		help: `Times training steps (forward, backward, SGD update), evaluation-mode
+forward passes and ODIN's input-gradient passes (evaluation mode, both heads
+at temperature 1000, the gradient of the NLL of their mean softmax w.r.t. the
+images only) on random 32×32 images, like shared/bench/torch_peer.py: one
 warm-up call, then at least --iters calls and two seconds per phase. The last
-two lines are "train img/s: X" and "infer img/s: Y", in the peer's format.
+three lines are "train img/s: X", "infer img/s: Y" and "input-grad img/s: Z",
+in the peers' format.
 
---peer runs another benchmark command (the PyTorch peer) alternately with
-ours for --rounds rounds and reports the ratio of medians, so that both are
-measured in one run on the same machine:
+--peer runs another benchmark command (a PyTorch peer) alternately with ours
+for --rounds rounds and reports the ratio of medians of each phase, so that
+both are measured in one run on the same machine. The project's peer,
+scripts/torch_peer.py, prints all three rates; the shared one has no
+input-gradient pass ("input-grad: peer has none"):
 
-  mcdood bench --net small --rounds 5 \
-    --peer "/usr/bin/python3 ../shared/bench/torch_peer.py small"
+  mcdood bench --net densenet-bc-100 --rounds 5 \
+    --peer "/usr/bin/python3 scripts/torch_peer.py densenet-bc-100"
 
 --ops also times every op of the last round (the training step, inference
 and ODIN's input-gradient pass, after the rates are measured) and prints,
@@ -39,7 +44,7 @@ the step and its GFLOP/s or GB/s.`,
 			fs.IntVar(&f.batch, "batch", 0, "batch size (default 128 for small, 64 otherwise, as the peer)")
 			fs.IntVar(&f.threads, "threads", 2, "worker threads (the peer uses 2)")
 			fs.IntVar(&f.iters, "iters", 0, "minimum timed calls per phase (default 10 for small, 3 otherwise)")
-			fs.StringVar(&f.peer, "peer", "", "peer benchmark `command` printing \"train img/s: X\" and \"infer img/s: Y\"")
+			fs.StringVar(&f.peer, "peer", "", "peer benchmark `command` printing \"train img/s: X\", \"infer img/s: Y\" and optionally \"input-grad img/s: Z\"")
 			fs.IntVar(&f.rounds, "rounds", 3, "alternating rounds when --peer is given")
 			fs.BoolVar(&f.ops, "ops", false, "profile each op of the last round (nets.OpProfile)")
 			fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of our rounds to `file` (go tool pprof)")
@@ -57,7 +62,8 @@ type benchFlags struct {
 
 // runBench measures our throughput (nets.MeasureThroughput), alternating
 // with the peer's (nets.RunPeer) when there is one, and prints the rates
-// and their ratio.
+// and their ratios; the input-gradient ratio only when the peer printed
+// that rate in every round.
 func runBench(ctx context.Context, e *env, f benchFlags) error {
 	spec, err := nets.ParseSpec(f.net)
 	if err != nil {
@@ -96,25 +102,36 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 		if last, err = nets.MeasureThroughput(spec, cfg); err != nil {
 			return err
 		}
-		ours.Add(last.TrainRate, last.InferRate)
-		line := fmt.Sprintf("round %d: ours train %.1f infer %.1f img/s", r, last.TrainRate, last.InferRate)
+		ours.Add(last.TrainRate, last.InferRate, last.InputGradRate)
+		line := fmt.Sprintf("round %d: ours train %.1f infer %.1f input-grad %.1f img/s", r, last.TrainRate, last.InferRate, last.InputGradRate)
 		if f.peer != "" {
-			tr, inf, err := nets.RunPeer(ctx, f.peer)
+			tr, inf, ig, err := nets.RunPeer(ctx, f.peer)
 			if err != nil {
 				return err
 			}
-			theirs.Add(tr, inf)
-			line += fmt.Sprintf(" | peer train %.1f infer %.1f img/s", tr, inf)
+			if r > 1 && (ig > 0) != (theirs.InputGrad[0] > 0) {
+				return fmt.Errorf("peer %q printed \"input-grad img/s\" in some rounds only", f.peer)
+			}
+			theirs.Add(tr, inf, ig)
+			line += fmt.Sprintf(" | peer train %.1f infer %.1f", tr, inf)
+			if ig > 0 {
+				line += fmt.Sprintf(" input-grad %.1f", ig)
+			}
+			line += " img/s"
 		}
 		fmt.Fprintln(e.stdout, line)
 	}
 	last.WriteMemory(e.stdout)
 	ops.WriteTable(e.stdout)
-	train, infer := ours.Median()
+	train, infer, inputGrad := ours.Median()
 	if f.peer != "" {
-		peerTrain, peerInfer := theirs.Median()
-		fmt.Fprintf(e.stdout, "ratio ours/peer (medians of %d rounds): train %.2f×, infer %.2f×\n", n, train/peerTrain, infer/peerInfer)
+		peerTrain, peerInfer, peerInputGrad := theirs.Median()
+		igRatio := "input-grad: peer has none"
+		if peerInputGrad > 0 {
+			igRatio = fmt.Sprintf("input-grad %.2f×", inputGrad/peerInputGrad)
+		}
+		fmt.Fprintf(e.stdout, "ratio ours/peer (medians of %d rounds): train %.2f×, infer %.2f×, %s\n", n, train/peerTrain, infer/peerInfer, igRatio)
 	}
-	fmt.Fprintf(e.stdout, "train img/s: %.1f\ninfer img/s: %.1f\n", train, infer)
+	fmt.Fprintf(e.stdout, "train img/s: %.1f\ninfer img/s: %.1f\ninput-grad img/s: %.1f\n", train, infer, inputGrad)
 	return nil
 }
