@@ -200,6 +200,24 @@ static void bn_grad_input(const float *restrict x, const float *restrict dy, flo
 	}
 }
 
+// bn_grad_input_chunk is bn_grad_input kept out of line, so that
+// bn_grad_input_add's sums cannot be contracted into its arithmetic.
+static __attribute__((noinline)) void bn_grad_input_chunk(const float *restrict x, const float *restrict dy, float *restrict dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
+	bn_grad_input(x, dy, dx, n, mean, invstd, a, b, k, c1, c2, act);
+}
+
+// bn_grad_input_add adds into acc what bn_grad_input writes into dx, the
+// same floats, a cache-sized chunk at a time: one pass over acc in memory
+// instead of writing dx and reading it back.
+static void bn_grad_input_add(const float *restrict x, const float *restrict dy, float *restrict acc, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
+	float tmp[1024];
+	for (long i0 = 0; i0 < n; i0 += 1024) {
+		long m = n - i0 < 1024 ? n - i0 : 1024;
+		bn_grad_input_chunk(x + i0, dy + i0, tmp, m, mean, invstd, a, b, k, c1, c2, act);
+		for (long i = 0; i < m; i++) acc[i0 + i] += tmp[i];
+	}
+}
+
 // copy_rows copies rows of ow floats, src rows sstride apart, into
 // consecutive dst rows; the common widths get constant-size loops that
 // compile to a few vector moves.
@@ -845,6 +863,7 @@ const nk_table NK_TABLE = {
 	.moments = moments,
 	.bn_grad_sums = bn_grad_sums,
 	.bn_grad_input = bn_grad_input,
+	.bn_grad_input_add = bn_grad_input_add,
 	.im2col = im2col,
 	.col2im = col2im,
 	.maxpool2 = maxpool2,

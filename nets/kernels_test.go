@@ -98,6 +98,21 @@ func testKernelsMatchReference(t *testing.T) {
 			bnGradInput(x, dy, got, mean, inv, a, b, 0.9, 0.1, 0.2, act)
 			refBNGradInput(x, dy, want, mean, inv, a, b, 0.9, 0.1, 0.2, act)
 			closeSlices(t, "bnGradInput"+act.String(), got, want, 1e-5)
+			// The adding form gives acc + what bnGradInput wrote, exactly
+			// (at unaligned offsets too, but for GELU, whose vector and scalar
+			// tails differ in the last bit).
+			offsets := []int{0, min(3, n-1)}
+			if act == ActGELU {
+				offsets = offsets[:1]
+			}
+			for _, off := range offsets {
+				acc, sum := randSlice(rng, n-off), make([]float32, n-off)
+				for i := range sum {
+					sum[i] = acc[i] + got[off+i]
+				}
+				bnGradInputAdd(x[off:], dy[off:], acc, mean, inv, a, b, 0.9, 0.1, 0.2, act)
+				closeSlices(t, "bnGradInputAdd"+act.String(), acc, sum, 0)
+			}
 		}
 	}
 	for _, hw := range [][2]int{{6, 8}, {7, 5}, {31, 31}} {

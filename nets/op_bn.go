@@ -78,6 +78,13 @@ type bnOp struct {
 	// Per channel, from the last forward run: the statistics used to
 	// normalise, and the affine map y = a·x + b they give with gamma, beta.
 	mean, invstd, a, b []float32
+	// moments are the batch moments (mean, biased variance) of each channel
+	// of the last training run; reuse, when set, lends them to the next
+	// run for its first len(reuse.moments) channels, which the caller
+	// guarantees hold the same values as reuse's input did (a dense block's
+	// shared buffer: layer l's input is layer l−1's and k more channels).
+	moments [][2]float64
+	reuse   *bnOp
 	// fused: the convolution before applies this evaluation-mode layer to
 	// its output chunk by chunk (see fuseConvBN); Do passes its input
 	// through.
@@ -116,6 +123,7 @@ func (op *bnOp) forward(x, gamma, beta, y []float32) {
 	if op.mean == nil {
 		op.mean, op.invstd = make([]float32, c), make([]float32, c)
 		op.a, op.b = make([]float32, c), make([]float32, c)
+		op.moments = make([][2]float64, c)
 	}
 	st := op.st
 	parallel(c, func(_, lo, hi int) {
@@ -125,7 +133,13 @@ func (op *bnOp) forward(x, gamma, beta, y []float32) {
 			case op.shiftOnly:
 				op.mean[ch], op.invstd[ch], op.a[ch], op.b[ch] = 0, 1, gamma[ch], beta[ch]
 			case op.training:
-				mean, variance := moments(row)
+				var mean, variance float64
+				if op.reuse != nil && ch < len(op.reuse.moments) {
+					mean, variance = op.reuse.moments[ch][0], op.reuse.moments[ch][1]
+				} else {
+					mean, variance = moments(row)
+				}
+				op.moments[ch] = [2]float64{mean, variance}
 				unbiased := variance
 				if m > 1 {
 					unbiased = variance * float64(m) / float64(m-1)
@@ -207,7 +221,13 @@ func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
 
 // backward writes ∂L/∂x into dx from x and dy = ∂L/∂y (and ∂L/∂gamma,
 // ∂L/∂beta into dgamma, dbet in training mode).
-func (op *bnGradOp) backward(x, dy, dx []float32) {
+func (op *bnGradOp) backward(x, dy, dx []float32) { op.run(x, dy, dx, bnGradInput) }
+
+// backwardAdd is backward adding ∂L/∂x into acc: a dense block sums its
+// layers' input gradients so, without a pass over dx in memory.
+func (op *bnGradOp) backwardAdd(x, dy, acc []float32) { op.run(x, dy, acc, bnGradInputAdd) }
+
+func (op *bnGradOp) run(x, dy, dx []float32, bnGradInput func(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
 	f := op.fwd
 	c := f.shape[0]
 	m := len(x) / c

@@ -28,7 +28,6 @@ type denseScratch struct {
 	h      scratch // bottleneck outputs, when no backward pass needs them
 	ds2    scratch // ∂L/∂(bn2 output)
 	dh     scratch // ∂L/∂(bottleneck output)
-	dx     scratch // ∂L/∂(layer input) from its batch norm
 	// The column matrices and partial weight gradients of every
 	// convolution of the blocks.
 	cols, partials []scratch
@@ -74,6 +73,7 @@ type denseBlockOp struct {
 	// keeps its bottleneck output. fused: an evaluation graph without
 	// gradients, where conv1 applies bn2 (see builder.fuseConvBN).
 	grads, fused bool
+	parts        *denseParts // times the layers' pieces (ProfileOps), nil when off
 }
 
 // DenseBlock is a dense block of DenseNet-BC bottleneck layers on x
@@ -114,6 +114,9 @@ func DenseBlock(x *G.Node, params G.Nodes, sts []*bnState, training bool, act Ac
 			bn2:   &bnOp{st: sts[2*i+1], training: training, act: act, shape: tensor.Shape{op.width, op.n, op.h, op.w}},
 			conv1: &convOp{g: newGeom(c, op.n, op.h, op.w, 1, 1, 1, 0), cout: op.width, training: training},
 			conv2: &convOp{g: newGeom(op.width, op.n, op.h, op.w, 3, 3, 1, 1), cout: op.k, training: training},
+		}
+		if i > 0 {
+			l.bn1.reuse = op.layers[i-1].bn1 // the moments of the channels before this layer's input's last k
 		}
 		l.bn1g.fwd, l.bn2g.fwd = l.bn1, l.bn2
 		l.gi1 = convGradInputOp{fwd: l.conv1, g: l.conv1.g, cout: op.width}
@@ -157,12 +160,15 @@ func (op *denseBlockOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op *denseBlockOp) Do(vs ...G.Value) (G.Value, error) {
 	out := op.out.get(op.channels(), op.n, op.h, op.w)
 	y, per, sh := f32(out), op.per(), op.sh
+	t := op.parts.now()
 	copy(y, f32(vs[0]))
+	t = op.parts.lap(t, "copy input", 0, 8*float64(len(f32(vs[0]))))
 	for i, l := range op.layers {
 		p := vs[1+i*denseParams:]
 		sh.lend(l)
 		s1 := sh.s1.get(l.c * per)
 		l.bn1.forward(y[:l.c*per], f32(p[0]), f32(p[1]), s1)
+		t = op.parts.lap(t, "bn1", 0, bnBytes(l.bn1, l.c*per))
 		var h []float32
 		if op.grads {
 			h = l.h.get(op.width * per)
@@ -170,12 +176,15 @@ func (op *denseBlockOp) Do(vs ...G.Value) (G.Value, error) {
 			h = sh.h.get(op.width * per)
 		}
 		l.conv1.forward(s1, f32(p[2]), h)
+		t = op.parts.lap(t, "conv1 1×1", convFLOPs(l.conv1.g, l.conv1.cout), 0)
 		s2 := h // fused: conv1 has applied bn2
 		if !op.fused {
 			s2 = sh.s2.get(op.width * per)
 			l.bn2.forward(h, f32(p[3]), f32(p[4]), s2)
+			t = op.parts.lap(t, "bn2", 0, bnBytes(l.bn2, op.width*per))
 		}
 		l.conv2.forward(s2, f32(p[5]), y[l.c*per:(l.c+op.k)*per])
+		t = op.parts.lap(t, "conv2 3×3", convFLOPs(l.conv2.g, l.conv2.cout), 0)
 	}
 	return out, nil
 }
@@ -228,9 +237,10 @@ func (op *denseBlockOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, 
 // gone by the next run.
 type denseBlockGradOp struct {
 	opBase
-	fwd *denseBlockOp
-	d   scratch
-	dx  *tensor.Dense // a view of d
+	fwd   *denseBlockOp
+	d     scratch
+	dx    *tensor.Dense // a view of d
+	parts *denseParts   // times the layers' pieces (ProfileOps), nil when off
 }
 
 func (op *denseBlockGradOp) Arity() int { return 2 + 2*len(op.fwd.layers) }
@@ -250,7 +260,9 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	y, per, sh := f32(vs[0]), f.per(), f.sh
 	d := op.d.get(len(y))
+	t := op.parts.now()
 	copy(d, f32(vs[1]))
+	t = op.parts.lap(t, "copy output grad", 0, 8*float64(len(d)))
 	for i := len(f.layers) - 1; i >= 0; i-- {
 		l := f.layers[i]
 		w1, w2 := f32(vs[2+2*i]), f32(vs[3+2*i])
@@ -260,30 +272,32 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 		h := l.h[:f.width*per]
 		s2 := sh.s2.get(f.width * per)
 		l.bn2.reapply(h, s2)
+		t = op.parts.lap(t, "bn2 recompute", 0, 8*float64(len(s2)))
+		flops2, flops1 := convFLOPs(l.conv2.g, l.conv2.cout), convFLOPs(l.conv1.g, l.conv1.cout)
 		if f.training {
 			l.dw2 = growFloats(l.dw2, f.k*f.width*9)
 			l.gw2.weightGrad(s2, dy, l.dw2)
+			t = op.parts.lap(t, "conv2 3×3 bwd-weight", flops2, 0)
 		}
 		ds2 := sh.ds2.get(f.width * per)
 		l.gi2.backward(w2, dy, ds2)
+		t = op.parts.lap(t, "conv2 3×3 bwd-data", flops2, 0)
 		dh := sh.dh.get(f.width * per)
 		l.bn2g.backward(h, ds2, dh)
+		t = op.parts.lap(t, "bn2 bwd", 0, 4*3*float64(len(dh)))
 		x := y[:l.c*per]
 		s1 := sh.s1.get(l.c * per)
 		l.bn1.reapply(x, s1)
+		t = op.parts.lap(t, "bn1 recompute", 0, 8*float64(len(s1)))
 		if f.training {
 			l.dw1 = growFloats(l.dw1, f.width*l.c)
 			l.gw1.weightGrad(s1, dh, l.dw1)
+			t = op.parts.lap(t, "conv1 1×1 bwd-weight", flops1, 0)
 		}
 		l.gi1.backward(w1, dh, s1) // s1 is now ∂L/∂(bn1 output)
-		dx := sh.dx.get(l.c * per)
-		l.bn1g.backward(x, s1, dx)
-		parallel(l.c, func(_, lo, hi int) {
-			acc, add := d[lo*per:hi*per], dx[lo*per:hi*per]
-			for j := range acc {
-				acc[j] += add[j]
-			}
-		})
+		t = op.parts.lap(t, "conv1 1×1 bwd-data", flops1, 0)
+		l.bn1g.backwardAdd(x, s1, d[:l.c*per]) // d += ∂L/∂x of this layer
+		t = op.parts.lap(t, "bn1 bwd (+= d)", 0, 4*4*float64(len(x)))
 	}
 	if op.dx == nil || &f32(op.dx)[0] != &d[0] {
 		op.dx = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(f.c0, f.n, f.h, f.w), tensor.WithBacking(d[:f.c0*per]))
@@ -332,4 +346,13 @@ func (op *denseParamGradOp) Do(...G.Value) (G.Value, error) {
 func (op *denseParamGradOp) DiffWRT(int) []bool { return []bool{false} }
 func (op *denseParamGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// bnBytes is the traffic of a batch norm's forward pass over n floats:
+// read x, write y, and in training mode read x once more for the moments.
+func bnBytes(bn *bnOp, n int) float64 {
+	if bn.training {
+		return 12 * float64(n)
+	}
+	return 8 * float64(n)
 }

@@ -55,12 +55,17 @@ type OpRow struct {
 	Calls        int
 	Time         time.Duration
 	FLOPs, Bytes float64 // counted from the shapes: arithmetic, or bytes read + written
+	// Part marks a piece of an op timed inside it (a dense block's layers'
+	// batch norms and convolutions): its time is also its op's.
+	Part bool
 }
 
-func (ph *OpPhase) row(name string) *OpRow {
+func (ph *OpPhase) row(name string) *OpRow { return ph.rowOf(name, false) }
+
+func (ph *OpPhase) rowOf(name string, part bool) *OpRow {
 	r := ph.byName[name]
 	if r == nil {
-		r = &OpRow{Name: name}
+		r = &OpRow{Name: name, Part: part}
 		ph.byName[name] = r
 		ph.rows = append(ph.rows, r)
 	}
@@ -70,7 +75,7 @@ func (ph *OpPhase) row(name string) *OpRow {
 // Reset forgets what was recorded (after warm-up runs).
 func (ph *OpPhase) Reset() {
 	for _, r := range ph.rows {
-		*r = OpRow{Name: r.Name}
+		*r = OpRow{Name: r.Name, Part: r.Part}
 	}
 	ph.Steps, ph.Elapsed = 0, 0
 }
@@ -109,7 +114,9 @@ func (ph *OpPhase) Rows() []OpRow {
 func (ph *OpPhase) FLOPsPerImage() float64 {
 	var f float64
 	for _, r := range ph.rows {
-		f += r.FLOPs
+		if !r.Part {
+			f += r.FLOPs
+		}
 	}
 	if ph.Steps == 0 || ph.Batch == 0 {
 		return 0
@@ -139,21 +146,24 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %-28s %10s %9s %7s %14s\n", "op", "calls/step", "ms/step", "share", "rate")
 	var timed time.Duration
+	var parts []OpRow
 	for _, r := range ph.Rows() {
-		timed += r.Time
-		s := r.Time.Seconds()
-		rate := ""
-		switch {
-		case r.FLOPs > 0 && s > 0:
-			rate = fmt.Sprintf("%.1f GFLOP/s", r.FLOPs/s/1e9)
-		case r.Bytes > 0 && s > 0:
-			rate = fmt.Sprintf("%.1f GB/s", r.Bytes/s/1e9)
+		if r.Part {
+			parts = append(parts, r)
+			continue
 		}
-		fmt.Fprintf(w, "  %-28s %10.4g %9.3f %6.1f%% %14s\n", r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate)
+		timed += r.Time
+		ph.writeRow(w, r, step)
 	}
 	other := ph.Elapsed - timed
 	fmt.Fprintf(w, "  %-28s %10s %9.3f %6.1f%%\n", "other (gorgonia's ops, dispatch)", "", other.Seconds()/steps*1e3, 100*other.Seconds()/ph.Elapsed.Seconds())
 	fmt.Fprintf(w, "  %-28s %10s %9.3f %6.1f%%\n", "total", "", step*1e3, 100.0)
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  inside the dense blocks (part of their rows above):\n")
+		for _, r := range parts {
+			ph.writeRow(w, r, step)
+		}
+	}
 	if f := ph.FLOPsPerImage(); f > 0 {
 		fmt.Fprintf(w, "  counted %.2f MFLOP per image (convolutions, linear layers)", f/1e6)
 		if ph.Rate > 0 {
@@ -161,6 +171,18 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+func (ph *OpPhase) writeRow(w io.Writer, r OpRow, step float64) {
+	steps, s := float64(ph.Steps), r.Time.Seconds()
+	rate := ""
+	switch {
+	case r.FLOPs > 0 && s > 0:
+		rate = fmt.Sprintf("%.1f GFLOP/s", r.FLOPs/s/1e9)
+	case r.Bytes > 0 && s > 0:
+		rate = fmt.Sprintf("%.1f GB/s", r.Bytes/s/1e9)
+	}
+	fmt.Fprintf(w, "  %-28s %10.4g %9.3f %6.1f%% %14s\n", r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate)
 }
 
 // ProfileOps makes every later run of p record its ops' calls, time and
@@ -189,6 +211,10 @@ func (p *Program) ProfileOps(ph *OpPhase) error {
 			}
 		case *bnParamGradOp, *denseParamGradOp:
 			bytes = 8 * float64(n.Shape().TotalSize()) // copies out a vector; the input only orders it
+		case *denseBlockOp:
+			op.parts = &denseParts{ph: ph, pass: "fwd"}
+		case *denseBlockGradOp:
+			op.parts = &denseParts{ph: ph, pass: "bwd"}
 		}
 		*(*G.Op)(unsafe.Add(unsafe.Pointer(n), nodeOpOffset)) = &timedOp{Op: n.Op(), row: ph.row(kind), flops: flops, bytes: bytes}
 	}
@@ -308,4 +334,34 @@ func (op *denseBlockOp) convFLOPs() float64 {
 		f += convFLOPs(l.conv1.g, l.conv1.cout) + convFLOPs(l.conv2.g, l.conv2.cout)
 	}
 	return f
+}
+
+// denseParts times the pieces of a dense block's pass into parts rows of
+// ph; a nil *denseParts (no profile) times nothing.
+type denseParts struct {
+	ph   *OpPhase
+	pass string
+}
+
+// now starts a lap.
+func (p *denseParts) now() time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// lap adds the time since t0 to the row of the named piece, with its
+// arithmetic or traffic, and starts the next lap.
+func (p *denseParts) lap(t0 time.Time, name string, flops, bytes float64) time.Time {
+	if p == nil {
+		return t0
+	}
+	t := time.Now()
+	r := p.ph.rowOf("dense "+p.pass+": "+name, true)
+	r.Time += t.Sub(t0)
+	r.Calls++
+	r.FLOPs += flops
+	r.Bytes += bytes
+	return t
 }
