@@ -117,7 +117,13 @@ func (op *bnOp) Do(vs ...G.Value) (G.Value, error) {
 
 // forward normalises x into y, keeping the statistics it used (and, in
 // training mode, updating the running ones).
-func (op *bnOp) forward(x, gamma, beta, y []float32) {
+func (op *bnOp) forward(x, gamma, beta, y []float32) { op.run(x, gamma, beta, y) }
+
+// prepare is forward without the output: the statistics and the affine map
+// (for a consumer that applies it itself, convOp.forwardBN, or reapply).
+func (op *bnOp) prepare(x, gamma, beta []float32) { op.run(x, gamma, beta, nil) }
+
+func (op *bnOp) run(x, gamma, beta, y []float32) {
 	c := op.shape[0]
 	m := len(x) / c
 	if op.mean == nil {
@@ -153,7 +159,9 @@ func (op *bnOp) forward(x, gamma, beta, y []float32) {
 				op.mean[ch] = float32(mean)
 				op.invstd[ch], op.a[ch], op.b[ch] = bnAffine(mean, variance, st.Eps, gamma[ch], beta[ch])
 			}
-			scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
+			if y != nil {
+				scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
+			}
 		}
 	})
 }

@@ -118,6 +118,54 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	return G.ApplyOp(op, x, w)
 }
 
+// pointwiseTile is how many columns (pixels) a 1×1 convolution's forward
+// pass multiplies per GEMM: a multiple of 64 keeping c rows within
+// colBudget. The tiles are part of the arithmetic (OpenBLAS's AVX2 kernels
+// round some columns differently at other widths), so a convolution that
+// makes its input tile by tile (forwardBN) computes the same floats as one
+// reading it whole.
+func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
+
+// pointwiseBudget is colBudget; tests shrink it to run many tiles.
+var pointwiseBudget = colBudget
+
+// forwardBN is forward for a 1×1 convolution of bn's output on x, with bn's
+// statistics prepared (bnOp.prepare): each tile of the normalised input is
+// made in cache and multiplied at once, so it never goes to memory — the
+// same floats as bn.forward into a buffer, then forward on it.
+func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
+	if op.post != nil {
+		op.post.affine()
+	}
+	op.pointwise(bn, x, w, y)
+}
+
+// pointwise computes y = w·x, or w·bn(x), tile by tile (pointwiseTile),
+// the images split over the workers, then applies post.
+func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
+	g := op.g
+	ld, tile := g.N*g.Pix, pointwiseTile(g.C)
+	if bn != nil {
+		op.cols = growScratch(op.cols)
+	}
+	parallel(g.N, func(wk, lo, hi int) {
+		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
+			p1 := min(p0+tile, hi*g.Pix)
+			in, ldin := x[p0:], ld
+			if bn != nil {
+				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
+				for ch := range g.C {
+					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
+				}
+			}
+			sgemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
+			if op.post != nil {
+				op.post.apply(y, ld, p0, p1)
+			}
+		}
+	})
+}
+
 // minCols is the least chunk width of the forward pass.
 func (op *convOp) minCols() int {
 	if op.training {
@@ -147,12 +195,7 @@ func (op *convOp) forward(x, w, y []float32) {
 		op.post.affine()
 	}
 	if g.pointwise() {
-		parallel(g.N, func(_, lo, hi int) {
-			sgemm(false, false, op.cout, (hi-lo)*g.Pix, g.K, 1, w, g.K, x[lo*g.Pix:], ldy, 0, y[lo*g.Pix:], ldy)
-			if op.post != nil {
-				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
-			}
-		})
+		op.pointwise(nil, x, w, y)
 		return
 	}
 	var act Act
@@ -364,6 +407,10 @@ func (op *convGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 
 // weightGrad writes ∂L/∂w into dw from x and dy = ∂L/∂y.
 func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
+	if op.g.pointwise() {
+		op.pointwise(nil, x, dy, dw)
+		return
+	}
 	g := op.g
 	ldy := g.N * g.Pix
 	if op.fwd.onDNNL(passBackwardWeights, x, dy, dw) {
@@ -379,10 +426,6 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 			acc = op.partials[wk].get(len(dw))
 		}
 		var beta float32
-		if g.pointwise() {
-			sgemm(false, true, op.cout, g.K, (hi-lo)*g.Pix, 1, dy[lo*g.Pix:], ldy, x[lo*g.Pix:], ldy, 0, acc, g.K)
-			return
-		}
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
 			cols := (n1 - n0) * g.Pix
@@ -395,6 +438,51 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 				im2col(x, g, n0, n1, col)
 			}
 			sgemm(false, true, op.cout, g.K, cols, 1, dy[n0*g.Pix:], ldy, col, cols, beta, acc, g.K)
+			beta = 1
+		}
+	})
+	for wk := 1; wk < workers; wk++ {
+		p := op.partials[wk][:len(dw)]
+		for i := range dw {
+			dw[i] += p[i]
+		}
+	}
+}
+
+// weightGradBN is weightGrad for a 1×1 convolution of bn's output on x
+// (bn as its last forward run left it): each tile of the normalised input
+// is remade in cache, so the backward pass of a dense block need not
+// rebuild it in memory — the same floats as bn.reapply into a buffer, then
+// weightGrad on it.
+func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
+	op.pointwise(bn, x, dy, dw)
+}
+
+// pointwise computes the weight gradient of a 1×1 convolution, dy·xᵀ or
+// dy·bn(x)ᵀ, summing over the columns tile by tile (pointwiseTile) in each
+// worker's images, then adding the workers' sums.
+func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
+	g := op.g
+	ld, tile := g.N*g.Pix, pointwiseTile(g.C)
+	op.cols = growScratch(op.cols)
+	op.partials = growScratch(op.partials)
+	workers := min(Threads(), g.N)
+	parallelN(workers, g.N, func(wk, lo, hi int) {
+		acc := dw
+		if wk > 0 {
+			acc = op.partials[wk].get(len(dw))
+		}
+		var beta float32
+		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
+			p1 := min(p0+tile, hi*g.Pix)
+			in, ldin := x[p0:], ld
+			if bn != nil {
+				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
+				for ch := range g.C {
+					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
+				}
+			}
+			sgemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
 			beta = 1
 		}
 	})

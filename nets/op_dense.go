@@ -24,10 +24,11 @@ import (
 // denseScratch is the memory the dense blocks of one graph share: the tape
 // runs one op at a time, and none of it outlives the op using it.
 type denseScratch struct {
-	s1, s2 scratch // batch-norm outputs (recomputed in the backward pass)
-	h      scratch // bottleneck outputs, when no backward pass needs them
-	ds2    scratch // ∂L/∂(bn2 output)
-	dh     scratch // ∂L/∂(bottleneck output)
+	s1  scratch // ∂L/∂(bn1 output)
+	s2  scratch // bn2's output (recomputed for the weight gradient)
+	h   scratch // bottleneck outputs, when no backward pass needs them
+	ds2 scratch // ∂L/∂(bn2 output)
+	dh  scratch // ∂L/∂(bottleneck output)
 	// The column matrices and partial weight gradients of every
 	// convolution of the blocks.
 	cols, partials []scratch
@@ -166,17 +167,17 @@ func (op *denseBlockOp) Do(vs ...G.Value) (G.Value, error) {
 	for i, l := range op.layers {
 		p := vs[1+i*denseParams:]
 		sh.lend(l)
-		s1 := sh.s1.get(l.c * per)
-		l.bn1.forward(y[:l.c*per], f32(p[0]), f32(p[1]), s1)
-		t = op.parts.lap(t, "bn1", 0, bnBytes(l.bn1, l.c*per))
+		x := y[:l.c*per]
+		l.bn1.prepare(x, f32(p[0]), f32(p[1]))
+		t = op.parts.lap(t, "bn1 statistics", 0, 4*float64(op.k*per))
 		var h []float32
 		if op.grads {
 			h = l.h.get(op.width * per)
 		} else {
 			h = sh.h.get(op.width * per)
 		}
-		l.conv1.forward(s1, f32(p[2]), h)
-		t = op.parts.lap(t, "conv1 1×1", convFLOPs(l.conv1.g, l.conv1.cout), 0)
+		l.conv1.forwardBN(l.bn1, x, f32(p[2]), h)
+		t = op.parts.lap(t, "bn1 + conv1 1×1", convFLOPs(l.conv1.g, l.conv1.cout), 0)
 		s2 := h // fused: conv1 has applied bn2
 		if !op.fused {
 			s2 = sh.s2.get(op.width * per)
@@ -270,33 +271,33 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 		// d's channels [c, c+k) are complete: only later layers read them.
 		dy := d[l.c*per : (l.c+f.k)*per]
 		h := l.h[:f.width*per]
-		s2 := sh.s2.get(f.width * per)
-		l.bn2.reapply(h, s2)
-		t = op.parts.lap(t, "bn2 recompute", 0, 8*float64(len(s2)))
 		flops2, flops1 := convFLOPs(l.conv2.g, l.conv2.cout), convFLOPs(l.conv1.g, l.conv1.cout)
+		// The input gradient first: the weight gradient then takes the
+		// blocked dy it left (conv_dnnl.c).
+		ds2 := sh.ds2.get(f.width * per)
+		l.gi2.backward(w2, dy, ds2)
+		t = op.parts.lap(t, "conv2 3×3 bwd-data", flops2, 0)
 		if f.training {
+			s2 := sh.s2.get(f.width * per)
+			l.bn2.reapply(h, s2)
+			t = op.parts.lap(t, "bn2 recompute", 0, 8*float64(len(s2)))
 			l.dw2 = growFloats(l.dw2, f.k*f.width*9)
 			l.gw2.weightGrad(s2, dy, l.dw2)
 			t = op.parts.lap(t, "conv2 3×3 bwd-weight", flops2, 0)
 		}
-		ds2 := sh.ds2.get(f.width * per)
-		l.gi2.backward(w2, dy, ds2)
-		t = op.parts.lap(t, "conv2 3×3 bwd-data", flops2, 0)
 		dh := sh.dh.get(f.width * per)
 		l.bn2g.backward(h, ds2, dh)
 		t = op.parts.lap(t, "bn2 bwd", 0, 4*3*float64(len(dh)))
 		x := y[:l.c*per]
-		s1 := sh.s1.get(l.c * per)
-		l.bn1.reapply(x, s1)
-		t = op.parts.lap(t, "bn1 recompute", 0, 8*float64(len(s1)))
 		if f.training {
 			l.dw1 = growFloats(l.dw1, f.width*l.c)
-			l.gw1.weightGrad(s1, dh, l.dw1)
-			t = op.parts.lap(t, "conv1 1×1 bwd-weight", flops1, 0)
+			l.gw1.weightGradBN(l.bn1, x, dh, l.dw1)
+			t = op.parts.lap(t, "bn1 + conv1 1×1 bwd-weight", flops1, 0)
 		}
-		l.gi1.backward(w1, dh, s1) // s1 is now ∂L/∂(bn1 output)
+		ds1 := sh.s1.get(l.c * per)
+		l.gi1.backward(w1, dh, ds1)
 		t = op.parts.lap(t, "conv1 1×1 bwd-data", flops1, 0)
-		l.bn1g.backwardAdd(x, s1, d[:l.c*per]) // d += ∂L/∂x of this layer
+		l.bn1g.backwardAdd(x, ds1, d[:l.c*per]) // d += ∂L/∂x of this layer
 		t = op.parts.lap(t, "bn1 bwd (+= d)", 0, 4*4*float64(len(x)))
 	}
 	if op.dx == nil || &f32(op.dx)[0] != &d[0] {

@@ -114,6 +114,13 @@ func TestSharedDenseBlocksMatchLayered(t *testing.T) {
 	}{{"densenet-bc-22-6", 5}, {"densenet-bc-16-4", 3}} {
 		t.Run(c.name, func(t *testing.T) { matchLayered(t, c.name, c.batch) })
 	}
+	// The 1×1 convolutions' tiles (pointwiseTile), many of them.
+	t.Run("tiles of 64 to 192 columns", func(t *testing.T) {
+		old := pointwiseBudget
+		defer func() { pointwiseBudget = old }()
+		pointwiseBudget = 2500
+		matchLayered(t, "densenet-bc-22-6", 5)
+	})
 }
 
 func matchLayered(t *testing.T, name string, batch int) {
