@@ -12,5 +12,9 @@ func (*dnnlConv) run(int, geom, int, bool, bool, []float32, []float32, []float32
 func (*dnnlConv) impl(int) string                                                      { return "" }
 func (*dnnlConv) reuses() int                                                          { return 0 }
 
+func dnnlSgemm(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
+	panic("nets: this build has no oneDNN")
+}
+
 func dnnlInit() error     { return nil }
 func dnnlVersion() string { return "" }

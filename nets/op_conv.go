@@ -126,6 +126,16 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 // reading it whole.
 func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
 
+// pointwiseGemm is the GEMM of 1×1 convolutions: oneDNN's where the
+// convolutions run on oneDNN (about twice OpenBLAS's rate on these shapes,
+// one thread each), else the BLAS.
+func pointwiseGemm() func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if convOnDNNL() {
+		return dnnlSgemm
+	}
+	return sgemm
+}
+
 // pointwiseBudget is colBudget; tests shrink it to run many tiles.
 var pointwiseBudget = colBudget
 
@@ -144,7 +154,7 @@ func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
 // the images split over the workers, then applies post.
 func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	g := op.g
-	ld, tile := g.N*g.Pix, pointwiseTile(g.C)
+	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
 	if bn != nil {
 		op.cols = growScratch(op.cols)
 	}
@@ -158,7 +168,7 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
 				}
 			}
-			sgemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
+			gemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
 			if op.post != nil {
 				op.post.apply(y, ld, p0, p1)
 			}
@@ -350,8 +360,9 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
 	if g.pointwise() {
+		gemm := pointwiseGemm()
 		parallel(g.N, func(_, lo, hi int) {
-			sgemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
+			gemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
 		})
 		return
 	}
@@ -463,7 +474,7 @@ func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
 // worker's images, then adding the workers' sums.
 func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	g := op.g
-	ld, tile := g.N*g.Pix, pointwiseTile(g.C)
+	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
 	op.cols = growScratch(op.cols)
 	op.partials = growScratch(op.partials)
 	workers := min(Threads(), g.N)
@@ -482,7 +493,7 @@ func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
 				}
 			}
-			sgemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
+			gemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
 			beta = 1
 		}
 	})
