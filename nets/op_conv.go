@@ -151,21 +151,24 @@ func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
 }
 
 // pointwise computes y = w·x, or w·bn(x), tile by tile (pointwiseTile),
-// the images split over the workers, then applies post.
+// the images split over the workers, then applies post. Each tile of the
+// input is copied (or normalised) into contiguous scratch first: read in
+// place, its rows N·H·W floats apart alias in the caches, and a GEMM on it
+// runs at under half the rate (the transitions of DenseNet-BC-100, oneDNN's
+// sgemm: 30 against 11 ms).
 func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	g := op.g
 	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
-	if bn != nil {
-		op.cols = growScratch(op.cols)
-	}
+	op.cols = growScratch(op.cols)
 	parallel(g.N, func(wk, lo, hi int) {
 		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
 			p1 := min(p0+tile, hi*g.Pix)
-			in, ldin := x[p0:], ld
-			if bn != nil {
-				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
-				for ch := range g.C {
+			in, ldin := op.cols[wk].get(g.C*(p1-p0)), p1-p0
+			for ch := range g.C {
+				if bn != nil {
 					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
+				} else {
+					copy(in[ch*ldin:(ch+1)*ldin], x[ch*ld+p0:ch*ld+p1])
 				}
 			}
 			gemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
@@ -471,7 +474,9 @@ func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
 
 // pointwise computes the weight gradient of a 1×1 convolution, dy·xᵀ or
 // dy·bn(x)ᵀ, summing over the columns tile by tile (pointwiseTile) in each
-// worker's images, then adding the workers' sums.
+// worker's images, then adding the workers' sums. (Unlike the forward
+// pass, copying the tiles into contiguous scratch does not pay here: 0.92-
+// 1.02× in place against copied, in one process, on both paths.)
 func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	g := op.g
 	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
