@@ -857,6 +857,33 @@ static void from_blocked(const float *restrict y, long C, long N, long HW, long 
 }
 #undef TILE
 
+// fma_peak runs iters rounds of 12 independent multiply-add chains on the
+// level's widest vectors (fused multiply-adds at x86-64-v3 and v4) and
+// returns the floating-point operations done: the core's peak rate, against
+// which nets.FMAPeak rates the convolutions.
+static double fma_peak(long iters) {
+#if NK_LEVEL == 4
+	typedef float vec __attribute__((vector_size(64)));
+#elif NK_LEVEL == 3
+	typedef float vec __attribute__((vector_size(32)));
+#else
+	typedef float vec __attribute__((vector_size(16)));
+#endif
+	vec a[12], b, c;
+	for (int j = 0; j < (int)(sizeof(vec) / sizeof(float)); j++) {
+		b[j] = 0.9999f;
+		c[j] = 1e-7f;
+		for (int i = 0; i < 12; i++) a[i][j] = (float)i;
+	}
+	for (long n = 0; n < iters; n++) {
+		for (int i = 0; i < 12; i++) a[i] = a[i] * b + c;
+	}
+	float s = 0;
+	for (int i = 0; i < 12; i++) s += a[i][0];
+	__asm__ volatile("" : : "g"(s));
+	return (double)iters * 12 * (sizeof(vec) / sizeof(float)) * 2;
+}
+
 const nk_table NK_TABLE = {
 	.scale_shift = scale_shift,
 	.scale_shift_inplace = scale_shift_inplace,
@@ -870,4 +897,5 @@ const nk_table NK_TABLE = {
 	.conv3x3_direct = conv3x3_direct,
 	.to_blocked = to_blocked,
 	.from_blocked = from_blocked,
+	.fma_peak = fma_peak,
 };

@@ -44,6 +44,10 @@ void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long co
 void nk_to_blocked(const float *x, long C, long N, long HW, long B, long t0, long t1, float *y);
 void nk_from_blocked(const float *y, long C, long N, long HW, long B, long t0, long t1, float *x);
 
+// nk_fma_peak runs the selected level's multiply-add peak loop and returns
+// the floating-point operations it did.
+double nk_fma_peak(long iters);
+
 // nk_table is one level's kernels.
 typedef struct {
 	void (*scale_shift)(const float *, float *, long, float, float, int);
@@ -58,6 +62,7 @@ typedef struct {
 	void (*conv3x3_direct)(const float *, const float *, const nk_geom *, long, long, long, float *, long, const float *, const float *, int);
 	void (*to_blocked)(const float *, long, long, long, long, long, long, float *);
 	void (*from_blocked)(const float *, long, long, long, long, long, long, float *);
+	double (*fma_peak)(long);
 } nk_table;
 
 extern const nk_table nk_table_v1;

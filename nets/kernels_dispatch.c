@@ -59,3 +59,5 @@ void nk_conv3x3_direct(const float *x, const float *w, const nk_geom *g, long co
 }
 void nk_to_blocked(const float *x, long C, long N, long HW, long B, long t0, long t1, float *y) { nk_impl->to_blocked(x, C, N, HW, B, t0, t1, y); }
 void nk_from_blocked(const float *y, long C, long N, long HW, long B, long t0, long t1, float *x) { nk_impl->from_blocked(y, C, N, HW, B, t0, t1, x); }
+
+double nk_fma_peak(long iters) { return nk_impl->fma_peak(iters); }

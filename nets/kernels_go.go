@@ -6,3 +6,6 @@ package nets
 func kernelLevels() []string { return []string{"go"} }
 
 func useKernelLevel(string) {}
+
+// fmaPeakFLOPs: the pure-Go build has no peak loop (FMAPeak reports 0).
+func fmaPeakFLOPs(int) float64 { return 0 }

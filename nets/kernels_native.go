@@ -137,3 +137,7 @@ func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float3
 	_ = dx[len(x)-1]
 	C.nk_bn_grad_input(fp(x), fp(dy), fp(dx), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), C.int(act))
 }
+
+// fmaPeakFLOPs runs the selected level's multiply-add peak loop
+// (kernels_body.h, fma_peak) for iters rounds and returns its FLOPs.
+func fmaPeakFLOPs(iters int) float64 { return float64(C.nk_fma_peak(C.long(iters))) }

@@ -205,3 +205,26 @@ func testDirectConvMatchesGEMM(t *testing.T) {
 		t.Error("direct path taken for a geometry it does not handle")
 	}
 }
+
+// TestFMAPeak checks that the peak loop runs on every kernel level (and
+// reports nothing in the pure-Go build) and that the wider vectors are the
+// faster, as the fraction-of-peak figures assume.
+func TestFMAPeak(t *testing.T) {
+	peaks := map[string]float64{}
+	eachKernelPath(t, func(t *testing.T) {
+		p := FMAPeak()
+		if Kernels() == "go" {
+			if p != 0 {
+				t.Fatalf("pure-Go FMAPeak = %v, want 0", p)
+			}
+			return
+		}
+		if p < 1 || p > 1e5 {
+			t.Fatalf("FMAPeak = %v GFLOP/s", p)
+		}
+		peaks[Kernels()] = p
+	})
+	if a, b := peaks["avx512"], peaks["avx2"]; a > 0 && b > 0 && a < 1.2*b {
+		t.Logf("AVX-512 peak %.0f is not well above AVX2's %.0f (a CPU with one 512-bit FMA unit, or double-pumped)", a, b)
+	}
+}

@@ -14,12 +14,21 @@ import (
 // op's output, whose first C_l channels are layer l's input (in the
 // (C, N, H, W) layout a prefix of channels is a prefix of the buffer), so
 // each layer writes its k new channels in place and nothing is copied; the
-// batch-norm outputs live in scratch shared by the graph's blocks and the
-// backward pass recomputes them from the block buffer and the forward
-// pass's statistics. Per layer only the bottleneck convolution's output
-// (4k channels) is kept for the backward pass. The arithmetic is that of
-// the layer-by-layer graph (bnOp, convOp and their gradients, whose
-// kernels this op calls), so the results are the same floats.
+// batch-norm outputs are recomputed in the backward pass from the block
+// buffer and the forward pass's statistics. Per layer only the bottleneck
+// convolution's output (4k channels) is kept for the backward pass.
+//
+// Each layer is also fused where memory traffic, not arithmetic, was the
+// cost (mcdood bench --ops times the pieces): bn1's output never goes to
+// memory — the 1×1 convolution normalises each tile of its input in cache,
+// forward and for the weight gradient (convOp.forwardBN,
+// convGradWeightOp.weightGradBN); bn1's statistics of the channels the
+// previous layer already normalised are that layer's (bnOp.reuse); and
+// bn1's input gradient is added into the block's gradient buffer by its
+// kernel (bnGradOp.backwardAdd). The arithmetic is still that of the
+// layer-by-layer graph (bnOp, convOp and their gradients, whose kernels
+// this op calls), so the results are the same floats; the tests compare
+// them bit for bit.
 
 // denseScratch is the memory the dense blocks of one graph share: the tape
 // runs one op at a time, and none of it outlives the op using it.

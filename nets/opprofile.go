@@ -29,6 +29,9 @@ import (
 // OpProfile is the profile of one benchmark: one phase per program.
 type OpProfile struct {
 	Phases []*OpPhase
+	// Peak, when not 0, is the machine's FMA peak (FMAPeak) in GFLOP/s,
+	// against which the arithmetic rows are rated.
+	Peak float64
 }
 
 // Phase adds a phase for a program of the given batch size.
@@ -45,6 +48,7 @@ type OpPhase struct {
 	Steps   int           // timed steps (Step)
 	Elapsed time.Duration // their wall-clock time
 	Rate    float64       // images per second measured without profiling, 0 if not
+	peak    float64       // OpProfile.Peak
 	rows    []*OpRow
 	byName  map[string]*OpRow
 }
@@ -129,6 +133,7 @@ func (ph *OpPhase) FLOPsPerImage() float64 {
 // blocks) or GB/s (the memory-bound rest).
 func (p *OpProfile) WriteTable(w io.Writer) {
 	for _, ph := range p.Phases {
+		ph.peak = p.Peak
 		ph.writeTable(w)
 	}
 }
@@ -144,7 +149,11 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "; %.1f img/s unprofiled", ph.Rate)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %-28s %10s %9s %7s %14s\n", "op", "calls/step", "ms/step", "share", "rate")
+	fmt.Fprintf(w, "  %-28s %10s %9s %7s %14s", "op", "calls/step", "ms/step", "share", "rate")
+	if ph.peak > 0 {
+		fmt.Fprintf(w, " %6s", "peak")
+	}
+	fmt.Fprintln(w)
 	var timed time.Duration
 	var parts []OpRow
 	for _, r := range ph.Rows() {
@@ -168,6 +177,9 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "  counted %.2f MFLOP per image (convolutions, linear layers)", f/1e6)
 		if ph.Rate > 0 {
 			fmt.Fprintf(w, "; at %.1f img/s unprofiled, %.1f GFLOP/s", ph.Rate, f*ph.Rate/1e9)
+			if ph.peak > 0 {
+				fmt.Fprintf(w, ", %.0f%% of the FMA peak", 100*f*ph.Rate/1e9/ph.peak)
+			}
 		}
 		fmt.Fprintln(w)
 	}
@@ -175,14 +187,17 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 
 func (ph *OpPhase) writeRow(w io.Writer, r OpRow, step float64) {
 	steps, s := float64(ph.Steps), r.Time.Seconds()
-	rate := ""
+	rate, peak := "", ""
 	switch {
 	case r.FLOPs > 0 && s > 0:
 		rate = fmt.Sprintf("%.1f GFLOP/s", r.FLOPs/s/1e9)
+		if ph.peak > 0 {
+			peak = fmt.Sprintf("%5.0f%%", 100*r.FLOPs/s/1e9/ph.peak)
+		}
 	case r.Bytes > 0 && s > 0:
 		rate = fmt.Sprintf("%.1f GB/s", r.Bytes/s/1e9)
 	}
-	fmt.Fprintf(w, "  %-28s %10.4g %9.3f %6.1f%% %14s\n", r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate)
+	fmt.Fprintf(w, "  %-28s %10.4g %9.3f %6.1f%% %14s %s\n", r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate, peak)
 }
 
 // ProfileOps makes every later run of p record its ops' calls, time and
@@ -364,4 +379,21 @@ func (p *denseParts) lap(t0 time.Time, name string, flops, bytes float64) time.T
 	r.FLOPs += flops
 	r.Bytes += bytes
 	return t
+}
+
+// FLOPs is the arithmetic of one run of p, counted from its ops' shapes as
+// the profile counts it (convolutions, linear layers, dense blocks).
+func (p *Program) FLOPs() float64 {
+	var f float64
+	for _, n := range p.g.AllNodes() {
+		op := n.Op()
+		if t, ok := op.(*timedOp); ok {
+			op = t.Op
+		}
+		if op != nil {
+			_, fl := opKind(op)
+			f += fl
+		}
+	}
+	return f
 }

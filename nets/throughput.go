@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -33,6 +34,9 @@ type Throughput struct {
 	// Images per second of the training step, the evaluation-mode
 	// forward pass and ODIN's input-gradient pass.
 	TrainRate, InferRate, InputGradRate float64
+	// The arithmetic per image of each phase, counted from the programs
+	// (Program.FLOPs), to rate against the machine's peak.
+	TrainFLOPs, InferFLOPs, InputGradFLOPs float64
 	// Training-step memory: heap bytes allocated per step, and resident set
 	// size after the warm-up, at the end of the training phase, and the
 	// lowest and highest RSS sampled every 50 steps from step 50 on (after
@@ -54,6 +58,12 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	if cfg.Classes == 0 {
 		cfg.Classes = 10
 	}
+	// Start from a collected heap returned to the system: the garbage of an
+	// earlier measurement in this process (mcdood bench's rounds) would
+	// otherwise be collected and scavenged during this one's timed steps,
+	// which made a repeated measurement of DenseNet-BC-100 train 11% slower
+	// than the same binary in a fresh process (0.89×, medians of 5 rounds).
+	debug.FreeOSMemory()
 	m, err := New(spec, cfg.Classes, 1)
 	if err != nil {
 		return Throughput{}, err
@@ -74,6 +84,7 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	if err := m.InitFromData(randomImages(tp.Input())); err != nil {
 		return res, err
 	}
+	res.TrainFLOPs = tp.FLOPs() / float64(cfg.Batch)
 	opt := NewSGD(0.9, 1e-4, false)
 	if err := measureTraining(tp, opt, cfg, &res); err != nil {
 		return res, err
@@ -89,6 +100,7 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 	}
 	defer ep.Close()
 	copy(ep.Input(), tp.Input())
+	res.InferFLOPs = ep.FLOPs() / float64(cfg.Batch)
 	if res.InferRate, _, err = timeCalls(cfg, ep.Run); err != nil {
 		return res, err
 	}
@@ -99,7 +111,7 @@ func MeasureThroughput(spec Spec, cfg ThroughputConfig) (Throughput, error) {
 			return res, err
 		}
 	}
-	res.InputGradRate, err = measureInputGrad(m, tp, cfg)
+	res.InputGradRate, res.InputGradFLOPs, err = measureInputGrad(m, tp, cfg)
 	return res, err
 }
 
@@ -119,20 +131,21 @@ func profileTraining(tp *Program, opt *SGD, cfg ThroughputConfig, rate float64) 
 // input-gradient pass ODIN takes (Liang et al., ICLR 2018) on tp's batch
 // and labels: evaluation mode, both heads at temperature 1000, the gradient
 // of the NLL of the heads' mean softmax w.r.t. the images only.
-func measureInputGrad(m *Model, tp *Program, cfg ThroughputConfig) (rate float64, err error) {
+func measureInputGrad(m *Model, tp *Program, cfg ThroughputConfig) (rate, flops float64, err error) {
 	ip, err := m.InputGradProgram(cfg.Batch, 1000, HeadsMean) // ODIN: T = 1000
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer ip.Close()
 	copy(ip.Input(), tp.Input())
 	copy(ip.Labels(), tp.Labels())
+	flops = ip.FLOPs() / float64(cfg.Batch)
 	if rate, _, err = timeCalls(cfg, ip.Run); err != nil || cfg.Ops == nil {
-		return rate, err
+		return rate, flops, err
 	}
 	ph := cfg.Ops.Phase("input gradient", cfg.Batch)
 	ph.Rate = rate
-	return rate, profileSteps(ip, ph, cfg, ip.Run)
+	return rate, flops, profileSteps(ip, ph, cfg, ip.Run)
 }
 
 // profileSteps times p's ops (Program.ProfileOps) over at least
@@ -240,6 +253,25 @@ func (r *Rates) Add(train, infer, inputGrad float64) {
 // Median is the median of each phase's rates; 0 without rounds.
 func (r Rates) Median() (train, infer, inputGrad float64) {
 	return median(r.Train), median(r.Infer), median(r.InputGrad)
+}
+
+// RoundRatios are the lowest and highest per-round ratios r/peer of each
+// phase (training, inference, input gradient), rounds paired in order: the
+// spread behind the ratio of medians. A phase the peer has not is 0, 0.
+func (r Rates) RoundRatios(peer Rates) (lo, hi [3]float64) {
+	for k, pair := range [3][2][]float64{{r.Train, peer.Train}, {r.Infer, peer.Infer}, {r.InputGrad, peer.InputGrad}} {
+		for i := range min(len(pair[0]), len(pair[1])) {
+			if pair[1][i] <= 0 {
+				continue
+			}
+			q := pair[0][i] / pair[1][i]
+			if lo[k] == 0 || q < lo[k] {
+				lo[k] = q
+			}
+			hi[k] = max(hi[k], q)
+		}
+	}
+	return lo, hi
 }
 
 // median is the middle value of v, or the mean of its two middle values.

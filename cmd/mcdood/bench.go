@@ -78,6 +78,10 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	nets.UseThreads(f.threads)
 	cfg := nets.ThroughputConfig{Batch: f.batch, MinIters: f.iters, MinTime: 2 * time.Second}
 	fmt.Fprintf(e.stdout, "net %s, batch %d, threads %d, %s, %s\n", spec.Name, f.batch, f.threads, nets.CurrentEngine().Libraries(), runtime.Version())
+	peak := nets.FMAPeak()
+	if peak > 0 {
+		fmt.Fprintf(e.stdout, "FMA peak: %.0f GFLOP/s on %d threads (%s vectors, 12 independent chains a thread)\n", peak, f.threads, nets.Kernels())
+	}
 	n := 1
 	if f.peer != "" {
 		n = f.rounds
@@ -91,7 +95,7 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	}
 	var ours, theirs nets.Rates
 	var last nets.Throughput
-	var ops nets.OpProfile
+	ops := nets.OpProfile{Peak: peak}
 	for r := 1; r <= n; r++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -124,13 +128,25 @@ func runBench(ctx context.Context, e *env, f benchFlags) error {
 	last.WriteMemory(e.stdout)
 	ops.WriteTable(e.stdout)
 	train, infer, inputGrad := ours.Median()
+	if peak > 0 {
+		fmt.Fprintf(e.stdout, "arithmetic (MFLOP per image, counted from the layers) at the median rates:")
+		for i, ph := range []struct {
+			name        string
+			flops, rate float64
+		}{{"train", last.TrainFLOPs, train}, {"infer", last.InferFLOPs, infer}, {"input-grad", last.InputGradFLOPs, inputGrad}} {
+			fmt.Fprintf(e.stdout, "%s %s %.0f, %.0f GFLOP/s = %.0f%% of the peak", map[bool]string{true: "", false: ";"}[i == 0], ph.name, ph.flops/1e6, ph.flops*ph.rate/1e9, 100*ph.flops*ph.rate/1e9/peak)
+		}
+		fmt.Fprintln(e.stdout)
+	}
 	if f.peer != "" {
 		peerTrain, peerInfer, peerInputGrad := theirs.Median()
+		lo, hi := ours.RoundRatios(theirs)
 		igRatio := "input-grad: peer has none"
 		if peerInputGrad > 0 {
-			igRatio = fmt.Sprintf("input-grad %.2f×", inputGrad/peerInputGrad)
+			igRatio = fmt.Sprintf("input-grad %.2f× (%.2f–%.2f)", inputGrad/peerInputGrad, lo[2], hi[2])
 		}
-		fmt.Fprintf(e.stdout, "ratio ours/peer (medians of %d rounds): train %.2f×, infer %.2f×, %s\n", n, train/peerTrain, infer/peerInfer, igRatio)
+		fmt.Fprintf(e.stdout, "ratio ours/peer (medians of %d rounds; the rounds' own ratios from–to): train %.2f× (%.2f–%.2f), infer %.2f× (%.2f–%.2f), %s\n",
+			n, train/peerTrain, lo[0], hi[0], infer/peerInfer, lo[1], hi[1], igRatio)
 	}
 	fmt.Fprintf(e.stdout, "train img/s: %.1f\ninfer img/s: %.1f\ninput-grad img/s: %.1f\n", train, infer, inputGrad)
 	return nil
