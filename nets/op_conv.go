@@ -120,10 +120,10 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 
 // pointwiseTile is how many columns (pixels) a 1×1 convolution's forward
 // pass multiplies per GEMM: a multiple of 64 keeping c rows within
-// colBudget. The tiles are part of the arithmetic (OpenBLAS's AVX2 kernels
-// round some columns differently at other widths), so a convolution that
-// makes its input tile by tile (forwardBN) computes the same floats as one
-// reading it whole.
+// colBudget. The tiles are part of the arithmetic (a GEMM may round a
+// column differently at another width: OpenBLAS's AVX2 kernels do), so a
+// convolution that makes its input tile by tile (forwardBN) computes the
+// same floats as one reading it whole.
 func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
 
 // pointwiseGemm is the GEMM of 1×1 convolutions: oneDNN's where the
