@@ -235,6 +235,14 @@ func (op *bnGradOp) backward(x, dy, dx []float32) { op.run(x, dy, dx, bnGradInpu
 // layers' input gradients so, without a pass over dx in memory.
 func (op *bnGradOp) backwardAdd(x, dy, acc []float32) { op.run(x, dy, acc, bnGradInputAdd) }
 
+// addEvalInput adds into acc the input gradient of channel ch of an
+// evaluation-mode batch norm at x (a stretch of the channel's row) for dy:
+// a·g, what run computes for such a layer.
+func (op *bnGradOp) addEvalInput(ch int, x, dy, acc []float32) {
+	f := op.fwd
+	bnGradInputAdd(x, dy, acc, f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch], f.a[ch], 0, 0, f.act)
+}
+
 func (op *bnGradOp) run(x, dy, dx []float32, bnGradInput func(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
 	f := op.fwd
 	c := f.shape[0]

@@ -363,10 +363,7 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
 	if g.pointwise() {
-		gemm := pointwiseGemm()
-		parallel(g.N, func(_, lo, hi int) {
-			gemm(true, false, g.K, (hi-lo)*g.Pix, op.cout, 1, w, g.K, dy[lo*g.Pix:], ldy, 0, dx[lo*g.Pix:], ldy)
-		})
+		op.pointwise(w, dy, dx, nil, nil)
 		return
 	}
 	if op.fwd.onDNNL(passBackwardData, w, dy, dx) {
@@ -385,6 +382,43 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 			col := op.cols[wk].get(g.K * cols)
 			sgemm(true, false, g.K, cols, op.cout, 1, w, g.K, dy[n0*g.Pix:], ldy, 0, col, cols)
 			col2im(col, g, n0, n1, dx)
+		}
+	})
+}
+
+// backwardEvalBNAdd is, for a 1×1 convolution of the evaluation-mode batch
+// norm bn's output on x, backward followed by bn's input gradient added
+// into acc: that gradient is elementwise in evaluation mode (a·g, no batch
+// sums), so each tile of ∂L/∂(bn output) is consumed in cache and never
+// goes to memory — the same floats as backward into a buffer, then
+// bnGradOp.backwardAdd (an ODIN input-gradient pass through a dense block).
+func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float32) {
+	if bn.fwd.training {
+		panic("nets: backwardEvalBNAdd with a training-mode batch norm")
+	}
+	op.pointwise(w, dy, acc, bn, x)
+}
+
+// pointwise computes a 1×1 convolution's input gradient wᵀ·dy into dx tile
+// by tile (pointwiseTile), the images split over the workers; with bn, it
+// adds bn's evaluation-mode input gradient at x into dx instead.
+func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
+	g := op.g
+	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
+	op.cols = growScratch(op.cols)
+	parallel(g.N, func(wk, lo, hi int) {
+		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
+			p1 := min(p0+tile, hi*g.Pix)
+			if bn == nil {
+				gemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, dx[p0:], ld)
+				continue
+			}
+			cols := p1 - p0
+			t := op.cols[wk].get(g.C * cols)
+			gemm(true, false, g.K, cols, op.cout, 1, w, g.K, dy[p0:], ld, 0, t, cols)
+			for ch := range g.C {
+				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], dx[ch*ld+p0:ch*ld+p1])
+			}
 		}
 	})
 }

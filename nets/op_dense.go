@@ -303,6 +303,13 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 			l.gw1.weightGradBN(l.bn1, x, dh, l.dw1)
 			t = op.parts.lap(t, "bn1 + conv1 1×1 bwd-weight", flops1, 0)
 		}
+		if !f.training {
+			// bn1's input gradient is a·g: added tile by tile as the 1×1
+			// convolution's input gradient makes it.
+			l.gi1.backwardEvalBNAdd(&l.bn1g, w1, dh, x, d[:l.c*per])
+			t = op.parts.lap(t, "conv1 1×1 bwd-data + bn1 bwd (+= d)", flops1, 0)
+			continue
+		}
 		ds1 := sh.s1.get(l.c * per)
 		l.gi1.backward(w1, dh, ds1)
 		t = op.parts.lap(t, "conv1 1×1 bwd-data", flops1, 0)
