@@ -126,11 +126,15 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 // same floats as one reading it whole.
 func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
 
-// pointwiseGemm is the GEMM of 1×1 convolutions: oneDNN's where the
-// convolutions run on oneDNN (about twice OpenBLAS's rate on these shapes,
-// one thread each), else the BLAS.
+// pointwiseGemm is the GEMM of 1×1 convolutions: oneDNN's on AVX-512 where
+// the convolutions run on oneDNN (about twice OpenBLAS's rate on
+// DenseNet-BC's 48-row shapes, one thread each), else the BLAS. On the AVX2
+// path OpenBLAS's Haswell kernels measured as fast or faster in the
+// network (DenseNet-BC-100, batch 64, oneDNN's against OpenBLAS's: training
+// 1.02×, inference 1.01×, ODIN's pass 0.81×; the MCD step at 128 + 128 about
+// 10% slower), though oneDNN's won a lone GEMM.
 func pointwiseGemm() func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if convOnDNNL() {
+	if kernelLevel == "avx512" && convOnDNNL() {
 		return dnnlSgemm
 	}
 	return sgemm
