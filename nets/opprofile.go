@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	G "gorgonia.org/gorgonia"
@@ -49,6 +50,7 @@ type OpPhase struct {
 	Elapsed time.Duration // their wall-clock time
 	Rate    float64       // images per second measured without profiling, 0 if not
 	peak    float64       // OpProfile.Peak
+	width   int           // of the name column
 	rows    []*OpRow
 	byName  map[string]*OpRow
 }
@@ -149,7 +151,11 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "; %.1f img/s unprofiled", ph.Rate)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  %-28s %10s %9s %7s %14s", "op", "calls/step", "ms/step", "share", "rate")
+	ph.width = 28
+	for _, r := range ph.rows {
+		ph.width = max(ph.width, utf8.RuneCountInString(r.Name))
+	}
+	fmt.Fprintf(w, "  %-*s %10s %9s %7s %14s", ph.width, "op", "calls/step", "ms/step", "share", "rate")
 	if ph.peak > 0 {
 		fmt.Fprintf(w, " %6s", "peak")
 	}
@@ -165,8 +171,8 @@ func (ph *OpPhase) writeTable(w io.Writer) {
 		ph.writeRow(w, r, step)
 	}
 	other := ph.Elapsed - timed
-	fmt.Fprintf(w, "  %-28s %10s %9.3f %6.1f%%\n", "other (gorgonia's ops, dispatch)", "", other.Seconds()/steps*1e3, 100*other.Seconds()/ph.Elapsed.Seconds())
-	fmt.Fprintf(w, "  %-28s %10s %9.3f %6.1f%%\n", "total", "", step*1e3, 100.0)
+	fmt.Fprintf(w, "  %-*s %10s %9.3f %6.1f%%\n", ph.width, "other (gorgonia's ops, dispatch)", "", other.Seconds()/steps*1e3, 100*other.Seconds()/ph.Elapsed.Seconds())
+	fmt.Fprintf(w, "  %-*s %10s %9.3f %6.1f%%\n", ph.width, "total", "", step*1e3, 100.0)
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "  inside the dense blocks (part of their rows above):\n")
 		for _, r := range parts {
@@ -197,7 +203,7 @@ func (ph *OpPhase) writeRow(w io.Writer, r OpRow, step float64) {
 	case r.Bytes > 0 && s > 0:
 		rate = fmt.Sprintf("%.1f GB/s", r.Bytes/s/1e9)
 	}
-	fmt.Fprintf(w, "  %-28s %10.4g %9.3f %6.1f%% %14s %s\n", r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate, peak)
+	fmt.Fprintf(w, "  %-*s %10.4g %9.3f %6.1f%% %14s %s\n", ph.width, r.Name, float64(r.Calls)/steps, s/steps*1e3, 100*s/steps/step, rate, peak)
 }
 
 // ProfileOps makes every later run of p record its ops' calls, time and
