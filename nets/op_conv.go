@@ -162,11 +162,10 @@ func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
 // sgemm: 30 against 11 ms).
 func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	g := op.g
-	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
+	ld, gemm := g.N*g.Pix, pointwiseGemm()
 	op.cols = growScratch(op.cols)
 	parallel(g.N, func(wk, lo, hi int) {
-		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
-			p1 := min(p0+tile, hi*g.Pix)
+		eachTile(g, lo, hi, func(p0, p1 int) {
 			in, ldin := op.cols[wk].get(g.C*(p1-p0)), p1-p0
 			for ch := range g.C {
 				if bn != nil {
@@ -179,8 +178,17 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 			if op.post != nil {
 				op.post.apply(y, ld, p0, p1)
 			}
-		}
+		})
 	})
+}
+
+// eachTile calls fn with the column tiles [p0, p1) (pointwiseTile) of
+// images [lo, hi) of g, in order.
+func eachTile(g geom, lo, hi int, fn func(p0, p1 int)) {
+	tile := pointwiseTile(g.C)
+	for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
+		fn(p0, min(p0+tile, hi*g.Pix))
+	}
 }
 
 // minCols is the least chunk width of the forward pass.
@@ -408,14 +416,13 @@ func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float
 // adds bn's evaluation-mode input gradient at x into dx instead.
 func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
 	g := op.g
-	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
+	ld, gemm := g.N*g.Pix, pointwiseGemm()
 	op.cols = growScratch(op.cols)
 	parallel(g.N, func(wk, lo, hi int) {
-		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
-			p1 := min(p0+tile, hi*g.Pix)
+		eachTile(g, lo, hi, func(p0, p1 int) {
 			if bn == nil {
 				gemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, dx[p0:], ld)
-				continue
+				return
 			}
 			cols := p1 - p0
 			t := op.cols[wk].get(g.C * cols)
@@ -423,7 +430,7 @@ func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []floa
 			for ch := range g.C {
 				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], dx[ch*ld+p0:ch*ld+p1])
 			}
-		}
+		})
 	})
 }
 
@@ -469,14 +476,8 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 		return
 	}
 	op.cols = growScratch(op.cols)
-	op.partials = growScratch(op.partials)
 	step := chunkImages(g, op.fwd.minCols()) // the forward pass's chunks, which keep may have stored
-	workers := min(Threads(), g.N)
-	parallelN(workers, g.N, func(wk, lo, hi int) {
-		acc := dw
-		if wk > 0 {
-			acc = op.partials[wk].get(len(dw))
-		}
+	op.perWorker(dw, func(wk, lo, hi int, acc []float32) {
 		var beta float32
 		for n0 := lo; n0 < hi; n0 += step {
 			n1 := min(n0+step, hi)
@@ -492,6 +493,21 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 			sgemm(false, true, op.cout, g.K, cols, 1, dy[n0*g.Pix:], ldy, col, cols, beta, acc, g.K)
 			beta = 1
 		}
+	})
+}
+
+// perWorker runs fn on each worker's images with its accumulator (dw for
+// the first worker, a partial sum for the others), then adds the partial
+// sums into dw in worker order.
+func (op *convGradWeightOp) perWorker(dw []float32, fn func(wk, lo, hi int, acc []float32)) {
+	op.partials = growScratch(op.partials)
+	workers := min(Threads(), op.g.N)
+	parallelN(workers, op.g.N, func(wk, lo, hi int) {
+		acc := dw
+		if wk > 0 {
+			acc = op.partials[wk].get(len(dw))
+		}
+		fn(wk, lo, hi, acc)
 	})
 	for wk := 1; wk < workers; wk++ {
 		p := op.partials[wk][:len(dw)]
@@ -517,18 +533,11 @@ func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
 // 1.02× in place against copied, in one process, on both paths.)
 func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	g := op.g
-	ld, tile, gemm := g.N*g.Pix, pointwiseTile(g.C), pointwiseGemm()
+	ld, gemm := g.N*g.Pix, pointwiseGemm()
 	op.cols = growScratch(op.cols)
-	op.partials = growScratch(op.partials)
-	workers := min(Threads(), g.N)
-	parallelN(workers, g.N, func(wk, lo, hi int) {
-		acc := dw
-		if wk > 0 {
-			acc = op.partials[wk].get(len(dw))
-		}
+	op.perWorker(dw, func(wk, lo, hi int, acc []float32) {
 		var beta float32
-		for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += tile {
-			p1 := min(p0+tile, hi*g.Pix)
+		eachTile(g, lo, hi, func(p0, p1 int) {
 			in, ldin := x[p0:], ld
 			if bn != nil {
 				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
@@ -538,14 +547,8 @@ func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 			}
 			gemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
 			beta = 1
-		}
+		})
 	})
-	for wk := 1; wk < workers; wk++ {
-		p := op.partials[wk][:len(dw)]
-		for i := range dw {
-			dw[i] += p[i]
-		}
-	}
 }
 
 func (op *convGradWeightOp) DiffWRT(int) []bool { return []bool{false, false} }

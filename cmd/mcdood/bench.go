@@ -34,6 +34,9 @@ input-gradient pass ("input-grad: peer has none"):
   mcdood bench --net densenet-bc-100 --rounds 5 \
     --peer "/usr/bin/python3 scripts/torch_peer.py densenet-bc-100"
 
+It first measures the machine's FMA peak on the threads and vectors in use
+(nets.FMAPeak), and rates the arithmetic counted from the layers against it.
+
 --ops also times every op of the last round (the training step, inference
 and ODIN's input-gradient pass, after the rates are measured) and prints,
 per phase, each kind of op's calls and milliseconds per step, its share of
