@@ -68,8 +68,8 @@ func Machine() string {
 // Threads() threads at the kernel level in use: each thread runs 12
 // independent multiply-add chains on the level's widest vectors (fused
 // multiply-adds on AVX2 and AVX-512), three runs of about 0.07 s on
-// AVX-512, the best counting. It is what `mcdood bench` rates the arithmetic against; 0
-// in the pure-Go build, which has no such loop.
+// AVX-512, the best counting. It is what `mcdood bench` rates the
+// arithmetic against; 0 in the pure-Go build, which has no such loop.
 func FMAPeak() float64 {
 	const iters = 1 << 25
 	if fmaPeakFLOPs(1) == 0 {

@@ -177,6 +177,16 @@ func (op *bnOp) reapply(x, y []float32) {
 	})
 }
 
+// applyCols is reapply on columns [p0, p1) of x, whose channel rows are ld
+// apart, writing them into tile with rows p1 − p0 apart: a 1×1
+// convolution's input tile (convOp.forwardBN, weightGradBN).
+func (op *bnOp) applyCols(x []float32, ld, p0, p1 int, tile []float32) {
+	n := p1 - p0
+	for ch := range op.a {
+		scaleShift(x[ch*ld+p0:ch*ld+p1], tile[ch*n:(ch+1)*n], op.a[ch], op.b[ch], op.act)
+	}
+}
+
 func (op *bnOp) DiffWRT(int) []bool {
 	return []bool{true, op.training && !op.fixedScale, op.training}
 }
@@ -243,7 +253,9 @@ func (op *bnGradOp) addEvalInput(ch int, x, dy, acc []float32) {
 	bnGradInputAdd(x, dy, acc, f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch], f.a[ch], 0, 0, f.act)
 }
 
-func (op *bnGradOp) run(x, dy, dx []float32, bnGradInput func(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
+// run computes the statistics' gradients and hands each channel's input
+// gradient to input: bnGradInput, which writes it, or bnGradInputAdd.
+func (op *bnGradOp) run(x, dy, dx []float32, input func(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
 	f := op.fwd
 	c := f.shape[0]
 	m := len(x) / c
@@ -260,13 +272,13 @@ func (op *bnGradOp) run(x, dy, dx []float32, bnGradInput func(x, dy, dx []float3
 					op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
 				}
 				// x̂ terms vanish: dx = a·g.
-				bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.act)
+				input(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.act)
 				continue
 			}
 			sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.act)
 			op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
 			// dx = a·(g − Σg/m − x̂·Σg·x̂/m)
-			bnGradInput(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
+			input(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
 		}
 	})
 }

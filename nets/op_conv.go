@@ -167,10 +167,10 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	parallel(g.N, func(wk, lo, hi int) {
 		eachTile(g, lo, hi, func(p0, p1 int) {
 			in, ldin := op.cols[wk].get(g.C*(p1-p0)), p1-p0
-			for ch := range g.C {
-				if bn != nil {
-					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
-				} else {
+			if bn != nil {
+				bn.applyCols(x, ld, p0, p1, in)
+			} else {
+				for ch := range g.C {
 					copy(in[ch*ldin:(ch+1)*ldin], x[ch*ld+p0:ch*ld+p1])
 				}
 			}
@@ -541,9 +541,7 @@ func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 			in, ldin := x[p0:], ld
 			if bn != nil {
 				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
-				for ch := range g.C {
-					scaleShift(x[ch*ld+p0:ch*ld+p1], in[ch*ldin:(ch+1)*ldin], bn.a[ch], bn.b[ch], bn.act)
-				}
+				bn.applyCols(x, ld, p0, p1, in)
 			}
 			gemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
 			beta = 1

@@ -178,7 +178,7 @@ func (op *denseBlockOp) Do(vs ...G.Value) (G.Value, error) {
 		sh.lend(l)
 		x := y[:l.c*per]
 		l.bn1.prepare(x, f32(p[0]), f32(p[1]))
-		t = op.parts.lap(t, "bn1 statistics", 0, 4*float64(op.k*per))
+		t = op.parts.lap(t, "bn1 statistics", 0, bnStatsBytes(l.bn1, op.k*per))
 		var h []float32
 		if op.grads {
 			h = l.h.get(op.width * per)
@@ -363,6 +363,16 @@ func (op *denseParamGradOp) Do(...G.Value) (G.Value, error) {
 func (op *denseParamGradOp) DiffWRT(int) []bool { return []bool{false} }
 func (op *denseParamGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("nets: %v has no second derivative", op)
+}
+
+// bnStatsBytes is the traffic of bnOp.prepare in a dense block: in training
+// mode it reads the n floats of the k new channels (the others' moments are
+// the previous layer's); otherwise it reads none.
+func bnStatsBytes(bn *bnOp, n int) float64 {
+	if bn.training {
+		return 4 * float64(n)
+	}
+	return 0
 }
 
 // bnBytes is the traffic of a batch norm's forward pass over n floats:
