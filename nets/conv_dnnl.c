@@ -371,6 +371,8 @@ const char *dc_impl(dc_conv *cv, int which) {
 	return name;
 }
 
+void dc_forget(dc_conv *cv) { cv->kept_of = NULL; }
+
 long dc_reuses(dc_conv *cv) {
 	pthread_mutex_lock(&dc_mu);
 	long n = cv->reuses;

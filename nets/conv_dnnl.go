@@ -83,6 +83,14 @@ func (d *dnnlConv) impl(pass int) string {
 	return C.GoString(C.dc_impl(d.h, C.int(pass)))
 }
 
+// forget drops the input the forward pass kept: the caller ran the last
+// forward pass itself.
+func (d *dnnlConv) forget() {
+	if d.h != nil {
+		C.dc_forget(d.h)
+	}
+}
+
 // reuses counts the reorders this convolution has skipped.
 func (d *dnnlConv) reuses() int {
 	if d.h == nil {

@@ -33,6 +33,10 @@ int dc_run(dc_conv *cv, int pass, const float *in0, const float *in1, float *out
 // gradient the input-gradient pass left blocked for the weight gradient.
 long dc_reuses(dc_conv *cv);
 
+// dc_forget drops what a forward pass kept: the caller computed the last
+// forward pass itself, so the kept input is not of its x.
+void dc_forget(dc_conv *cv);
+
 // dc_impl names the implementation oneDNN chose for a pass that has run.
 const char *dc_impl(dc_conv *cv, int pass);
 

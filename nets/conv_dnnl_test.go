@@ -66,10 +66,16 @@ func TestDNNLConvMatchesGEMM(t *testing.T) {
 		plain.weightGrad(x2, dy, dwX2)
 		plain.weightGrad(x, dy2, dwDy2)
 		y1, ddx, ddw, impls := passes("dnnl")
-		if len(impls) != 3 || impls[0] == "" || impls[1] == "" || impls[2] == "" {
-			t.Fatalf("%+v cout %d: oneDNN did not run every pass (%q)", g, cout, impls)
+		// The forward pass of a convolution whose outputs oneDNN would pad
+		// runs on the packed GEMM instead (packed3x3).
+		packed := packed3x3(g, cout) != nil
+		if len(impls) != 3 || (impls[0] == "") != packed || impls[1] == "" || impls[2] == "" {
+			t.Fatalf("%+v cout %d: oneDNN did not run the passes it should (%q; forward on the packed GEMM: %v)", g, cout, impls, packed)
 		}
 		for i, impl := range impls {
+			if impl == "" {
+				continue
+			}
 			if c.jit && !strings.HasPrefix(impl, "jit:") {
 				t.Errorf("%+v cout %d: pass %d runs %q, not a JIT kernel", g, cout, i, impl)
 			}

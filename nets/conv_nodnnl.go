@@ -11,6 +11,7 @@ type dnnlConv struct{}
 func (*dnnlConv) run(int, geom, int, bool, bool, []float32, []float32, []float32) bool { return false }
 func (*dnnlConv) impl(int) string                                                      { return "" }
 func (*dnnlConv) reuses() int                                                          { return 0 }
+func (*dnnlConv) forget()                                                              {}
 
 func dnnlSgemm(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
 	panic("nets: this build has no oneDNN")

@@ -73,7 +73,34 @@ var (
 	// build calls the native ones from C (conv_dnnl.c).
 	toBlocked   = refToBlocked
 	fromBlocked = refFromBlocked
+	// packedGEMM, when not nil, is the GEMM of 1×1 convolutions on operands
+	// packed for the kernel level's register tile (the cgo build's
+	// nk_pw_*; pointwiseGEMM says where it is used).
+	packedGEMM *packedKernels
 )
+
+// packedKernels multiply y = w·x for 1×1 convolutions, a register tile of
+// mr × nr outputs summed over k in order from zero, so that an output's
+// floats do not depend on the tile it falls in. packA packs the m × k
+// weights; packB packs columns [p0, p1) of the k rows of x (ld apart),
+// mapped as scaleShift(·, a[row], b[row], act) does when a is not nil;
+// gemm writes the m × n outputs into y (rows ldy apart).
+type packedKernels struct {
+	tile  func() (mr, nr int)
+	packA func(w []float32, m, k int, ap []float32)
+	packB func(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32)
+	gemm  func(ap, bp []float32, m, n, k int, y []float32, ldy int)
+	// conv3x3 convolves images [n0, n1) of x at 3×3, stride 1, padding 1
+	// with the cout × 9·C weights packed by packA, packing each tile of
+	// output pixels' columns as it goes; output channel co of image n goes
+	// to y[co·ldy + n·Pix …].
+	conv3x3 func(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
+}
+
+// sizeA and sizeB are the floats the packed weights and a packed tile of n
+// columns take.
+func (p *packedKernels) sizeA(m, k int) int { mr, _ := p.tile(); return (m + mr - 1) / mr * mr * k }
+func (p *packedKernels) sizeB(n, k int) int { _, nr := p.tile(); return (n + nr - 1) / nr * nr * k }
 
 func refToBlocked(x []float32, c, n, hw, b, t0, t1 int, y []float32) {
 	cb := (c + b - 1) / b

@@ -857,6 +857,223 @@ static void from_blocked(const float *restrict y, long C, long N, long HW, long 
 }
 #undef TILE
 
+// The packed GEMM of 1×1 convolutions, y = w·x over a tile of columns
+// (Goto & van de Geijn, "Anatomy of high-performance matrix
+// multiplication", 2008): w is packed once into panels of PW_MR rows, the
+// tile of x into panels of PW_NR columns as it is read (and normalised, for
+// a batch norm fused into the convolution), and a register tile of
+// PW_MR × PW_NR outputs is summed over k in order, one multiply-add at a
+// time from zero, so an output's floats depend neither on the tile nor on
+// where its row and column fall in the panels.
+#if NK_LEVEL == 4
+typedef float pw_vec __attribute__((vector_size(64)));
+#define PW_MR 12
+#elif NK_LEVEL == 3
+typedef float pw_vec __attribute__((vector_size(32)));
+#define PW_MR 6
+#else
+typedef float pw_vec __attribute__((vector_size(16)));
+#define PW_MR 6
+#endif
+#define PW_VL ((long)(sizeof(pw_vec) / sizeof(float)))
+#define PW_NR (2 * PW_VL)
+
+static void pw_tile(long *mr, long *nr) {
+	*mr = PW_MR;
+	*nr = PW_NR;
+}
+
+// pw_pack_a packs the m × k row-major w into ⌈m/PW_MR⌉ panels, each k
+// columns of PW_MR rows (zero past row m).
+static void pw_pack_a(const float *restrict w, long m, long k, float *restrict ap) {
+	for (long i0 = 0; i0 < m; i0 += PW_MR)
+		for (long kk = 0; kk < k; kk++)
+			for (long r = 0; r < PW_MR; r++) *ap++ = i0 + r < m ? w[(i0 + r) * k + kk] : 0;
+}
+
+// pw_pack_b packs columns [p0, p1) of the k rows of x (ld apart) into
+// ⌈(p1−p0)/PW_NR⌉ panels, each k rows of PW_NR columns (zero past p1),
+// mapping row kk as scale_shift(·, a[kk], b[kk], act) does when a is not
+// NULL: the same floats as a batch norm's output packed.
+static void pw_pack_b(const float *restrict x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *restrict bp) {
+	enum { CHUNK = 512 };
+	float row[CHUNK];
+	const long n = p1 - p0;
+	for (long kk = 0; kk < k; kk++)
+		for (long c0 = 0; c0 < n; c0 += CHUNK) { // CHUNK is a multiple of PW_NR
+			const long c1 = c0 + CHUNK < n ? c0 + CHUNK : n;
+			const float *src = x + kk * ld + p0 + c0;
+			if (kk + 2 < k) prefetch_plane(src + 2 * ld, c1 - c0, 0); // rows apart are in other pages
+			if (a) {
+				scale_shift(src, row, c1 - c0, a[kk], b[kk], act);
+				src = row;
+			}
+			long j0 = c0;
+			for (; j0 + PW_NR <= c1; j0 += PW_NR) // a constant size: inlined
+				memcpy(bp + j0 * k + kk * PW_NR, src + (j0 - c0), PW_NR * sizeof(float));
+			if (j0 < c1) {
+				float *dst = bp + j0 * k + kk * PW_NR;
+				for (long j = 0; j < PW_NR; j++) dst[j] = j0 + j < c1 ? src[j0 - c0 + j] : 0;
+			}
+		}
+}
+
+// pw_micro sums one register tile over k and stores its mr × nr corner
+// into c (rows ldc apart).
+__attribute__((always_inline)) static inline void pw_micro(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr) {
+	pw_vec acc[PW_MR][2];
+#pragma GCC unroll 16
+	for (long r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = (pw_vec){};
+	for (long kk = 0; kk < k; kk++, a += PW_MR, b += PW_NR) {
+		pw_vec b0, b1;
+		memcpy(&b0, b, sizeof b0);
+		memcpy(&b1, b + PW_VL, sizeof b1);
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) {
+			const pw_vec ar = (pw_vec){} + a[r];
+			acc[r][0] = ar * b0 + acc[r][0];
+			acc[r][1] = ar * b1 + acc[r][1];
+		}
+	}
+	if (mr == PW_MR && nr == PW_NR) {
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) {
+			memcpy(c + r * ldc, &acc[r][0], sizeof acc[r][0]);
+			memcpy(c + r * ldc + PW_VL, &acc[r][1], sizeof acc[r][1]);
+		}
+		return;
+	}
+	float t[PW_MR][PW_NR];
+	memcpy(t, acc, sizeof t);
+	for (long r = 0; r < mr; r++) memcpy(c + r * ldc, t[r], nr * sizeof(float));
+}
+
+// PW_MICRO_3X3 defines name, pw_micro for the 3×3 convolution reading its
+// columns in place (no packing) on vectors vec of vl floats: vector v of
+// the register tile's row (c, ky, kx) is the vl floats at q[v] + c·pplane
+// + ky·pw + kx of zero-bordered planes pplane floats apart with rows pw
+// apart — the same floats as packed, multiplied in the same order.
+#define PW_MICRO_3X3(name, vec, vl)                                                                                   \
+	__attribute__((always_inline)) static inline void name(const float *restrict a, const float *q0, const float *q1, \
+	                                                       long C, long pplane, long pw, float *restrict c, long ldc,  \
+	                                                       long mr, long nr) {                                          \
+		vec acc[PW_MR][2];                                                                                            \
+		_Pragma("GCC unroll 16") for (long r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = (vec){};                    \
+		for (long ci = 0; ci < C; ci++)                                                                                \
+			for (long ky = 0; ky < 3; ky++) {                                                                          \
+				const float *r0 = q0 + ci * pplane + ky * pw, *r1 = q1 + ci * pplane + ky * pw;                       \
+				_Pragma("GCC unroll 3") for (long kx = 0; kx < 3; kx++, a += PW_MR) {                                 \
+					vec b0, b1;                                                                                        \
+					memcpy(&b0, r0 + kx, sizeof b0);                                                                   \
+					memcpy(&b1, r1 + kx, sizeof b1);                                                                   \
+					_Pragma("GCC unroll 16") for (long r = 0; r < PW_MR; r++) {                                        \
+						const vec ar = (vec){} + a[r];                                                                 \
+						acc[r][0] = ar * b0 + acc[r][0];                                                               \
+						acc[r][1] = ar * b1 + acc[r][1];                                                               \
+					}                                                                                                  \
+				}                                                                                                      \
+			}                                                                                                          \
+		if (mr == PW_MR && nr == 2 * (vl)) {                                                                          \
+			_Pragma("GCC unroll 16") for (long r = 0; r < PW_MR; r++) memcpy(c + r * ldc, acc[r], sizeof acc[r]);    \
+			return;                                                                                                    \
+		}                                                                                                              \
+		float t[PW_MR][2 * (vl)];                                                                                     \
+		memcpy(t, acc, sizeof t);                                                                                     \
+		for (long r = 0; r < mr; r++) memcpy(c + r * ldc, t[r], nr * sizeof(float));                                  \
+	}
+PW_MICRO_3X3(pw_micro_3x3, pw_vec, PW_VL)
+#if NK_LEVEL == 4
+// AVX-512 on 8-pixel rows (DenseNet-BC's last block): vectors of 8.
+typedef float pw_hvec __attribute__((vector_size(32)));
+PW_MICRO_3X3(pw_micro_3x3_h, pw_hvec, 8)
+#endif
+
+// pw_gemm writes y = w·x for the m × n outputs (rows ldy apart) from the
+// packed ap (pw_pack_a) and bp (pw_pack_b) over k.
+static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, long n, long k, float *restrict y, long ldy) {
+	for (long j0 = 0; j0 < n; j0 += PW_NR) {
+		const long nr = n - j0 < PW_NR ? n - j0 : PW_NR;
+		for (long i0 = 0; i0 < m; i0 += PW_MR) {
+			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
+			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr);
+		}
+	}
+}
+
+// copy_run copies n floats, in vectors of 8 where it can.
+static inline void copy_run(float *restrict dst, const float *restrict src, long n) {
+	long i = 0;
+	for (; i + 8 <= n; i += 8) memcpy(dst + i, src + i, 8 * sizeof(float));
+	for (; i < n; i++) dst[i] = src[i];
+}
+
+// pw_conv3x3 is the 3×3, stride-1, padding-1 convolution of images
+// [n0, n1) of x (C, N, H, W) on the packed GEMM: ap holds the cout × 9C
+// weights packed (pw_pack_a), each image's planes are copied into
+// zero-bordered ones, and each panel of PW_NR output pixels is packed from
+// them, its 9C rows in the weights' (c, ky, kx) order, and multiplied at
+// once. Output channel co of image n goes to y[co·ldy + n·H·W …].
+static void pw_conv3x3(const float *restrict x, const float *restrict ap, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+	const long C = g->C, H = g->H, W = g->W, pix = H * W, K = 9 * C;
+	const long pw = W + 2, pplane = (H + 2) * pw;
+	float *q = calloc(C * pplane + K * PW_NR, sizeof(float));
+	if (!q) __builtin_trap();
+	float *bp = q + C * pplane;
+	for (long n = n0; n < n1; n++) {
+		for (long c = 0; c < C; c++) {
+			const float *src = x + (c * g->N + n) * pix;
+			for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
+		}
+		for (long j0 = 0; j0 < pix; j0 += PW_NR) {
+			const long nr = pix - j0 < PW_NR ? pix - j0 : PW_NR;
+			if (W % PW_VL == 0) { // each vector within an output row: read in place
+				const long j1 = nr > PW_VL ? j0 + PW_VL : j0;
+				const float *q0 = q + (j0 / W) * pw + j0 % W, *q1 = q + (j1 / W) * pw + j1 % W;
+				for (long i0 = 0; i0 < cout; i0 += PW_MR) {
+					const long mr = cout - i0 < PW_MR ? cout - i0 : PW_MR;
+					pw_micro_3x3(ap + i0 * K, q0, q1, C, pplane, pw, y + i0 * ldy + n * pix + j0, ldy, mr, nr);
+				}
+				continue;
+			}
+#if NK_LEVEL == 4
+			if (W % 8 == 0) { // the same on vectors of 8, two tiles a panel
+				for (long h0 = j0; h0 < j0 + nr; h0 += 16) {
+					const long hn = j0 + nr - h0 < 16 ? j0 + nr - h0 : 16, h1 = hn > 8 ? h0 + 8 : h0;
+					const float *q0 = q + (h0 / W) * pw + h0 % W, *q1 = q + (h1 / W) * pw + h1 % W;
+					for (long i0 = 0; i0 < cout; i0 += PW_MR) {
+						const long mr = cout - i0 < PW_MR ? cout - i0 : PW_MR;
+						pw_micro_3x3_h(ap + i0 * K, q0, q1, C, pplane, pw, y + i0 * ldy + n * pix + h0, ldy, mr, hn);
+					}
+				}
+				continue;
+			}
+#endif
+			for (long c = 0; c < C; c++)
+				for (long ky = 0; ky < 3; ky++)
+					for (long kx = 0; kx < 3; kx++) {
+						float *dst = bp + ((c * 3 + ky) * 3 + kx) * PW_NR;
+						const float *qc = q + c * pplane + ky * pw + kx;
+						if (nr == PW_NR && W % PW_NR == 0) { // one output row
+							memcpy(dst, qc + (j0 / W) * pw + j0 % W, PW_NR * sizeof(float));
+							continue;
+						}
+						for (long j = 0; j < nr;) { // runs along output rows
+							const long oy = (j0 + j) / W, ox = (j0 + j) % W;
+							const long len = W - ox < nr - j ? W - ox : nr - j;
+							copy_run(dst + j, qc + oy * pw + ox, len);
+							j += len;
+						}
+						for (long j = nr; j < PW_NR; j++) dst[j] = 0;
+					}
+			for (long i0 = 0; i0 < cout; i0 += PW_MR) {
+				const long mr = cout - i0 < PW_MR ? cout - i0 : PW_MR;
+				pw_micro(ap + i0 * K, bp, K, y + i0 * ldy + n * pix + j0, ldy, mr, nr);
+			}
+		}
+	}
+	free(q);
+}
+
 // fma_peak runs iters rounds of 12 independent multiply-add chains on the
 // level's widest vectors (fused multiply-adds at x86-64-v3 and v4) and
 // returns the floating-point operations done: the core's peak rate, against
@@ -898,4 +1115,9 @@ const nk_table NK_TABLE = {
 	.to_blocked = to_blocked,
 	.from_blocked = from_blocked,
 	.fma_peak = fma_peak,
+	.pw_tile = pw_tile,
+	.pw_pack_a = pw_pack_a,
+	.pw_pack_b = pw_pack_b,
+	.pw_gemm = pw_gemm,
+	.pw_conv3x3 = pw_conv3x3,
 };

@@ -48,6 +48,41 @@ func init() {
 	conv3x3Direct = nativeConv3x3Direct
 	toBlocked = nativeToBlocked
 	fromBlocked = nativeFromBlocked
+	packedGEMM = &packedKernels{tile: nativePwTile, packA: nativePwPackA, packB: nativePwPackB, gemm: nativePwGemm, conv3x3: nativePwConv3x3}
+}
+
+func nativePwTile() (mr, nr int) {
+	var m, n C.long
+	C.nk_pw_tile(&m, &n)
+	return int(m), int(n)
+}
+
+func nativePwPackA(w []float32, m, k int, ap []float32) {
+	_, _ = w[m*k-1], ap[packedGEMM.sizeA(m, k)-1]
+	C.nk_pw_pack_a(fp(w), C.long(m), C.long(k), fp(ap))
+}
+
+func nativePwPackB(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32) {
+	_, _ = x[(k-1)*ld+p1-1], bp[packedGEMM.sizeB(p1-p0, k)-1]
+	var pa, pb *C.float
+	if a != nil {
+		_, _ = a[k-1], b[k-1]
+		pa, pb = fp(a), fp(b)
+	}
+	C.nk_pw_pack_b(fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, C.int(act), fp(bp))
+}
+
+func nativePwConv3x3(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
+	_, _ = x[g.C*g.N*g.H*g.W-1], ap[packedGEMM.sizeA(cout, g.K)-1]
+	_ = y[(cout-1)*ldy+n1*g.Pix-1]
+	cg := cgeom(g)
+	C.nk_pw_conv3x3(fp(x), fp(ap), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
+}
+
+func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int) {
+	_, _ = ap[packedGEMM.sizeA(m, k)-1], bp[packedGEMM.sizeB(n, k)-1]
+	_ = y[(m-1)*ldy+n-1]
+	C.nk_pw_gemm(fp(ap), fp(bp), C.long(m), C.long(n), C.long(k), fp(y), C.long(ldy))
 }
 
 func nativeToBlocked(x []float32, c, n, hw, b, t0, t1 int, y []float32) {

@@ -228,3 +228,127 @@ func TestFMAPeak(t *testing.T) {
 		t.Logf("AVX-512 peak %.0f is not well above AVX2's %.0f (a CPU with one 512-bit FMA unit, or double-pumped)", a, b)
 	}
 }
+
+// TestPackedGEMM checks the packed GEMM of 1×1 convolutions (packedGEMM) on
+// every kernel level: against a float64 product of the batch norm's output
+// (as scaleShift maps it), writing nothing past its m rows and n columns,
+// and bit for bit against itself multiplying the columns in other tiles
+// (odd widths, offsets off the register tile), which is what keeps a fused
+// convolution's floats equal to the layered one's.
+func TestPackedGEMM(t *testing.T) { eachKernelPath(t, testPackedGEMM) }
+
+func testPackedGEMM(t *testing.T) {
+	pk := packedGEMM
+	if pk == nil {
+		t.Skip("no packed GEMM in this build")
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, c := range []struct{ m, k, n int }{{48, 24, 64}, {48, 300, 200}, {13, 7, 37}, {1, 1, 1}, {50, 33, 129}, {12, 5, 1100}} {
+		ld := c.n + 5
+		x, w := randSlice(rng, c.k*ld), randSlice(rng, c.m*c.k)
+		a, b := randSlice(rng, c.k), randSlice(rng, c.k)
+		for _, bn := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%dx%d bn %v", c.m, c.k, c.n, bn)
+			var pa, pb []float32
+			xin := x
+			if bn {
+				pa, pb = a, b
+				xin = make([]float32, len(x))
+				for r := range c.k {
+					scaleShift(x[r*ld:(r+1)*ld], xin[r*ld:(r+1)*ld], a[r], b[r], ActReLU)
+				}
+			}
+			ap := make([]float32, pk.sizeA(c.m, c.k))
+			pk.packA(w, c.m, c.k, ap)
+			run := func(tiles []int) []float32 {
+				y := make([]float32, c.m*ld)
+				for i := range y {
+					y[i] = float32(math.NaN())
+				}
+				for p0 := 0; p0 < c.n; {
+					p1 := min(c.n, p0+tiles[0])
+					tiles = append(tiles[1:], tiles[0])
+					bp := make([]float32, pk.sizeB(p1-p0, c.k))
+					pk.packB(x, ld, c.k, p0, p1, pa, pb, ActReLU, bp)
+					pk.gemm(ap, bp, c.m, p1-p0, c.k, y[p0:], ld)
+					p0 = p1
+				}
+				return y
+			}
+			whole := run([]int{c.n})
+			for i := range c.m {
+				for j := range ld {
+					got := whole[i*ld+j]
+					if j >= c.n {
+						if !math.IsNaN(float64(got)) {
+							t.Fatalf("%s: wrote y[%d][%d], past the %d columns", name, i, j, c.n)
+						}
+						continue
+					}
+					var want, mag float64
+					for kk := range c.k {
+						p := float64(w[i*c.k+kk]) * float64(xin[kk*ld+j])
+						want, mag = want+p, mag+math.Abs(p)
+					}
+					if math.Abs(float64(got)-want) > 1e-5*(mag+1) {
+						t.Fatalf("%s: y[%d][%d] = %v, float64 product %v", name, i, j, got, want)
+					}
+				}
+			}
+			tiled := run([]int{7, 64, 3, 33})
+			for i := range whole[:c.m*ld] {
+				if math.Float32bits(whole[i]) != math.Float32bits(tiled[i]) {
+					t.Fatalf("%s: y[%d] = %v in tiles, %v whole", name, i, tiled[i], whole[i])
+				}
+			}
+		}
+	}
+}
+
+// TestPacked3x3MatchesGEMM checks the packed GEMM's 3×3 convolution
+// (packedKernels.conv3x3) against im2col and the BLAS on every kernel
+// level: rows whose width is a multiple of the vectors (read in place),
+// of 8 on AVX-512 (half vectors), and odd widths (packed), with output
+// channels that fill no register tile and pixel counts that end mid-tile.
+func TestPacked3x3MatchesGEMM(t *testing.T) { eachKernelPath(t, testPacked3x3MatchesGEMM) }
+
+func testPacked3x3MatchesGEMM(t *testing.T) {
+	pk := packedGEMM
+	if pk == nil {
+		t.Skip("no packed GEMM in this build")
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, c := range []struct{ g geom }{
+		{newGeom(5, 3, 32, 32, 3, 3, 1, 1)}, {newGeom(7, 2, 16, 16, 3, 3, 1, 1)}, {newGeom(48, 2, 8, 8, 3, 3, 1, 1)},
+		{newGeom(3, 2, 5, 7, 3, 3, 1, 1)}, {newGeom(4, 1, 1, 8, 3, 3, 1, 1)}, {newGeom(6, 2, 8, 24, 3, 3, 1, 1)},
+		{newGeom(2, 2, 3, 40, 3, 3, 1, 1)},
+	} {
+		g := c.g
+		for _, cout := range []int{12, 13, 4, 1} {
+			x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, cout*g.K)
+			ld := g.N*g.Pix + 3
+			want := make([]float32, cout*ld)
+			col := make([]float32, g.K*g.N*g.Pix)
+			im2col(x, g, 0, g.N, col)
+			sgemm(false, false, cout, g.N*g.Pix, g.K, 1, w, g.K, col, g.N*g.Pix, 0, want, ld)
+			ap := make([]float32, pk.sizeA(cout, g.K))
+			pk.packA(w, cout, g.K, ap)
+			got := make([]float32, cout*ld)
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			pk.conv3x3(x, ap, g, cout, 0, 1, got, ld) // image by image, as the workers split them
+			pk.conv3x3(x, ap, g, cout, 1, g.N, got, ld)
+			for co := range cout {
+				for j := g.N * g.Pix; j < ld; j++ {
+					if !math.IsNaN(float64(got[co*ld+j])) {
+						t.Fatalf("%+v cout %d: wrote y[%d][%d], past the outputs", g, cout, co, j)
+					}
+					got[co*ld+j] = 0
+					want[co*ld+j] = 0
+				}
+			}
+			closeToScale(t, fmt.Sprintf("%+v cout %d", g, cout), got, want, 1e-5)
+		}
+	}
+}

@@ -50,6 +50,8 @@ type convOp struct {
 	// this convolution by fuseConvBN.
 	post *convPost
 	dn   *dnnlConv // the oneDNN primitives of all three passes, when convolutions run there
+	// packedW is the weights packed for pointwisePacked's GEMM.
+	packedW scratch
 	// x is the input node; noInputGrad (skipUnusedInputGrads) leaves its
 	// gradient out of the backward pass.
 	x           *G.Node
@@ -140,6 +142,32 @@ func pointwiseGemm() func(transA, transB bool, m, n, k int, alpha float32, a []f
 	return sgemm
 }
 
+// pointwisePacked is the packed GEMM (packedKernels) where the forward
+// pass of 1×1 convolutions runs on it: the AVX2 and AVX-512 kernel levels
+// of the cgo build.
+func pointwisePacked() *packedKernels {
+	if kernelLevel == "avx2" || kernelLevel == "avx512" {
+		return packedGEMM
+	}
+	return nil
+}
+
+// packed3x3 is the packed GEMM where the forward pass of a 3×3, stride-1,
+// padding-1 convolution with cout outputs runs on it instead of oneDNN:
+// where pointwisePacked holds and cout is not a multiple of the channel
+// block oneDNN computes in (16 floats on AVX-512, 8 on AVX2), which would
+// pad the outputs and multiply the padding — DenseNet-BC's 12.
+func packed3x3(g geom, cout int) *packedKernels {
+	pk := pointwisePacked()
+	if pk == nil || !convOnDNNL() || g.KH != 3 || g.KW != 3 || g.Stride != 1 || g.Pad != 1 {
+		return nil
+	}
+	if block := map[string]int{"avx512": 16, "avx2": 8}[kernelLevel]; cout%block == 0 {
+		return nil
+	}
+	return pk
+}
+
 // pointwiseBudget is colBudget; tests shrink it to run many tiles.
 var pointwiseBudget = colBudget
 
@@ -162,8 +190,29 @@ func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
 // sgemm: 30 against 11 ms).
 func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	g := op.g
-	ld, gemm := g.N*g.Pix, pointwiseGemm()
+	ld := g.N * g.Pix
 	op.cols = growScratch(op.cols)
+	if pk := pointwisePacked(); pk != nil {
+		ap := op.packedW.get(pk.sizeA(op.cout, g.C))
+		pk.packA(w, op.cout, g.C, ap)
+		var a, b []float32
+		var act Act
+		if bn != nil {
+			a, b, act = bn.a, bn.b, bn.act
+		}
+		parallel(g.N, func(wk, lo, hi int) {
+			eachTile(g, lo, hi, func(p0, p1 int) {
+				bp := op.cols[wk].get(pk.sizeB(p1-p0, g.C))
+				pk.packB(x, ld, g.C, p0, p1, a, b, act, bp)
+				pk.gemm(ap, bp, op.cout, p1-p0, g.C, y[p0:], ld)
+				if op.post != nil {
+					op.post.apply(y, ld, p0, p1)
+				}
+			})
+		})
+		return
+	}
+	gemm := pointwiseGemm()
 	parallel(g.N, func(wk, lo, hi int) {
 		eachTile(g, lo, hi, func(p0, p1 int) {
 			in, ldin := op.cols[wk].get(g.C*(p1-p0)), p1-p0
@@ -221,6 +270,20 @@ func (op *convOp) forward(x, w, y []float32) {
 	}
 	if g.pointwise() {
 		op.pointwise(nil, x, w, y)
+		return
+	}
+	if pk := packed3x3(g, op.cout); pk != nil {
+		if op.dn != nil { // what oneDNN kept of an earlier x is not of this one
+			op.dn.forget()
+		}
+		ap := op.packedW.get(pk.sizeA(op.cout, g.K))
+		pk.packA(w, op.cout, g.K, ap)
+		parallel(g.N, func(_, lo, hi int) {
+			pk.conv3x3(x, ap, g, op.cout, lo, hi, y, ldy)
+			if op.post != nil {
+				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
+			}
+		})
 		return
 	}
 	var act Act
