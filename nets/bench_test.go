@@ -140,7 +140,7 @@ func BenchmarkPackedPointwise(b *testing.B) {
 	}
 	eachKernelPath(b, func(b *testing.B) {
 		ap, bp := make([]float32, pk.sizeA(m, k)), make([]float32, pk.sizeB(n, k))
-		pk.packA(w, m, k, ap)
+		pk.packA(w, m, k, false, ap)
 		b.Run("pack", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				p0 := i * n % (ld - n)
@@ -178,7 +178,7 @@ func BenchmarkPacked3x3(b *testing.B) {
 		b.Run(fmt.Sprintf("%dx%d", hw, hw), func(b *testing.B) {
 			eachKernelPath(b, func(b *testing.B) {
 				ap := make([]float32, pk.sizeA(12, g.K))
-				pk.packA(w, 12, g.K, ap)
+				pk.packA(w, 12, g.K, false, ap)
 				for i := 0; i < b.N; i++ {
 					pk.conv3x3(x, ap, g, 12, 0, g.N, y, g.N*g.Pix)
 				}

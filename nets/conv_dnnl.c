@@ -371,7 +371,13 @@ const char *dc_impl(dc_conv *cv, int which) {
 	return name;
 }
 
-void dc_forget(dc_conv *cv) { cv->kept_of = NULL; }
+void dc_forget(dc_conv *cv) {
+	pthread_mutex_lock(&dc_mu);
+	cv->kept_of = NULL;
+	if (dc_last.cv == cv)
+		dc_last.cv = NULL;
+	pthread_mutex_unlock(&dc_mu);
+}
 
 long dc_reuses(dc_conv *cv) {
 	pthread_mutex_lock(&dc_mu);

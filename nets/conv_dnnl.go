@@ -83,8 +83,8 @@ func (d *dnnlConv) impl(pass int) string {
 	return C.GoString(C.dc_impl(d.h, C.int(pass)))
 }
 
-// forget drops the input the forward pass kept: the caller ran the last
-// forward pass itself.
+// forget drops what the passes kept for the next ones (dc_forget): the
+// caller ran a pass itself.
 func (d *dnnlConv) forget() {
 	if d.h != nil {
 		C.dc_forget(d.h)
@@ -93,7 +93,7 @@ func (d *dnnlConv) forget() {
 
 // reuses counts the reorders this convolution has skipped.
 func (d *dnnlConv) reuses() int {
-	if d.h == nil {
+	if d == nil || d.h == nil {
 		return 0
 	}
 	return int(C.dc_reuses(d.h))

@@ -33,8 +33,9 @@ int dc_run(dc_conv *cv, int pass, const float *in0, const float *in1, float *out
 // gradient the input-gradient pass left blocked for the weight gradient.
 long dc_reuses(dc_conv *cv);
 
-// dc_forget drops what a forward pass kept: the caller computed the last
-// forward pass itself, so the kept input is not of its x.
+// dc_forget drops what cv's passes left for its next ones (the forward
+// pass's input, the input gradient's blocked output gradient): the caller
+// computed a pass itself, so they are not of its operands.
 void dc_forget(dc_conv *cv);
 
 // dc_impl names the implementation oneDNN chose for a pass that has run.

@@ -82,12 +82,12 @@ var (
 // packedKernels multiply y = w·x for 1×1 convolutions, a register tile of
 // mr × nr outputs summed over k in order from zero, so that an output's
 // floats do not depend on the tile it falls in. packA packs the m × k
-// weights; packB packs columns [p0, p1) of the k rows of x (ld apart),
+// weights (w row-major, or with trans its k × m transpose); packB packs columns [p0, p1) of the k rows of x (ld apart),
 // mapped as scaleShift(·, a[row], b[row], act) does when a is not nil;
 // gemm writes the m × n outputs into y (rows ldy apart).
 type packedKernels struct {
 	tile  func() (mr, nr int)
-	packA func(w []float32, m, k int, ap []float32)
+	packA func(w []float32, m, k int, trans bool, ap []float32)
 	packB func(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32)
 	gemm  func(ap, bp []float32, m, n, k int, y []float32, ldy int)
 	// conv3x3 convolves images [n0, n1) of x at 3×3, stride 1, padding 1
@@ -95,6 +95,10 @@ type packedKernels struct {
 	// output pixels' columns as it goes; output channel co of image n goes
 	// to y[co·ldy + n·Pix …].
 	conv3x3 func(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
+	// weightGrad3x3 writes the weight gradient (cout × C × 3 × 3) of that
+	// convolution over images [n0, n1) of x and dy (cout, N, H, W), and
+	// reports false, writing nothing, for a width it does not handle.
+	weightGrad3x3 func(x, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool
 }
 
 // sizeA and sizeB are the floats the packed weights and a packed tile of n

@@ -883,12 +883,13 @@ static void pw_tile(long *mr, long *nr) {
 	*nr = PW_NR;
 }
 
-// pw_pack_a packs the m × k row-major w into ⌈m/PW_MR⌉ panels, each k
-// columns of PW_MR rows (zero past row m).
-static void pw_pack_a(const float *restrict w, long m, long k, float *restrict ap) {
+// pw_pack_a packs the m × k matrix whose element (i, kk) is w[i·rs + kk·cs]
+// (rs = k, cs = 1: w row-major; rs = 1, cs = m: its transpose) into
+// ⌈m/PW_MR⌉ panels, each k columns of PW_MR rows (zero past row m).
+static void pw_pack_a(const float *restrict w, long m, long k, long rs, long cs, float *restrict ap) {
 	for (long i0 = 0; i0 < m; i0 += PW_MR)
 		for (long kk = 0; kk < k; kk++)
-			for (long r = 0; r < PW_MR; r++) *ap++ = i0 + r < m ? w[(i0 + r) * k + kk] : 0;
+			for (long r = 0; r < PW_MR; r++) *ap++ = i0 + r < m ? w[(i0 + r) * rs + kk * cs] : 0;
 }
 
 // pw_pack_b packs columns [p0, p1) of the k rows of x (ld apart) into
@@ -1074,6 +1075,104 @@ static void pw_conv3x3(const float *restrict x, const float *restrict ap, const 
 	free(q);
 }
 
+// PW_WGRAD_ROWS defines name, the weight gradient of the 3×3 convolution
+// for output channels [co0, co0 + PW_WR) (clamped to cout; rows past it are
+// computed and dropped), input channel ci and kernel row ky, over one
+// image: vectors vec of vl pixels along each output row, PW_WR × 3 (kx)
+// vector sums added into part (one vector of partial sums per weight).
+#define PW_WGRAD_ROWS(name, vec, vl)                                                                                  \
+	__attribute__((always_inline)) static inline void name(const float *q, const float *dy, long ldc, long H,       \
+	                                                       long W, long pw, long co0, long cout, float *part,        \
+	                                                       long ldp) {                                              \
+		vec acc[PW_WR][3];                                                                                            \
+		const float *d[PW_WR];                                                                                        \
+		_Pragma("GCC unroll 8") for (long r = 0; r < PW_WR; r++) {                                                   \
+			acc[r][0] = acc[r][1] = acc[r][2] = (vec){};                                                             \
+			d[r] = dy + (co0 + r < cout ? co0 + r : cout - 1) * ldc;                                                 \
+		}                                                                                                             \
+		for (long oy = 0; oy < H; oy++)                                                                              \
+			for (long ox = 0; ox < W; ox += (vl)) {                                                                  \
+				vec x0, x1, x2;                                                                                        \
+				memcpy(&x0, q + oy * pw + ox, sizeof x0);                                                              \
+				memcpy(&x1, q + oy * pw + ox + 1, sizeof x1);                                                          \
+				memcpy(&x2, q + oy * pw + ox + 2, sizeof x2);                                                          \
+				_Pragma("GCC unroll 8") for (long r = 0; r < PW_WR; r++) {                                           \
+					vec g;                                                                                             \
+					memcpy(&g, d[r] + oy * W + ox, sizeof g);                                                          \
+					acc[r][0] = g * x0 + acc[r][0];                                                                    \
+					acc[r][1] = g * x1 + acc[r][1];                                                                    \
+					acc[r][2] = g * x2 + acc[r][2];                                                                    \
+				}                                                                                                      \
+			}                                                                                                          \
+		_Pragma("GCC unroll 8") for (long r = 0; r < PW_WR; r++) {                                                   \
+			if (co0 + r >= cout) break;                                                                               \
+			for (long kx = 0; kx < 3; kx++) {                                                                         \
+				vec p;                                                                                                 \
+				memcpy(&p, part + (r * ldp + kx) * (vl), sizeof p);                                                   \
+				p += acc[r][kx];                                                                                       \
+				memcpy(part + (r * ldp + kx) * (vl), &p, sizeof p);                                                   \
+			}                                                                                                          \
+		}                                                                                                              \
+	}
+#if NK_LEVEL == 4
+#define PW_WR 6
+#else
+#define PW_WR 4
+#endif
+PW_WGRAD_ROWS(pw_wgrad_rows, pw_vec, PW_VL)
+#if NK_LEVEL == 4
+PW_WGRAD_ROWS(pw_wgrad_rows_h, pw_hvec, 8)
+#endif
+
+// pw_conv3x3_wgrad writes into dw (cout × C × 3 × 3) the weight gradient
+// of the 3×3, stride-1, padding-1 convolution over images [n0, n1) of x
+// (C, N, H, W) and dy (cout, N, H, W): each weight's products are summed
+// in vectors of pixels along the rows (W a multiple of the vector, or of 8
+// on AVX-512), image after image, then across the vector. It returns -1, writing nothing, for a
+// width it does not handle.
+static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, const nk_geom *g, long cout, long n0, long n1, float *restrict dw) {
+	const long C = g->C, H = g->H, W = g->W, pix = H * W, pw = W + 2, pplane = (H + 2) * pw;
+	long vl;
+	if (W % PW_VL == 0)
+		vl = PW_VL;
+#if NK_LEVEL == 4
+	else if (W % 8 == 0)
+		vl = 8;
+#endif
+	else
+		return -1;
+	if (n1 <= n0) return 0; // no images: nothing to write
+	float *q = calloc(C * pplane + cout * C * 9 * vl, sizeof(float));
+	if (!q) __builtin_trap();
+	float *part = q + C * pplane;
+	for (long n = n0; n < n1; n++) {
+		for (long c = 0; c < C; c++) {
+			const float *src = x + (c * g->N + n) * pix;
+			for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
+		}
+		for (long co0 = 0; co0 < cout; co0 += PW_WR)
+			for (long ci = 0; ci < C; ci++)
+				for (long ky = 0; ky < 3; ky++) {
+					float *pp = part + ((co0 * C + ci) * 9 + ky * 3) * vl;
+					const float *qq = q + ci * pplane + ky * pw;
+#if NK_LEVEL == 4
+					if (vl == 8) {
+						pw_wgrad_rows_h(qq, dy + n * pix, g->N * pix, H, W, pw, co0, cout, pp, C * 9);
+						continue;
+					}
+#endif
+					pw_wgrad_rows(qq, dy + n * pix, g->N * pix, H, W, pw, co0, cout, pp, C * 9);
+				}
+	}
+	for (long i = 0; i < cout * C * 9; i++) {
+		float s = 0;
+		for (long l = 0; l < vl; l++) s += part[i * vl + l];
+		dw[i] = s;
+	}
+	free(q);
+	return 0;
+}
+
 // fma_peak runs iters rounds of 12 independent multiply-add chains on the
 // level's widest vectors (fused multiply-adds at x86-64-v3 and v4) and
 // returns the floating-point operations done: the core's peak rate, against
@@ -1120,4 +1219,5 @@ const nk_table NK_TABLE = {
 	.pw_pack_b = pw_pack_b,
 	.pw_gemm = pw_gemm,
 	.pw_conv3x3 = pw_conv3x3,
+	.pw_conv3x3_wgrad = pw_conv3x3_wgrad,
 };

@@ -50,17 +50,21 @@ double nk_fma_peak(long iters);
 
 // The packed GEMM of 1×1 convolutions (kernels_body.h): nk_pw_tile gives the
 // level's register tile, rows × columns; nk_pw_pack_a packs the m × k
-// weights, nk_pw_pack_b columns [p0, p1) of the k rows of x (ld apart),
+// weights (element (i, kk) at w[i·rs + kk·cs]), nk_pw_pack_b columns [p0, p1) of the k rows of x (ld apart),
 // mapped as nk_scale_shift does when a is not NULL; nk_pw_gemm writes the
 // m × n product into y (rows ldy apart).
 void nk_pw_tile(long *mr, long *nr);
-void nk_pw_pack_a(const float *w, long m, long k, float *ap);
+void nk_pw_pack_a(const float *w, long m, long k, long rs, long cs, float *ap);
 void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *bp);
 void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy);
 // nk_pw_conv3x3 convolves images [n0, n1) of x (C, N, H, W) at 3×3, stride
 // 1, padding 1 with the cout × 9C weights packed by nk_pw_pack_a, writing
 // output channel co of image n at y[co·ldy + n·H·W …].
 void nk_pw_conv3x3(const float *x, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy);
+// nk_pw_conv3x3_wgrad writes the weight gradient (cout × C × 3 × 3) of that
+// convolution over images [n0, n1) of x and dy (cout, N, H, W); it returns
+// -1, writing nothing, when the level does not handle the width W.
+int nk_pw_conv3x3_wgrad(const float *x, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw);
 
 // nk_table is one level's kernels.
 typedef struct {
@@ -78,10 +82,11 @@ typedef struct {
 	void (*from_blocked)(const float *, long, long, long, long, long, long, float *);
 	double (*fma_peak)(long);
 	void (*pw_tile)(long *, long *);
-	void (*pw_pack_a)(const float *, long, long, float *);
+	void (*pw_pack_a)(const float *, long, long, long, long, float *);
 	void (*pw_pack_b)(const float *, long, long, long, long, const float *, const float *, int, float *);
 	void (*pw_gemm)(const float *, const float *, long, long, long, float *, long);
 	void (*pw_conv3x3)(const float *, const float *, const nk_geom *, long, long, long, float *, long);
+	int (*pw_conv3x3_wgrad)(const float *, const float *, const nk_geom *, long, long, long, float *);
 } nk_table;
 
 extern const nk_table nk_table_v1;

@@ -62,11 +62,14 @@ void nk_from_blocked(const float *y, long C, long N, long HW, long B, long t0, l
 
 double nk_fma_peak(long iters) { return nk_impl->fma_peak(iters); }
 void nk_pw_tile(long *mr, long *nr) { nk_impl->pw_tile(mr, nr); }
-void nk_pw_pack_a(const float *w, long m, long k, float *ap) { nk_impl->pw_pack_a(w, m, k, ap); }
+void nk_pw_pack_a(const float *w, long m, long k, long rs, long cs, float *ap) { nk_impl->pw_pack_a(w, m, k, rs, cs, ap); }
 void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *bp) {
 	nk_impl->pw_pack_b(x, ld, k, p0, p1, a, b, act, bp);
 }
 void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy) { nk_impl->pw_gemm(ap, bp, m, n, k, y, ldy); }
 void nk_pw_conv3x3(const float *x, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy) {
 	nk_impl->pw_conv3x3(x, ap, g, cout, n0, n1, y, ldy);
+}
+int nk_pw_conv3x3_wgrad(const float *x, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw) {
+	return nk_impl->pw_conv3x3_wgrad(x, dy, g, cout, n0, n1, dw);
 }

@@ -48,7 +48,7 @@ func init() {
 	conv3x3Direct = nativeConv3x3Direct
 	toBlocked = nativeToBlocked
 	fromBlocked = nativeFromBlocked
-	packedGEMM = &packedKernels{tile: nativePwTile, packA: nativePwPackA, packB: nativePwPackB, gemm: nativePwGemm, conv3x3: nativePwConv3x3}
+	packedGEMM = &packedKernels{tile: nativePwTile, packA: nativePwPackA, packB: nativePwPackB, gemm: nativePwGemm, conv3x3: nativePwConv3x3, weightGrad3x3: nativePwWeightGrad3x3}
 }
 
 func nativePwTile() (mr, nr int) {
@@ -57,9 +57,13 @@ func nativePwTile() (mr, nr int) {
 	return int(m), int(n)
 }
 
-func nativePwPackA(w []float32, m, k int, ap []float32) {
+func nativePwPackA(w []float32, m, k int, trans bool, ap []float32) {
 	_, _ = w[m*k-1], ap[packedGEMM.sizeA(m, k)-1]
-	C.nk_pw_pack_a(fp(w), C.long(m), C.long(k), fp(ap))
+	rs, cs := k, 1
+	if trans {
+		rs, cs = 1, m
+	}
+	C.nk_pw_pack_a(fp(w), C.long(m), C.long(k), C.long(rs), C.long(cs), fp(ap))
 }
 
 func nativePwPackB(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32) {
@@ -77,6 +81,12 @@ func nativePwConv3x3(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy
 	_ = y[(cout-1)*ldy+n1*g.Pix-1]
 	cg := cgeom(g)
 	C.nk_pw_conv3x3(fp(x), fp(ap), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
+}
+
+func nativePwWeightGrad3x3(x, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool {
+	_, _, _ = x[g.C*g.N*g.H*g.W-1], dy[cout*g.N*g.Pix-1], dw[cout*g.K-1]
+	cg := cgeom(g)
+	return C.nk_pw_conv3x3_wgrad(fp(x), fp(dy), &cg, C.long(cout), C.long(n0), C.long(n1), fp(dw)) == 0
 }
 
 func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -258,8 +259,18 @@ func testPackedGEMM(t *testing.T) {
 					scaleShift(x[r*ld:(r+1)*ld], xin[r*ld:(r+1)*ld], a[r], b[r], ActReLU)
 				}
 			}
-			ap := make([]float32, pk.sizeA(c.m, c.k))
-			pk.packA(w, c.m, c.k, ap)
+			ap, apT := make([]float32, pk.sizeA(c.m, c.k)), make([]float32, pk.sizeA(c.m, c.k))
+			pk.packA(w, c.m, c.k, false, ap)
+			wT := make([]float32, len(w)) // w stored transposed: packs the same
+			for i := range c.m {
+				for kk := range c.k {
+					wT[kk*c.m+i] = w[i*c.k+kk]
+				}
+			}
+			pk.packA(wT, c.m, c.k, true, apT)
+			if !slices.Equal(ap, apT) {
+				t.Fatalf("%dx%d: the transposed weights pack otherwise", c.m, c.k)
+			}
 			run := func(tiles []int) []float32 {
 				y := make([]float32, c.m*ld)
 				for i := range y {
@@ -332,7 +343,7 @@ func testPacked3x3MatchesGEMM(t *testing.T) {
 			im2col(x, g, 0, g.N, col)
 			sgemm(false, false, cout, g.N*g.Pix, g.K, 1, w, g.K, col, g.N*g.Pix, 0, want, ld)
 			ap := make([]float32, pk.sizeA(cout, g.K))
-			pk.packA(w, cout, g.K, ap)
+			pk.packA(w, cout, g.K, false, ap)
 			got := make([]float32, cout*ld)
 			for i := range got {
 				got[i] = float32(math.NaN())

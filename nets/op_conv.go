@@ -194,7 +194,7 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	op.cols = growScratch(op.cols)
 	if pk := pointwisePacked(); pk != nil {
 		ap := op.packedW.get(pk.sizeA(op.cout, g.C))
-		pk.packA(w, op.cout, g.C, ap)
+		pk.packA(w, op.cout, g.C, false, ap)
 		var a, b []float32
 		var act Act
 		if bn != nil {
@@ -277,7 +277,7 @@ func (op *convOp) forward(x, w, y []float32) {
 			op.dn.forget()
 		}
 		ap := op.packedW.get(pk.sizeA(op.cout, g.K))
-		pk.packA(w, op.cout, g.K, ap)
+		pk.packA(w, op.cout, g.K, false, ap)
 		parallel(g.N, func(_, lo, hi int) {
 			pk.conv3x3(x, ap, g, op.cout, lo, hi, y, ldy)
 			if op.post != nil {
@@ -418,6 +418,10 @@ type convGradInputOp struct {
 	cout int
 	out  buffer
 	cols []scratch
+	// turned and packedW are the weights made for the packed GEMM (packed3x3,
+	// pointwise); tiles hold pointwise's tiles of wᵀ·dy.
+	turned, packedW scratch
+	tiles           []scratch
 }
 
 func (op *convGradInputOp) Arity() int    { return 2 }
@@ -441,6 +445,10 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 		op.pointwise(w, dy, dx, nil, nil)
 		return
 	}
+	if pk := packed3x3(g, op.cout); pk != nil {
+		op.packed3x3(pk, w, dy, dx)
+		return
+	}
 	if op.fwd.onDNNL(passBackwardData, w, dy, dx) {
 		return
 	}
@@ -459,6 +467,29 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 			col2im(col, g, n0, n1, dx)
 		}
 	})
+}
+
+// packed3x3 is backward on the packed GEMM (packed3x3): the input gradient
+// of a 3×3, stride-1, padding-1 convolution is the same convolution of dy
+// with the weights' channels swapped and their taps turned by 180°.
+func (op *convGradInputOp) packed3x3(pk *packedKernels, w, dy, dx []float32) {
+	g := op.g
+	if op.fwd.dn != nil { // oneDNN's blocked dy, if any, is not of this dy
+		op.fwd.dn.forget()
+	}
+	k := 9 * op.cout
+	wt := op.turned.get(g.C * k)
+	for co := range op.cout {
+		for ci := range g.C {
+			for t := range 9 {
+				wt[ci*k+co*9+8-t] = w[(co*g.C+ci)*9+t]
+			}
+		}
+	}
+	ap := op.packedW.get(pk.sizeA(g.C, k))
+	pk.packA(wt, g.C, k, false, ap)
+	gt := newGeom(op.cout, g.N, g.H, g.W, 3, 3, 1, 1)
+	parallel(g.N, func(_, lo, hi int) { pk.conv3x3(dy, ap, gt, g.C, lo, hi, dx, g.N*g.Pix) })
 }
 
 // backwardEvalBNAdd is, for a 1×1 convolution of the evaluation-mode batch
@@ -480,16 +511,32 @@ func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float
 func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
 	g := op.g
 	ld, gemm := g.N*g.Pix, pointwiseGemm()
-	op.cols = growScratch(op.cols)
+	op.cols, op.tiles = growScratch(op.cols), growScratch(op.tiles)
+	pk := pointwisePacked()
+	var ap []float32
+	if pk != nil {
+		ap = op.packedW.get(pk.sizeA(g.C, op.cout))
+		pk.packA(w, g.C, op.cout, true, ap)
+	}
+	// into computes wᵀ·dy for columns [p0, p1) into out (rows ldo apart).
+	into := func(wk, p0, p1 int, out []float32, ldo int) {
+		if pk == nil {
+			gemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, out, ldo)
+			return
+		}
+		bp := op.cols[wk].get(pk.sizeB(p1-p0, op.cout))
+		pk.packB(dy, ld, op.cout, p0, p1, nil, nil, ActNone, bp)
+		pk.gemm(ap, bp, g.C, p1-p0, op.cout, out, ldo)
+	}
 	parallel(g.N, func(wk, lo, hi int) {
 		eachTile(g, lo, hi, func(p0, p1 int) {
 			if bn == nil {
-				gemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, dx[p0:], ld)
+				into(wk, p0, p1, dx[p0:], ld)
 				return
 			}
 			cols := p1 - p0
-			t := op.cols[wk].get(g.C * cols)
-			gemm(true, false, g.K, cols, op.cout, 1, w, g.K, dy[p0:], ld, 0, t, cols)
+			t := op.tiles[wk].get(g.C * cols)
+			into(wk, p0, p1, t, cols)
 			for ch := range g.C {
 				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], dx[ch*ld+p0:ch*ld+p1])
 			}
@@ -535,6 +582,9 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 	}
 	g := op.g
 	ldy := g.N * g.Pix
+	if pk := packed3x3(g, op.cout); pk != nil && op.packed3x3(pk, x, dy, dw) {
+		return
+	}
 	if op.fwd.onDNNL(passBackwardWeights, x, dy, dw) {
 		return
 	}
@@ -557,6 +607,21 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 			beta = 1
 		}
 	})
+}
+
+// packed3x3 is weightGrad on the packed GEMM's kernels (packed3x3), each
+// worker's images summed apart and added in worker order; it reports false,
+// having written nothing, for a width they do not handle.
+func (op *convGradWeightOp) packed3x3(pk *packedKernels, x, dy, dw []float32) bool {
+	g := op.g
+	if !pk.weightGrad3x3(x, dy, g, op.cout, 0, 0, dw) { // no images: only asks about the width
+		return false
+	}
+	if op.fwd.dn != nil {
+		op.fwd.dn.forget()
+	}
+	op.perWorker(dw, func(_, lo, hi int, acc []float32) { pk.weightGrad3x3(x, dy, g, op.cout, lo, hi, acc) })
+	return true
 }
 
 // perWorker runs fn on each worker's images with its accumulator (dw for
