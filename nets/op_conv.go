@@ -272,7 +272,12 @@ func (op *convOp) forward(x, w, y []float32) {
 		op.pointwise(nil, x, w, y)
 		return
 	}
-	if pk := packed3x3(g, op.cout); pk != nil {
+	var act Act
+	if op.post != nil {
+		act = op.post.bn.act
+	}
+	direct := !op.training && useDirect(g, op.cout, act)
+	if pk := packed3x3(g, op.cout); pk != nil && !direct { // the direct kernel is for first layers, which it suits
 		if op.dn != nil { // what oneDNN kept of an earlier x is not of this one
 			op.dn.forget()
 		}
@@ -286,11 +291,6 @@ func (op *convOp) forward(x, w, y []float32) {
 		})
 		return
 	}
-	var act Act
-	if op.post != nil {
-		act = op.post.bn.act
-	}
-	direct := !op.training && useDirect(g, op.cout, act)
 	if !direct && op.onDNNL(passForward, x, w, y) {
 		if op.post != nil {
 			parallel(g.N, func(_, lo, hi int) { op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix) })
