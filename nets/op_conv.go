@@ -120,15 +120,18 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 	return G.ApplyOp(op, x, w)
 }
 
-// pointwiseTile is how many columns (pixels) a 1×1 convolution's forward
-// pass multiplies per GEMM: a multiple of 64 keeping c rows within
-// colBudget. The tiles are part of the arithmetic (a GEMM may round a
-// column differently at another width: OpenBLAS's AVX2 kernels do), so a
-// convolution that makes its input tile by tile (forwardBN) computes the
-// same floats as one reading it whole.
+// pointwiseTile is how many columns (pixels) a 1×1 convolution multiplies
+// per GEMM: a multiple of 64 keeping c rows within colBudget. On the BLAS
+// the tiles are part of the arithmetic (a GEMM may round a column
+// differently at another width: OpenBLAS's AVX2 kernels do), so a
+// convolution that makes its input tile by tile (forwardBN, weightGradBN)
+// computes the same floats as one reading it whole; the packed GEMM's
+// floats depend on no tile.
 func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
 
-// pointwiseGemm is the GEMM of 1×1 convolutions: oneDNN's on AVX-512 where
+// pointwiseGemm is the GEMM of 1×1 convolutions where the packed GEMM
+// (pointwisePacked) does not run them — their weight gradient, and every
+// pass on the generic level: oneDNN's on AVX-512 where
 // the convolutions run on oneDNN (about twice OpenBLAS's rate on
 // DenseNet-BC's 48-row shapes, one thread each), else the BLAS. On the AVX2
 // path OpenBLAS's Haswell kernels measured as fast or faster in the
@@ -143,8 +146,9 @@ func pointwiseGemm() func(transA, transB bool, m, n, k int, alpha float32, a []f
 }
 
 // pointwisePacked is the packed GEMM (packedKernels) where the forward
-// pass of 1×1 convolutions runs on it: the AVX2 and AVX-512 kernel levels
-// of the cgo build.
+// pass and the input gradient of 1×1 convolutions run on it: the AVX2 and
+// AVX-512 kernel levels of the cgo build (BenchmarkPackedPointwise times it
+// against the BLAS).
 func pointwisePacked() *packedKernels {
 	if kernelLevel == "avx2" || kernelLevel == "avx512" {
 		return packedGEMM

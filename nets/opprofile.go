@@ -304,6 +304,9 @@ func opKind(op G.Op) (string, float64) {
 	case *denseBlockOp:
 		return "dense-block fwd", op.convFLOPs()
 	case *denseBlockGradOp:
+		if !op.fwd.training { // input gradients only (ODIN's pass)
+			return "dense-block bwd", op.fwd.convFLOPs()
+		}
 		return "dense-block bwd", 2 * op.fwd.convFLOPs()
 	case *denseParamGradOp:
 		return "dense-block bwd-param", 0

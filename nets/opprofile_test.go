@@ -153,9 +153,23 @@ func TestOpProfileDenseBlock(t *testing.T) {
 	var prof OpProfile
 	ph := prof.Phase("training step", 2)
 	profilePair(t, "densenet-bc-10-4", func(m *Model) (*Program, error) { return m.TrainProgram(2, 0) }, true, ph, 2)
-	for _, row := range []string{"dense-block fwd", "dense-block bwd"} {
-		if r := ph.byName[row]; r == nil || r.Calls != 3*2 || r.FLOPs <= 0 {
-			t.Errorf("%s: %+v, want 3 calls per step with FLOPs", row, r)
+	grad := prof.Phase("input gradient", 2)
+	profilePair(t, "densenet-bc-10-4", func(m *Model) (*Program, error) { return m.InputGradProgram(2, 1000, HeadsMean) }, false, grad, 2)
+	// A training step's backward pass multiplies twice what the forward
+	// pass does (input and weight gradients); ODIN's, the input gradients
+	// only, as much.
+	for _, tc := range []struct {
+		ph     *OpPhase
+		perFwd float64
+	}{{ph, 2}, {grad, 1}} {
+		fwd, bwd := tc.ph.byName["dense-block fwd"], tc.ph.byName["dense-block bwd"]
+		for _, r := range []*OpRow{fwd, bwd} {
+			if r == nil || r.Calls != 3*2 || r.FLOPs <= 0 {
+				t.Fatalf("%s: %+v, want 3 calls per step with FLOPs", tc.ph.Name, r)
+			}
+		}
+		if bwd.FLOPs != tc.perFwd*fwd.FLOPs {
+			t.Errorf("%s: dense-block bwd counts %g FLOPs, want %g × the forward pass's %g", tc.ph.Name, bwd.FLOPs, tc.perFwd, fwd.FLOPs)
 		}
 	}
 }
