@@ -92,7 +92,9 @@
 //	kernels_native.go   the cgo build's kernels: C, one copy per x86-64 level
 //	kernels_cgo.h       their contract; kernels_body.h their source, compiled by
 //	                    kernels_v4.c (AVX-512), kernels_v3.c (AVX2),
-//	                    kernels_v1.c (baseline), called through kernels_dispatch.c
+//	                    kernels_v1.c (baseline), called through kernels_dispatch.c;
+//	                    among them the packed GEMM (pw_*) that runs 1×1
+//	                    convolutions and the 3×3 ones oneDNN would pad
 //	kernels_go.go       the pure-Go build's one level
 //	conv_engine.go      how large convolutions run (ConvEnv): oneDNN or
 //	                    im2col and the BLAS; conv_dnnl.go is the dnnl build's
