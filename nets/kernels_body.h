@@ -1008,6 +1008,16 @@ static inline void copy_run(float *restrict dst, const float *restrict src, long
 	for (; i < n; i++) dst[i] = src[i];
 }
 
+// pad_planes copies image n's planes of x (C, N, H, W) into the interiors
+// of q's zero-bordered ones, (H + 2) × (W + 2) floats each.
+static void pad_planes(const float *restrict x, const nk_geom *g, long n, float *restrict q) {
+	const long H = g->H, W = g->W, pw = W + 2, pplane = (H + 2) * pw;
+	for (long c = 0; c < g->C; c++) {
+		const float *src = x + (c * g->N + n) * H * W;
+		for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
+	}
+}
+
 // pw_conv3x3 is the 3×3, stride-1, padding-1 convolution of images
 // [n0, n1) of x (C, N, H, W) on the packed GEMM: ap holds the cout × 9C
 // weights packed (pw_pack_a), each image's planes are copied into
@@ -1021,10 +1031,7 @@ static void pw_conv3x3(const float *restrict x, const float *restrict ap, const 
 	if (!q) __builtin_trap();
 	float *bp = q + C * pplane;
 	for (long n = n0; n < n1; n++) {
-		for (long c = 0; c < C; c++) {
-			const float *src = x + (c * g->N + n) * pix;
-			for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
-		}
+		pad_planes(x, g, n, q);
 		for (long j0 = 0; j0 < pix; j0 += PW_NR) {
 			const long nr = pix - j0 < PW_NR ? pix - j0 : PW_NR;
 			if (W % PW_VL == 0) { // each vector within an output row: read in place
@@ -1146,10 +1153,7 @@ static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, c
 	if (!q) __builtin_trap();
 	float *part = q + C * pplane;
 	for (long n = n0; n < n1; n++) {
-		for (long c = 0; c < C; c++) {
-			const float *src = x + (c * g->N + n) * pix;
-			for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
-		}
+		pad_planes(x, g, n, q);
 		for (long co0 = 0; co0 < cout; co0 += PW_WR)
 			for (long ci = 0; ci < C; ci++)
 				for (long ky = 0; ky < 3; ky++) {
