@@ -156,17 +156,22 @@ func pointwisePacked() *packedKernels {
 	return nil
 }
 
-// packed3x3 is the packed GEMM where the forward pass of a 3×3, stride-1,
-// padding-1 convolution with cout outputs runs on it instead of oneDNN:
-// where pointwisePacked holds and cout is not a multiple of the channel
-// block oneDNN computes in (16 floats on AVX-512, 8 on AVX2), which would
-// pad the outputs and multiply the padding — DenseNet-BC's 12.
+// packed3x3 is the packed GEMM's kernels where a 3×3, stride-1, padding-1
+// convolution with cout outputs runs its passes on them instead of oneDNN
+// (the weight gradient where the width suits them): where pointwisePacked
+// holds and cout is not a multiple of the channel block oneDNN computes in
+// (16 floats on AVX-512, 8 on AVX2), which would pad the outputs and
+// multiply the padding — DenseNet-BC's 12.
 func packed3x3(g geom, cout int) *packedKernels {
 	pk := pointwisePacked()
 	if pk == nil || !convOnDNNL() || g.KH != 3 || g.KW != 3 || g.Stride != 1 || g.Pad != 1 {
 		return nil
 	}
-	if block := map[string]int{"avx512": 16, "avx2": 8}[kernelLevel]; cout%block == 0 {
+	block := 8
+	if kernelLevel == "avx512" {
+		block = 16
+	}
+	if cout%block == 0 {
 		return nil
 	}
 	return pk
