@@ -84,9 +84,10 @@ func (d *dnnlConv) impl(pass int) string {
 }
 
 // forget drops what the passes kept for the next ones (dc_forget): the
-// caller ran a pass itself.
+// caller ran a pass itself. A convolution that never ran on oneDNN (nil)
+// kept nothing.
 func (d *dnnlConv) forget() {
-	if d.h != nil {
+	if d != nil && d.h != nil {
 		C.dc_forget(d.h)
 	}
 }

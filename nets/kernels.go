@@ -73,18 +73,20 @@ var (
 	// build calls the native ones from C (conv_dnnl.c).
 	toBlocked   = refToBlocked
 	fromBlocked = refFromBlocked
-	// packedGEMM, when not nil, is the GEMM of 1×1 convolutions on operands
-	// packed for the kernel level's register tile (the cgo build's
-	// nk_pw_*; pointwiseGEMM says where it is used).
+	// packedGEMM, when not nil, is our GEMM on operands packed for the
+	// kernel level's register tile, with the 3×3 convolutions built on it
+	// (the cgo build's nk_pw_*; pointwisePacked and packed3x3 say where
+	// they run).
 	packedGEMM *packedKernels
 )
 
 // packedKernels multiply y = w·x for 1×1 convolutions, a register tile of
 // mr × nr outputs summed over k in order from zero, so that an output's
 // floats do not depend on the tile it falls in. packA packs the m × k
-// weights (w row-major, or with trans its k × m transpose); packB packs columns [p0, p1) of the k rows of x (ld apart),
-// mapped as scaleShift(·, a[row], b[row], act) does when a is not nil;
-// gemm writes the m × n outputs into y (rows ldy apart).
+// weights (w row-major, or with trans its k × m transpose); packB packs
+// columns [p0, p1) of the k rows of x (ld apart), mapped as scaleShift(·,
+// a[row], b[row], act) does when a is not nil; gemm writes the m × n
+// outputs into y (rows ldy apart).
 type packedKernels struct {
 	tile  func() (mr, nr int)
 	packA func(w []float32, m, k int, trans bool, ap []float32)

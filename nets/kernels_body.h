@@ -919,6 +919,20 @@ static void pw_pack_b(const float *restrict x, long ld, long k, long p0, long p1
 		}
 }
 
+// PW_STORE stores the mr × nr corner of the register tile acc (PW_MR rows
+// of two vectors of vl floats) into c (rows ldc apart): whole rows as they
+// are, a corner through a buffer.
+#define PW_STORE(acc, vl, c, ldc, mr, nr)                                                                  \
+	do {                                                                                                   \
+		if ((mr) == PW_MR && (nr) == 2 * (vl)) {                                                           \
+			_Pragma("GCC unroll 16") for (long r_ = 0; r_ < PW_MR; r_++) memcpy((c) + r_ * (ldc), (acc)[r_], sizeof(acc)[r_]); \
+			break;                                                                                         \
+		}                                                                                                  \
+		float t_[PW_MR][2 * (vl)];                                                                         \
+		memcpy(t_, (acc), sizeof t_);                                                                      \
+		for (long r_ = 0; r_ < (mr); r_++) memcpy((c) + r_ * (ldc), t_[r_], (nr) * sizeof(float));         \
+	} while (0)
+
 // pw_micro sums one register tile over k and stores its mr × nr corner
 // into c (rows ldc apart).
 __attribute__((always_inline)) static inline void pw_micro(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr) {
@@ -936,17 +950,7 @@ __attribute__((always_inline)) static inline void pw_micro(const float *restrict
 			acc[r][1] = ar * b1 + acc[r][1];
 		}
 	}
-	if (mr == PW_MR && nr == PW_NR) {
-#pragma GCC unroll 16
-		for (long r = 0; r < PW_MR; r++) {
-			memcpy(c + r * ldc, &acc[r][0], sizeof acc[r][0]);
-			memcpy(c + r * ldc + PW_VL, &acc[r][1], sizeof acc[r][1]);
-		}
-		return;
-	}
-	float t[PW_MR][PW_NR];
-	memcpy(t, acc, sizeof t);
-	for (long r = 0; r < mr; r++) memcpy(c + r * ldc, t[r], nr * sizeof(float));
+	PW_STORE(acc, PW_VL, c, ldc, mr, nr);
 }
 
 // PW_MICRO_3X3 defines name, pw_micro for the 3×3 convolution reading its
@@ -974,13 +978,7 @@ __attribute__((always_inline)) static inline void pw_micro(const float *restrict
 					}                                                                                                  \
 				}                                                                                                      \
 			}                                                                                                          \
-		if (mr == PW_MR && nr == 2 * (vl)) {                                                                          \
-			_Pragma("GCC unroll 16") for (long r = 0; r < PW_MR; r++) memcpy(c + r * ldc, acc[r], sizeof acc[r]);    \
-			return;                                                                                                    \
-		}                                                                                                              \
-		float t[PW_MR][2 * (vl)];                                                                                     \
-		memcpy(t, acc, sizeof t);                                                                                     \
-		for (long r = 0; r < mr; r++) memcpy(c + r * ldc, t[r], nr * sizeof(float));                                  \
+		PW_STORE(acc, vl, c, ldc, mr, nr);                                                                            \
 	}
 PW_MICRO_3X3(pw_micro_3x3, pw_vec, PW_VL)
 #if NK_LEVEL == 4
@@ -1021,9 +1019,11 @@ static void pad_planes(const float *restrict x, const nk_geom *g, long n, float 
 // pw_conv3x3 is the 3×3, stride-1, padding-1 convolution of images
 // [n0, n1) of x (C, N, H, W) on the packed GEMM: ap holds the cout × 9C
 // weights packed (pw_pack_a), each image's planes are copied into
-// zero-bordered ones, and each panel of PW_NR output pixels is packed from
-// them, its 9C rows in the weights' (c, ky, kx) order, and multiplied at
-// once. Output channel co of image n goes to y[co·ldy + n·H·W …].
+// zero-bordered ones, and each panel of PW_NR output pixels is multiplied
+// with its 9C rows in the weights' (c, ky, kx) order: read in place where
+// each vector lies within an output row (W a multiple of the vector, or of
+// 8 on AVX-512), else packed from runs along the rows first. Output
+// channel co of image n goes to y[co·ldy + n·H·W …].
 static void pw_conv3x3(const float *restrict x, const float *restrict ap, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, K = 9 * C;
 	const long pw = W + 2, pplane = (H + 2) * pw;
@@ -1061,10 +1061,6 @@ static void pw_conv3x3(const float *restrict x, const float *restrict ap, const 
 					for (long kx = 0; kx < 3; kx++) {
 						float *dst = bp + ((c * 3 + ky) * 3 + kx) * PW_NR;
 						const float *qc = q + c * pplane + ky * pw + kx;
-						if (nr == PW_NR && W % PW_NR == 0) { // one output row
-							memcpy(dst, qc + (j0 / W) * pw + j0 % W, PW_NR * sizeof(float));
-							continue;
-						}
 						for (long j = 0; j < nr;) { // runs along output rows
 							const long oy = (j0 + j) / W, ox = (j0 + j) % W;
 							const long len = W - ox < nr - j ? W - ox : nr - j;
@@ -1135,8 +1131,8 @@ PW_WGRAD_ROWS(pw_wgrad_rows_h, pw_hvec, 8)
 // of the 3×3, stride-1, padding-1 convolution over images [n0, n1) of x
 // (C, N, H, W) and dy (cout, N, H, W): each weight's products are summed
 // in vectors of pixels along the rows (W a multiple of the vector, or of 8
-// on AVX-512), image after image, then across the vector. It returns -1, writing nothing, for a
-// width it does not handle.
+// on AVX-512), image after image, then across the vector. It returns -1,
+// writing nothing, for a width it does not handle.
 static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, const nk_geom *g, long cout, long n0, long n1, float *restrict dw) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, pw = W + 2, pplane = (H + 2) * pw;
 	long vl;

@@ -287,9 +287,7 @@ func (op *convOp) forward(x, w, y []float32) {
 	}
 	direct := !op.training && useDirect(g, op.cout, act)
 	if pk := packed3x3(g, op.cout); pk != nil && !direct { // the direct kernel is for first layers, which it suits
-		if op.dn != nil { // what oneDNN kept of an earlier x is not of this one
-			op.dn.forget()
-		}
+		op.dn.forget() // what oneDNN kept of an earlier x is not of this one
 		ap := op.packedW.get(pk.sizeA(op.cout, g.K))
 		pk.packA(w, op.cout, g.K, false, ap)
 		parallel(g.N, func(_, lo, hi int) {
@@ -483,9 +481,7 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 // with the weights' channels swapped and their taps turned by 180°.
 func (op *convGradInputOp) packed3x3(pk *packedKernels, w, dy, dx []float32) {
 	g := op.g
-	if op.fwd.dn != nil { // oneDNN's blocked dy, if any, is not of this dy
-		op.fwd.dn.forget()
-	}
+	op.fwd.dn.forget() // oneDNN's blocked dy, if any, is not of this dy
 	k := 9 * op.cout
 	wt := op.turned.get(g.C * k)
 	for co := range op.cout {
@@ -626,9 +622,7 @@ func (op *convGradWeightOp) packed3x3(pk *packedKernels, x, dy, dw []float32) bo
 	if !pk.weightGrad3x3(x, dy, g, op.cout, 0, 0, dw) { // no images: only asks about the width
 		return false
 	}
-	if op.fwd.dn != nil {
-		op.fwd.dn.forget()
-	}
+	op.fwd.dn.forget()
 	op.perWorker(dw, func(_, lo, hi int, acc []float32) { pk.weightGrad3x3(x, dy, g, op.cout, lo, hi, acc) })
 	return true
 }

@@ -40,9 +40,9 @@ type Throughput struct {
 	// Training-step memory: heap bytes allocated per step, and resident set
 	// size after the warm-up (its garbage returned), at the end of the
 	// training phase, and the lowest and highest RSS sampled every 50 steps
-	// from step 50 on (after the heap has reached its working size). HeapStart and HeapEnd are the
-	// live Go heap (after a collection) before and after the training
-	// phase: equal when nothing leaks.
+	// from step 50 on (after the heap has reached its working size).
+	// HeapStart and HeapEnd are the live Go heap (after a collection)
+	// before and after the training phase: equal when nothing leaks.
 	AllocPerStep               float64
 	RSSStart, RSSEnd           int64
 	RSSSteadyMin, RSSSteadyMax int64
