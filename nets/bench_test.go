@@ -162,6 +162,44 @@ func BenchmarkPackedPointwise(b *testing.B) {
 	})
 }
 
+// BenchmarkPackedWeightGrad1x1 times the 1×1 weight gradient of a dense
+// layer's bottleneck (48 outputs of 300 channels through bn1) over tiles of
+// wgradTile columns, one thread, against the BLAS on the same normalised
+// tile.
+func BenchmarkPackedWeightGrad1x1(b *testing.B) {
+	pk := packedGEMM
+	if pk == nil {
+		b.Skip("no packed GEMM in this build")
+	}
+	m, k, n, ld := 48, 300, wgradTile, 64*256
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, dy, a, bn := randSlice(rng, k*ld), randSlice(rng, m*ld), randSlice(rng, k), randSlice(rng, k)
+	dw, in := make([]float32, m*k), make([]float32, k*n)
+	gflops := func(b *testing.B) {
+		b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	}
+	eachKernelPath(b, func(b *testing.B) {
+		t := make([]float32, pk.sizeT(m, k, n))
+		b.Run("packed", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p0 := i * n % (ld - n)
+				pk.weightGrad1x1(dy, ld, m, x, ld, k, p0, p0+n, a, bn, ActReLU, t, dw)
+			}
+			gflops(b)
+		})
+		b.Run("blas", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				p0 := i * n % (ld - n)
+				for r := range k {
+					scaleShift(x[r*ld+p0:r*ld+p0+n], in[r*n:(r+1)*n], a[r], bn[r], ActReLU)
+				}
+				sgemm(false, true, m, k, n, 1, dy[p0:], ld, in, n, 1, dw, k)
+			}
+			gflops(b)
+		})
+	})
+}
+
 // BenchmarkPacked3x3 times the packed GEMM's 3×3 convolution on
 // DenseNet-BC's bottleneck shape (48 → 12 channels) at each block's image
 // size, one thread.

@@ -176,6 +176,8 @@ func TestGradients(t *testing.T) {
 		func(in []*G.Node) (*G.Node, error) { return ConcatChannels(in...) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "avgpool 2/2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 6, 6)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 2, 2) }, nil, 1e-2, atol, rtol)
+	checkGrad(t, "avgpool 2/2 odd", []*tensor.Dense{randTensor(rng, 1, 2, 3, 7, 5)}, []int{0},
+		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 2, 2) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "avgpool 3/2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 7, 7)}, []int{0},
 		func(in []*G.Node) (*G.Node, error) { return AvgPool2D(in[0], 3, 2) }, nil, 1e-2, atol, rtol)
 	checkGrad(t, "maxpool 2", []*tensor.Dense{randTensor(rng, 1, 2, 3, 6, 4)}, []int{0},

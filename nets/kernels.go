@@ -101,6 +101,13 @@ type packedKernels struct {
 	// convolution over images [n0, n1) of x and dy (cout, N, H, W), and
 	// reports false, writing nothing, for a width it does not handle.
 	weightGrad3x3 func(x, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool
+	// weightGrad1x1 adds to dw (m × k) a 1×1 convolution's weight
+	// gradient dy·x̂ᵀ over columns [p0, p1): dy's m rows ldy apart, x̂ the k
+	// rows of x (ld apart) mapped as packB maps them, both packed into t
+	// (sizeT floats) first. Each output's sum goes on over the columns in
+	// order, so tiles do not change its floats.
+	weightGrad1x1 func(dy []float32, ldy, m int, x []float32, ld, k, p0, p1 int, a, b []float32, act Act, t, dw []float32)
+	sizeT         func(m, k, n int) int
 }
 
 // sizeA and sizeB are the floats the packed weights and a packed tile of n

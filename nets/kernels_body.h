@@ -953,6 +953,32 @@ __attribute__((always_inline)) static inline void pw_micro(const float *restrict
 	PW_STORE(acc, PW_VL, c, ldc, mr, nr);
 }
 
+// pw_micro_from is pw_micro starting from the mr × nr outputs in c rather
+// than zero: the sums over k continue theirs.
+__attribute__((always_inline)) static inline void pw_micro_from(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr) {
+	pw_vec acc[PW_MR][2];
+	if (mr == PW_MR && nr == PW_NR) {
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) memcpy(acc[r], c + r * ldc, sizeof acc[r]);
+	} else {
+		float t[PW_MR][PW_NR] = {{0}};
+		for (long r = 0; r < mr; r++) memcpy(t[r], c + r * ldc, nr * sizeof(float));
+		memcpy(acc, t, sizeof t);
+	}
+	for (long kk = 0; kk < k; kk++, a += PW_MR, b += PW_NR) {
+		pw_vec b0, b1;
+		memcpy(&b0, b, sizeof b0);
+		memcpy(&b1, b + PW_VL, sizeof b1);
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) {
+			const pw_vec ar = (pw_vec){} + a[r];
+			acc[r][0] = ar * b0 + acc[r][0];
+			acc[r][1] = ar * b1 + acc[r][1];
+		}
+	}
+	PW_STORE(acc, PW_VL, c, ldc, mr, nr);
+}
+
 // PW_MICRO_3X3 defines name, pw_micro for the 3×3 convolution reading its
 // columns in place (no packing) on vectors vec of vl floats: vector v of
 // the register tile's row (c, ky, kx) is the vl floats at q[v] + c·pplane
@@ -995,6 +1021,125 @@ static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, 
 		for (long i0 = 0; i0 < m; i0 += PW_MR) {
 			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
 			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr);
+		}
+	}
+}
+
+// The weight gradient of a 1×1 convolution, dw += dy·x̂ᵀ over a tile of
+// columns, on the packed GEMM: both operands have the pixels (the sum's
+// index) contiguous, so each is packed transposed — dy into panels of
+// PW_MR rows, x̂ into panels of PW_NR, a pixel's values side by side — in
+// blocks of 8 × 8 transposed in registers; the register tile then starts
+// from the outputs' sums so far and adds the tile's pixels in order. An
+// output's floats are those of one sum over all the pixels in order, on
+// whatever tiles.
+typedef float pw_v8 __attribute__((vector_size(32)));
+typedef int pw_i8 __attribute__((vector_size(32)));
+typedef float pw_v8u __attribute__((vector_size(32), aligned(4))); // unaligned
+
+// pw_transpose8 transposes the 8 × 8 block r in place.
+__attribute__((always_inline)) static inline void pw_transpose8(pw_v8 r[8]) {
+	pw_v8 t[8], u[8];
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = __builtin_shuffle(r[i], r[i + 1], (pw_i8){0, 8, 1, 9, 4, 12, 5, 13});
+		t[i + 1] = __builtin_shuffle(r[i], r[i + 1], (pw_i8){2, 10, 3, 11, 6, 14, 7, 15});
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 4)
+#pragma GCC unroll 8
+		for (int h = 0; h < 2; h++) {
+			u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + 2 + h], (pw_i8){0, 1, 8, 9, 4, 5, 12, 13});
+			u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + 2 + h], (pw_i8){2, 3, 10, 11, 6, 7, 14, 15});
+		}
+#pragma GCC unroll 8
+	for (int i = 0; i < 4; i++) {
+		r[i] = __builtin_shuffle(u[i], u[i + 4], (pw_i8){0, 1, 2, 3, 8, 9, 10, 11});
+		r[i + 4] = __builtin_shuffle(u[i], u[i + 4], (pw_i8){4, 5, 6, 7, 12, 13, 14, 15});
+	}
+}
+
+// pw_pack_t writes the rows [r0, r0 + rows) of x (ld apart, rows ≤ 8, each
+// mapped as scale_shift(·, a[r], b[r], act) when a is not NULL) at columns
+// [p0, p0 + n) transposed: column j's values go to dst + j·stride, side by
+// side. Blocks of 8 columns are transposed in registers and each column
+// stored as 8 floats, zero past rows: up to 8 − rows floats past its
+// values, which the caller writes after (pw_pack_panels).
+static inline void pw_pack_t(const float *restrict x, long ld, long r0, long rows, long p0, long n, const float *a, const float *b,
+                             int act, float *restrict dst, long stride) {
+	long j = 0;
+	for (; j + 8 <= n; j += 8) {
+		pw_v8 r[8];
+#pragma GCC unroll 8
+		for (long i = 0; i < 8; i++) {
+			if (i >= rows) {
+				r[i] = (pw_v8){};
+				continue;
+			}
+			r[i] = *(const pw_v8u *)(x + (r0 + i) * ld + p0 + j);
+			if (a) {
+				if (act == NK_GELU) // scalar, as scale_shift computes it
+					for (long q = 0; q < 8; q++) r[i][q] = nk_gelu(a[r0 + i] * r[i][q] + b[r0 + i]);
+				else {
+					r[i] = r[i] * a[r0 + i] + b[r0 + i];
+					if (act == NK_RELU) r[i] = (pw_v8)((pw_i8)r[i] & (r[i] > 0)); // v > 0 ? v : 0
+				}
+			}
+		}
+		pw_transpose8(r);
+#pragma GCC unroll 8
+		for (long q = 0; q < 8; q++) *(pw_v8u *)(dst + (j + q) * stride) = r[q];
+	}
+	for (; j < n; j++)
+		for (long i = 0; i < rows; i++) {
+			float v = x[(r0 + i) * ld + p0 + j];
+			if (a) scale_shift(&v, &v, 1, a[r0 + i], b[r0 + i], act);
+			dst[j * stride + i] = v;
+		}
+}
+
+// pw_pack_panels packs columns [p0, p0 + n) of the m rows of x (ld apart,
+// mapped through a, b, act when a is not NULL) transposed into ⌈m/w⌉
+// panels of w values a column (zero past row m), w = PW_MR or PW_NR. A
+// column's stores may spill up to 7 floats past its group of 8 rows; the
+// groups go from a panel's last and the panels in order, so a spill lands
+// on floats written later — the next column's first rows, or the next
+// panel's first column — or, from the last panel, on as many floats past
+// the panels.
+static void pw_pack_panels(const float *restrict x, long ld, long m, long p0, long n, const float *a, const float *b, int act,
+                           long w, float *restrict dst) {
+	for (long i0 = 0; i0 < m; i0 += w) {
+		float *panel = dst + i0 * n;
+		for (long g0 = (w - 1) / 8 * 8; g0 >= 0; g0 -= 8) {
+			const long rows = g0 + 8 <= w ? 8 : w - g0;
+			const long real = m - i0 - g0 >= rows ? rows : (m - i0 - g0 > 0 ? m - i0 - g0 : 0);
+			pw_pack_t(x, ld, i0 + g0, real, p0, n, a, b, act, panel + g0, w);
+			if (real < rows)
+				for (long j = n / 8 * 8; j < n; j++) // the scalar columns' rows past m
+					for (long i = real; i < rows; i++) panel[j * w + g0 + i] = 0;
+		}
+	}
+}
+
+// pw_wgrad_len is the floats of pw_wgrad's scratch for n columns.
+static long pw_wgrad_len(long m, long k, long n) {
+	return ((m + PW_MR - 1) / PW_MR * PW_MR + (k + PW_NR - 1) / PW_NR * PW_NR) * n + 8; // + a last spill
+}
+
+// pw_wgrad adds to dw (m × k, row-major) dy·x̂ᵀ over columns [p0, p1): dy's
+// m rows ldy apart, x̂ the k rows of x (ld apart) mapped as scale_shift(·,
+// a[kk], b[kk], act) when a is not NULL; t holds pw_wgrad_len floats.
+static void pw_wgrad(const float *restrict dy, long ldy, long m, const float *restrict x, long ld, long k, long p0, long p1,
+                     const float *a, const float *b, int act, float *restrict t, float *restrict dw) {
+	const long n = p1 - p0;
+	float *ap = t, *bp = t + (m + PW_MR - 1) / PW_MR * PW_MR * n;
+	pw_pack_panels(dy, ldy, m, p0, n, NULL, NULL, 0, PW_MR, ap);
+	pw_pack_panels(x, ld, k, p0, n, a, b, act, PW_NR, bp);
+	for (long j0 = 0; j0 < k; j0 += PW_NR) {
+		const long nr = k - j0 < PW_NR ? k - j0 : PW_NR;
+		for (long i0 = 0; i0 < m; i0 += PW_MR) {
+			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
+			pw_micro_from(ap + i0 * n, bp + j0 * n, n, dw + i0 * k + j0, k, mr, nr);
 		}
 	}
 }
@@ -1220,4 +1365,6 @@ const nk_table NK_TABLE = {
 	.pw_gemm = pw_gemm,
 	.pw_conv3x3 = pw_conv3x3,
 	.pw_conv3x3_wgrad = pw_conv3x3_wgrad,
+	.pw_wgrad_len = pw_wgrad_len,
+	.pw_wgrad = pw_wgrad,
 };

@@ -65,6 +65,12 @@ void nk_pw_conv3x3(const float *x, const float *ap, const nk_geom *g, long cout,
 // convolution over images [n0, n1) of x and dy (cout, N, H, W); it returns
 // -1, writing nothing, when the level does not handle the width W.
 int nk_pw_conv3x3_wgrad(const float *x, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw);
+// nk_pw_wgrad adds to dw (m × k) the 1×1 convolution's weight gradient
+// dy·x̂ᵀ over columns [p0, p1): dy's m rows ldy apart, x̂ the k rows of x
+// (ld apart) mapped as nk_scale_shift does when a is not NULL, packed into
+// t (nk_pw_wgrad_len(m, k, p1 − p0) floats).
+long nk_pw_wgrad_len(long m, long k, long n);
+void nk_pw_wgrad(const float *dy, long ldy, long m, const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *t, float *dw);
 
 // nk_table is one level's kernels.
 typedef struct {
@@ -87,6 +93,8 @@ typedef struct {
 	void (*pw_gemm)(const float *, const float *, long, long, long, float *, long);
 	void (*pw_conv3x3)(const float *, const float *, const nk_geom *, long, long, long, float *, long);
 	int (*pw_conv3x3_wgrad)(const float *, const float *, const nk_geom *, long, long, long, float *);
+	long (*pw_wgrad_len)(long, long, long);
+	void (*pw_wgrad)(const float *, long, long, const float *, long, long, long, long, const float *, const float *, int, float *, float *);
 } nk_table;
 
 extern const nk_table nk_table_v1;

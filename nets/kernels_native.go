@@ -48,7 +48,7 @@ func init() {
 	conv3x3Direct = nativeConv3x3Direct
 	toBlocked = nativeToBlocked
 	fromBlocked = nativeFromBlocked
-	packedGEMM = &packedKernels{tile: nativePwTile, packA: nativePwPackA, packB: nativePwPackB, gemm: nativePwGemm, conv3x3: nativePwConv3x3, weightGrad3x3: nativePwWeightGrad3x3}
+	packedGEMM = &packedKernels{tile: nativePwTile, packA: nativePwPackA, packB: nativePwPackB, gemm: nativePwGemm, conv3x3: nativePwConv3x3, weightGrad3x3: nativePwWeightGrad3x3, weightGrad1x1: nativePwWeightGrad1x1, sizeT: nativePwSizeT}
 }
 
 func nativePwTile() (mr, nr int) {
@@ -87,6 +87,19 @@ func nativePwWeightGrad3x3(x, dy []float32, g geom, cout, n0, n1 int, dw []float
 	_, _, _ = x[g.C*g.N*g.H*g.W-1], dy[cout*g.N*g.Pix-1], dw[cout*g.K-1]
 	cg := cgeom(g)
 	return C.nk_pw_conv3x3_wgrad(fp(x), fp(dy), &cg, C.long(cout), C.long(n0), C.long(n1), fp(dw)) == 0
+}
+
+func nativePwSizeT(m, k, n int) int { return int(C.nk_pw_wgrad_len(C.long(m), C.long(k), C.long(n))) }
+
+func nativePwWeightGrad1x1(dy []float32, ldy, m int, x []float32, ld, k, p0, p1 int, a, b []float32, act Act, t, dw []float32) {
+	_, _ = dy[(m-1)*ldy+p1-1], x[(k-1)*ld+p1-1]
+	_, _ = t[nativePwSizeT(m, k, p1-p0)-1], dw[m*k-1]
+	var pa, pb *C.float
+	if a != nil {
+		_, _ = a[k-1], b[k-1]
+		pa, pb = fp(a), fp(b)
+	}
+	C.nk_pw_wgrad(fp(dy), C.long(ldy), C.long(m), fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, C.int(act), fp(t), fp(dw))
 }
 
 func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int) {

@@ -316,6 +316,97 @@ func testPackedGEMM(t *testing.T) {
 	}
 }
 
+// TestPackedWeightGrad1x1 checks the 1×1 weight gradient on the packed
+// GEMM (packedKernels.weightGrad1x1) against a float64 sum, with and
+// without the batch norm mapped in, on shapes that fill no register tile
+// and tiles that end mid-block: that it adds to dw, reads nothing past a
+// tile (NaN there), writes nothing past dw, and gives each output the same
+// floats on any tiles and wherever it falls in the register tile.
+func TestPackedWeightGrad1x1(t *testing.T) { eachKernelPath(t, testPackedWeightGrad1x1) }
+
+func testPackedWeightGrad1x1(t *testing.T) {
+	pk := packedGEMM
+	if pk == nil {
+		t.Skip("no packed GEMM in this build")
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, c := range []struct{ m, k, p0, p1 int }{{48, 24, 0, 320}, {48, 343, 64, 128}, {5, 7, 3, 40}, {1, 1, 0, 1}, {13, 10, 10, 27}, {12, 33, 0, 200}} {
+		ld := c.p1 + 6
+		x, dy := randSlice(rng, c.k*ld), randSlice(rng, c.m*ld)
+		for j := range ld { // NaN outside the columns: read, it would poison the sums
+			if j < c.p0 || j >= c.p1 {
+				for r := range c.k {
+					x[r*ld+j] = float32(math.NaN())
+				}
+				for r := range c.m {
+					dy[r*ld+j] = float32(math.NaN())
+				}
+			}
+		}
+		a, b := randSlice(rng, c.k), randSlice(rng, c.k)
+		start := func(o int) float32 { return float32(o%3) - 1 } // dw's floats before
+		run := func(dy, x []float32, m, k int, a, b []float32, o0 int, tiles []int) []float32 {
+			dw := make([]float32, m*k+1)
+			for i := range m * k {
+				dw[i] = start(o0 + i)
+			}
+			dw[m*k] = 42 // past dw: stays
+			for p0 := c.p0; p0 < c.p1; {
+				p1 := min(c.p1, p0+tiles[0])
+				tiles = append(tiles[1:], tiles[0])
+				tmp := make([]float32, pk.sizeT(m, k, p1-p0))
+				pk.weightGrad1x1(dy, ld, m, x, ld, k, p0, p1, a, b, ActReLU, tmp, dw[:m*k])
+				p0 = p1
+			}
+			if dw[m*k] != 42 {
+				t.Fatalf("%dx%d: wrote past dw", m, k)
+			}
+			return dw[:m*k]
+		}
+		for _, bn := range []bool{false, true} {
+			name := fmt.Sprintf("%dx%d [%d, %d) bn %v", c.m, c.k, c.p0, c.p1, bn)
+			var pa, pb []float32
+			if bn {
+				pa, pb = a, b
+			}
+			dw := run(dy, x, c.m, c.k, pa, pb, 0, []int{c.p1})
+			for i := range c.m {
+				for kk := range c.k {
+					want, mag := float64(start(i*c.k+kk)), 0.0
+					for j := c.p0; j < c.p1; j++ {
+						v := x[kk*ld+j]
+						if bn {
+							v = max(0, a[kk]*v+b[kk])
+						}
+						p := float64(dy[i*ld+j]) * float64(v)
+						want, mag = want+p, mag+math.Abs(p)
+					}
+					if got := dw[i*c.k+kk]; math.Abs(float64(got)-want) > 1e-5*(mag+1) {
+						t.Fatalf("%s: dw[%d][%d] = %v, float64 sum %v", name, i, kk, got, want)
+					}
+				}
+			}
+			tiled := run(dy, x, c.m, c.k, pa, pb, 0, []int{7, 64, 3, 33})
+			for i := range dw {
+				if math.Float32bits(dw[i]) != math.Float32bits(tiled[i]) {
+					t.Fatalf("%s: dw[%d] = %v in tiles, %v whole", name, i, tiled[i], dw[i])
+				}
+			}
+			// Output (i, kk) alone, as the one output of 1 × 1: the same floats.
+			for _, o := range [][2]int{{0, 0}, {c.m - 1, c.k - 1}, {c.m / 2, c.k / 2}} {
+				var oa, ob []float32
+				if bn {
+					oa, ob = a[o[1]:o[1]+1], b[o[1]:o[1]+1]
+				}
+				one := run(dy[o[0]*ld:], x[o[1]*ld:], 1, 1, oa, ob, o[0]*c.k+o[1], []int{c.p1})
+				if got := dw[o[0]*c.k+o[1]]; math.Float32bits(one[0]) != math.Float32bits(got) {
+					t.Fatalf("%s: dw[%d][%d] = %v alone, %v in its register tile", name, o[0], o[1], one[0], got)
+				}
+			}
+		}
+	}
+}
+
 // TestPacked3x3MatchesGEMM checks the packed GEMM's 3×3 convolution
 // (packedKernels.conv3x3) against im2col and the BLAS on every kernel
 // level: rows whose width is a multiple of the vectors (read in place),

@@ -657,15 +657,37 @@ func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
 	op.pointwise(bn, x, dy, dw)
 }
 
+// wgradTile is how many columns the packed GEMM's 1×1 weight gradient
+// packs at a time: a panel of them, PW_NR rows wide, stays in the L1 cache.
+// Its floats do not depend on it.
+const wgradTile = 256
+
 // pointwise computes the weight gradient of a 1×1 convolution, dy·xᵀ or
-// dy·bn(x)ᵀ, summing over the columns tile by tile (pointwiseTile) in each
-// worker's images, then adding the workers' sums. (Unlike the forward
-// pass, copying the tiles into contiguous scratch does not pay here: 0.92-
-// 1.02× in place against copied, in one process, on both paths.)
+// dy·bn(x)ᵀ, summing over the columns tile by tile in each worker's images
+// (wgradTile on the packed GEMM, else pointwiseTile), then adding the
+// workers' sums. (On the BLAS, copying the tiles into contiguous scratch
+// does not pay: 0.92-1.02× in place against copied, in one process, on
+// both paths.)
 func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	g := op.g
 	ld, gemm := g.N*g.Pix, pointwiseGemm()
 	op.cols = growScratch(op.cols)
+	if pk := pointwisePacked(); pk != nil {
+		var a, b []float32
+		var act Act
+		if bn != nil {
+			a, b, act = bn.a, bn.b, bn.act
+		}
+		op.perWorker(dw, func(wk, lo, hi int, acc []float32) {
+			zero(acc)
+			for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += wgradTile {
+				p1 := min(p0+wgradTile, hi*g.Pix)
+				t := op.cols[wk].get(pk.sizeT(op.cout, g.C, p1-p0))
+				pk.weightGrad1x1(dy, ld, op.cout, x, ld, g.C, p0, p1, a, b, act, t, acc)
+			}
+		})
+		return
+	}
 	op.perWorker(dw, func(wk, lo, hi int, acc []float32) {
 		var beta float32
 		eachTile(g, lo, hi, func(p0, p1 int) {

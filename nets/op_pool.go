@@ -43,6 +43,10 @@ func (op *avgPoolOp) Do(vs ...G.Value) (G.Value, error) {
 	parallel(g.C*g.N, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src, dst := x[p*plane:(p+1)*plane], y[p*g.Pix:(p+1)*g.Pix]
+			if g.KH == 2 && g.KW == 2 && g.Stride == 2 {
+				avgPool2x2(src, dst, g.W, g.OH, g.OW, scale)
+				continue
+			}
 			for oy := 0; oy < g.OH; oy++ {
 				for ox := 0; ox < g.OW; ox++ {
 					var s float32
@@ -58,6 +62,31 @@ func (op *avgPoolOp) Do(vs ...G.Value) (G.Value, error) {
 		}
 	})
 	return out, nil
+}
+
+// avgPool2x2 is avgPoolOp's 2×2, stride-2 window on one plane (w wide),
+// summing each window in the general loop's order.
+func avgPool2x2(src, dst []float32, w, oh, ow int, scale float32) {
+	for oy := 0; oy < oh; oy++ {
+		r0, r1 := src[2*oy*w:2*oy*w+2*ow], src[(2*oy+1)*w:(2*oy+1)*w+2*ow]
+		d := dst[oy*ow : (oy+1)*ow]
+		for ox := range d {
+			d[ox] = (r0[2*ox] + r0[2*ox+1] + r1[2*ox] + r1[2*ox+1]) * scale
+		}
+	}
+}
+
+// avgPool2x2Grad spreads each output's gradient over its 2×2 window, on a
+// plane the windows tile exactly (so every input gets one share).
+func avgPool2x2Grad(src, dst []float32, w, oh, ow int, scale float32) {
+	for oy := 0; oy < oh; oy++ {
+		s := src[oy*ow : (oy+1)*ow]
+		r0, r1 := dst[2*oy*w:2*oy*w+2*ow], dst[(2*oy+1)*w:(2*oy+1)*w+2*ow]
+		for ox, v := range s {
+			v *= scale
+			r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1] = v, v, v, v
+		}
+	}
 }
 
 func (op *avgPoolOp) DiffWRT(int) []bool { return []bool{true} }
@@ -88,6 +117,10 @@ func (op *avgPoolGradOp) Do(vs ...G.Value) (G.Value, error) {
 	parallel(g.C*g.N, func(_, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			src, dst := dy[p*g.Pix:(p+1)*g.Pix], dx[p*plane:(p+1)*plane]
+			if g.KH == 2 && g.KW == 2 && g.Stride == 2 && g.H == 2*g.OH && g.W == 2*g.OW {
+				avgPool2x2Grad(src, dst, g.W, g.OH, g.OW, scale)
+				continue
+			}
 			zero(dst)
 			for oy := 0; oy < g.OH; oy++ {
 				for ox := 0; ox < g.OW; ox++ {
