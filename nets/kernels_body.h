@@ -857,6 +857,13 @@ static void from_blocked(const float *restrict y, long C, long N, long HW, long 
 }
 #undef TILE
 
+// The packed kernels below promise sums in a stated order, so they are
+// compiled without the file's associative math: with it, GCC re-associated
+// the 3×3 kernel's unrolled taps into products added in pairs, which took
+// registers enough to spill the register tile to the stack on AVX2.
+#pragma GCC push_options
+#pragma GCC optimize("no-associative-math")
+
 // The packed GEMM of 1×1 convolutions, y = w·x over a tile of columns
 // (Goto & van de Geijn, "Anatomy of high-performance matrix
 // multiplication", 2008): w is packed once into panels of PW_MR rows, the
@@ -1317,6 +1324,8 @@ static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, c
 	free(q);
 	return 0;
 }
+
+#pragma GCC pop_options
 
 // fma_peak runs iters rounds of 12 independent multiply-add chains on the
 // level's widest vectors (fused multiply-adds at x86-64-v3 and v4) and

@@ -3,6 +3,7 @@ package nets
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -35,6 +36,51 @@ func eachKernelPath[T interface{ Run(string, func(T)) bool }](t T, fn func(T)) {
 			panic(err)
 		}
 		t.Run(level, fn)
+	}
+}
+
+// fma32 is a·b + c rounded once to float32, as a fused multiply-add
+// instruction computes it: through float64, whose rounding then differs
+// from one rounding only when it lands halfway between two float32s, and
+// then exactly.
+func fma32(a, b, c float32) float32 {
+	r := math.FMA(float64(a), float64(b), float64(c))
+	f := float32(r)
+	if float64(f) != r && !math.IsInf(r, 0) {
+		nb := math.Nextafter32(f, float32(math.Copysign(math.Inf(1), r-float64(f))))
+		if r == (float64(f)+float64(nb))/2 {
+			e := new(big.Float).SetPrec(256).SetFloat64(float64(a))
+			e.Mul(e, new(big.Float).SetFloat64(float64(b)))
+			e.Add(e, new(big.Float).SetFloat64(float64(c)))
+			f, _ = e.Float32()
+		}
+	}
+	return f
+}
+
+// madd32 is a·b + c as the kernel level computes it: one fused
+// multiply-add on AVX2 and AVX-512, a product and a sum on the generic
+// level (x86-64 has no FMA instruction).
+func madd32(a, b, c float32) float32 {
+	if kernelLevel == "generic" {
+		p := a * b // rounded before the sum
+		return p + c
+	}
+	return fma32(a, b, c)
+}
+
+// inOrder checks that got is the float32 sum of the products terms(i) in
+// order, from start, one multiply-add (madd32) at a time: the order the
+// packed kernels promise.
+func inOrder(t *testing.T, what string, got, start float32, n int, term func(i int) (float32, float32)) {
+	t.Helper()
+	acc := start
+	for i := range n {
+		a, b := term(i)
+		acc = madd32(a, b, acc)
+	}
+	if math.Float32bits(got) != math.Float32bits(acc) {
+		t.Fatalf("%s = %v, the products summed in order %v", what, got, acc)
 	}
 }
 
@@ -306,6 +352,13 @@ func testPackedGEMM(t *testing.T) {
 					}
 				}
 			}
+			for i := range c.m {
+				for j := range c.n {
+					inOrder(t, fmt.Sprintf("%s: y[%d][%d]", name, i, j), whole[i*ld+j], 0, c.k, func(kk int) (float32, float32) {
+						return w[i*c.k+kk], xin[kk*ld+j]
+					})
+				}
+			}
 			tiled := run([]int{7, 64, 3, 33})
 			for i := range whole[:c.m*ld] {
 				if math.Float32bits(whole[i]) != math.Float32bits(tiled[i]) {
@@ -386,6 +439,17 @@ func testPackedWeightGrad1x1(t *testing.T) {
 					}
 				}
 			}
+			for i := range c.m {
+				for kk := range c.k {
+					inOrder(t, fmt.Sprintf("%s: dw[%d][%d]", name, i, kk), dw[i*c.k+kk], start(i*c.k+kk), c.p1-c.p0, func(j int) (float32, float32) {
+						v := x[kk*ld+c.p0+j]
+						if bn {
+							v = max(0, madd32(a[kk], v, b[kk]))
+						}
+						return dy[i*ld+c.p0+j], v
+					})
+				}
+			}
 			tiled := run(dy, x, c.m, c.k, pa, pb, 0, []int{7, 64, 3, 33})
 			for i := range dw {
 				if math.Float32bits(dw[i]) != math.Float32bits(tiled[i]) {
@@ -451,6 +515,19 @@ func testPacked3x3MatchesGEMM(t *testing.T) {
 				}
 			}
 			closeToScale(t, fmt.Sprintf("%+v cout %d", g, cout), got, want, 1e-5)
+			for co := range cout { // every output: the taps summed in (c, ky, kx) order
+				for p := range g.N * g.Pix {
+					n, oy, ox := p/g.Pix, p%g.Pix/g.W, p%g.W
+					inOrder(t, fmt.Sprintf("%+v cout %d: y[%d][%d]", g, cout, co, p), got[co*ld+p], 0, g.K, func(i int) (float32, float32) {
+						c, ky, kx := i/9, i%9/3, i%3
+						iy, ix := oy+ky-1, ox+kx-1
+						if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+							return w[co*g.K+i], 0
+						}
+						return w[co*g.K+i], x[((c*g.N+n)*g.H+iy)*g.W+ix]
+					})
+				}
+			}
 		}
 	}
 }
