@@ -1099,9 +1099,11 @@ static inline void pw_pack_t(const float *restrict x, long ld, long r0, long row
 	}
 	for (; j < n; j++)
 		for (long i = 0; i < rows; i++) {
-			float v = x[(r0 + i) * ld + p0 + j];
-			if (a) scale_shift(&v, &v, 1, a[r0 + i], b[r0 + i], act);
-			dst[j * stride + i] = v;
+			const float v = x[(r0 + i) * ld + p0 + j];
+			if (a)
+				scale_shift(&v, dst + j * stride + i, 1, a[r0 + i], b[r0 + i], act);
+			else
+				dst[j * stride + i] = v;
 		}
 }
 
