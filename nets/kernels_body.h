@@ -941,30 +941,15 @@ static void pw_pack_b(const float *restrict x, long ld, long k, long p0, long p1
 	} while (0)
 
 // pw_micro sums one register tile over k and stores its mr × nr corner
-// into c (rows ldc apart).
-__attribute__((always_inline)) static inline void pw_micro(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr) {
+// into c (rows ldc apart); from zero, or with from the sums continue those
+// c holds.
+__attribute__((always_inline)) static inline void pw_micro(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr,
+                                                           int from) {
 	pw_vec acc[PW_MR][2];
+	if (!from) {
 #pragma GCC unroll 16
-	for (long r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = (pw_vec){};
-	for (long kk = 0; kk < k; kk++, a += PW_MR, b += PW_NR) {
-		pw_vec b0, b1;
-		memcpy(&b0, b, sizeof b0);
-		memcpy(&b1, b + PW_VL, sizeof b1);
-#pragma GCC unroll 16
-		for (long r = 0; r < PW_MR; r++) {
-			const pw_vec ar = (pw_vec){} + a[r];
-			acc[r][0] = ar * b0 + acc[r][0];
-			acc[r][1] = ar * b1 + acc[r][1];
-		}
-	}
-	PW_STORE(acc, PW_VL, c, ldc, mr, nr);
-}
-
-// pw_micro_from is pw_micro starting from the mr × nr outputs in c rather
-// than zero: the sums over k continue theirs.
-__attribute__((always_inline)) static inline void pw_micro_from(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr) {
-	pw_vec acc[PW_MR][2];
-	if (mr == PW_MR && nr == PW_NR) {
+		for (long r = 0; r < PW_MR; r++) acc[r][0] = acc[r][1] = (pw_vec){};
+	} else if (mr == PW_MR && nr == PW_NR) {
 #pragma GCC unroll 16
 		for (long r = 0; r < PW_MR; r++) memcpy(acc[r], c + r * ldc, sizeof acc[r]);
 	} else {
@@ -1027,7 +1012,7 @@ static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, 
 		const long nr = n - j0 < PW_NR ? n - j0 : PW_NR;
 		for (long i0 = 0; i0 < m; i0 += PW_MR) {
 			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
-			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr);
+			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr, 0);
 		}
 	}
 }
@@ -1148,7 +1133,7 @@ static void pw_wgrad(const float *restrict dy, long ldy, long m, const float *re
 		const long nr = k - j0 < PW_NR ? k - j0 : PW_NR;
 		for (long i0 = 0; i0 < m; i0 += PW_MR) {
 			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
-			pw_micro_from(ap + i0 * n, bp + j0 * n, n, dw + i0 * k + j0, k, mr, nr);
+			pw_micro(ap + i0 * n, bp + j0 * n, n, dw + i0 * k + j0, k, mr, nr, 1);
 		}
 	}
 }
@@ -1225,7 +1210,7 @@ static void pw_conv3x3(const float *restrict x, const float *restrict ap, const 
 					}
 			for (long i0 = 0; i0 < cout; i0 += PW_MR) {
 				const long mr = cout - i0 < PW_MR ? cout - i0 : PW_MR;
-				pw_micro(ap + i0 * K, bp, K, y + i0 * ldy + n * pix + j0, ldy, mr, nr);
+				pw_micro(ap + i0 * K, bp, K, y + i0 * ldy + n * pix + j0, ldy, mr, nr, 0);
 			}
 		}
 	}
