@@ -358,11 +358,6 @@ int dc_run(dc_conv *cv, int which, const float *in0, const float *in1, float *ou
 	return st;
 }
 
-int dc_sgemm(int transa, int transb, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-             long ldb, float beta, float *c, long ldc) {
-	omp_set_num_threads(1);
-	return dnnl_sgemm(transa ? 'T' : 'N', transb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
 
 const char *dc_impl(dc_conv *cv, int which) {
 	const char *name = "";

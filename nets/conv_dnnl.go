@@ -65,16 +65,6 @@ func (d *dnnlConv) run(pass int, g geom, cout int, inference, keep bool, in0, in
 	return true
 }
 
-// dnnlSgemm is sgemm on oneDNN's GEMM, single-threaded (the callers split
-// the work): on the 1×1 convolutions of DenseNet-BC (48 rows, a few hundred
-// inner products) it runs near a core's FMA peak, about twice OpenBLAS's
-// rate (nets/op_conv.go, pointwiseGemm).
-func dnnlSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if st := C.dc_sgemm(C.int(btoi(transA)), C.int(btoi(transB)), C.long(m), C.long(n), C.long(k), C.float(alpha), fp(a), C.long(lda), fp(b), C.long(ldb), C.float(beta), fp(c), C.long(ldc)); st != 0 {
-		panic(fmt.Sprintf("nets: oneDNN sgemm %d×%d×%d: %s", m, n, k, C.GoString(C.dc_status(st))))
-	}
-}
-
 // impl names oneDNN's implementation of a pass that has run ("" if none).
 func (d *dnnlConv) impl(pass int) string {
 	if d.h == nil {

@@ -41,11 +41,6 @@ void dc_forget(dc_conv *cv);
 // dc_impl names the implementation oneDNN chose for a pass that has run.
 const char *dc_impl(dc_conv *cv, int pass);
 
-// dc_sgemm is oneDNN's sgemm (row-major, as cblas_sgemm) on the calling
-// thread alone: the 1×1 convolutions' GEMMs, which the caller's workers split.
-int dc_sgemm(int transa, int transb, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-             long ldb, float beta, float *c, long ldc);
-
 const char *dc_status(int status);
 
 void dc_free(dc_conv *cv);

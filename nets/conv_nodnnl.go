@@ -13,9 +13,5 @@ func (*dnnlConv) impl(int) string                                               
 func (*dnnlConv) reuses() int                                                          { return 0 }
 func (*dnnlConv) forget()                                                              {}
 
-func dnnlSgemm(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int) {
-	panic("nets: this build has no oneDNN")
-}
-
 func dnnlInit() error     { return nil }
 func dnnlVersion() string { return "" }

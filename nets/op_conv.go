@@ -129,26 +129,13 @@ func conv2D(x, w *G.Node, stride, pad int, cache *colCache) (*G.Node, error) {
 // floats depend on no tile.
 func pointwiseTile(c int) int { return max(64, pointwiseBudget/c/64*64) }
 
-// pointwiseGemm is the GEMM of 1×1 convolutions where the packed GEMM
-// (pointwisePacked) does not run them — their weight gradient, and every
-// pass on the generic level: oneDNN's on AVX-512 where
-// the convolutions run on oneDNN (about twice OpenBLAS's rate on
-// DenseNet-BC's 48-row shapes, one thread each), else the BLAS. On the AVX2
-// path OpenBLAS's Haswell kernels measured as fast or faster in the
-// network (DenseNet-BC-100, batch 64, oneDNN's against OpenBLAS's: training
-// 1.02×, inference 1.01×, ODIN's pass 0.81×; the MCD step at 128 + 128 about
-// 10% slower), though oneDNN's won a lone GEMM.
-func pointwiseGemm() func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if kernelLevel == "avx512" && convOnDNNL() {
-		return dnnlSgemm
-	}
-	return sgemm
-}
-
-// pointwisePacked is the packed GEMM (packedKernels) where the forward
-// pass and the input gradient of 1×1 convolutions run on it: the AVX2 and
-// AVX-512 kernel levels of the cgo build (BenchmarkPackedPointwise times it
-// against the BLAS).
+// pointwisePacked is the packed GEMM (packedKernels) where 1×1
+// convolutions run all three passes on it: the AVX2 and AVX-512 kernel
+// levels of the cgo build (BenchmarkPackedPointwise and
+// BenchmarkPackedWeightGrad1x1 time it against the BLAS; with the weight
+// gradient moved from oneDNN's sgemm to it, DenseNet-BC-100 trained 1.13× as
+// fast on AVX-512, pooling's change included). Elsewhere they run on the
+// BLAS.
 func pointwisePacked() *packedKernels {
 	if kernelLevel == "avx2" || kernelLevel == "avx512" {
 		return packedGEMM
@@ -221,7 +208,6 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 		})
 		return
 	}
-	gemm := pointwiseGemm()
 	parallel(g.N, func(wk, lo, hi int) {
 		eachTile(g, lo, hi, func(p0, p1 int) {
 			in, ldin := op.cols[wk].get(g.C*(p1-p0)), p1-p0
@@ -232,7 +218,7 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 					copy(in[ch*ldin:(ch+1)*ldin], x[ch*ld+p0:ch*ld+p1])
 				}
 			}
-			gemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
+			sgemm(false, false, op.cout, p1-p0, g.K, 1, w, g.K, in, ldin, 0, y[p0:], ld)
 			if op.post != nil {
 				op.post.apply(y, ld, p0, p1)
 			}
@@ -515,7 +501,7 @@ func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float
 // adds bn's evaluation-mode input gradient at x into dx instead.
 func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
 	g := op.g
-	ld, gemm := g.N*g.Pix, pointwiseGemm()
+	ld := g.N * g.Pix
 	op.cols, op.tiles = growScratch(op.cols), growScratch(op.tiles)
 	pk := pointwisePacked()
 	var ap []float32
@@ -526,7 +512,7 @@ func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []floa
 	// into computes wᵀ·dy for columns [p0, p1) into out (rows ldo apart).
 	into := func(wk, p0, p1 int, out []float32, ldo int) {
 		if pk == nil {
-			gemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, out, ldo)
+			sgemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, out, ldo)
 			return
 		}
 		bp := op.cols[wk].get(pk.sizeB(p1-p0, op.cout))
@@ -670,7 +656,7 @@ const wgradTile = 256
 // both paths.)
 func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	g := op.g
-	ld, gemm := g.N*g.Pix, pointwiseGemm()
+	ld := g.N * g.Pix
 	op.cols = growScratch(op.cols)
 	if pk := pointwisePacked(); pk != nil {
 		var a, b []float32
@@ -696,7 +682,7 @@ func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 				in, ldin = op.cols[wk].get(g.C*(p1-p0)), p1-p0
 				bn.applyCols(x, ld, p0, p1, in)
 			}
-			gemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
+			sgemm(false, true, op.cout, g.K, p1-p0, 1, dy[p0:], ld, in, ldin, beta, acc, g.K)
 			beta = 1
 		})
 	})
