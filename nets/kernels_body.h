@@ -729,6 +729,36 @@ static void conv3x3_direct(const float *restrict x, const float *restrict w, con
 // from_blocked copies them back. B = 16 and 8 are oneDNN's nChw16c and
 // nChw8c; B = C (one block) is NHWC. The hand-written paths transpose 16×16
 // (AVX-512) or 8×8 (AVX2) tiles of 16 or 8 channels by as many pixels.
+// v8 is 8 floats on GCC's vector extensions (v8u at any alignment, v8i
+// their lanes' masks): the 8×8 transposes of the AVX2 blocked layouts and
+// of the packed 1×1 weight gradient, which runs on every level.
+typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+
+// tr8 transposes the 8×8 tile r (row i: r[i]) in place (unpacklo/hi,
+// shufps 0x44/0xEE, vperm2f128 0x20/0x31 on AVX2).
+__attribute__((always_inline)) static inline void tr8(v8 r[8]) {
+	v8 t[8], u[8];
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = __builtin_shuffle(r[i], r[i + 1], (v8i){0, 8, 1, 9, 4, 12, 5, 13});
+		t[i + 1] = __builtin_shuffle(r[i], r[i + 1], (v8i){2, 10, 3, 11, 6, 14, 7, 15});
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 4)
+#pragma GCC unroll 8
+		for (int h = 0; h < 2; h++) {
+			u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + 2 + h], (v8i){0, 1, 8, 9, 4, 5, 12, 13});
+			u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + 2 + h], (v8i){2, 3, 10, 11, 6, 7, 14, 15});
+		}
+#pragma GCC unroll 8
+	for (int i = 0; i < 4; i++) {
+		r[i] = __builtin_shuffle(u[i], u[i + 4], (v8i){0, 1, 2, 3, 8, 9, 10, 11});
+		r[i + 4] = __builtin_shuffle(u[i], u[i + 4], (v8i){4, 5, 6, 7, 12, 13, 14, 15});
+	}
+}
+
 #if NK_LEVEL == 4
 // tr16 transposes the 16×16 tile r (row i: r[i]).
 __attribute__((always_inline)) static inline void tr16(__m512 r[16]) {
@@ -756,26 +786,6 @@ __attribute__((always_inline)) static inline void tr16(__m512 r[16]) {
 }
 #define TILE 16
 #elif NK_LEVEL == 3
-// tr8 transposes the 8×8 tile r (row i: r[i]).
-__attribute__((always_inline)) static inline void tr8(__m256 r[8]) {
-	__m256 t[8];
-	for (int i = 0; i < 8; i += 2) {
-		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-	}
-	for (int i = 0; i < 8; i += 4) {
-		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-	}
-	for (int i = 0; i < 4; i++) {
-		t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
-		t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
-	}
-	for (int i = 0; i < 8; i++)
-		r[i] = t[i];
-}
 #define TILE 8
 #endif
 
@@ -791,12 +801,12 @@ __attribute__((always_inline)) static inline void tile(const float *restrict src
 	for (int i = 0; i < 16; i++)
 		_mm512_storeu_ps(dst + i * dld, r[i]);
 #else
-	__m256 r[8];
+	v8 r[8];
 	for (int i = 0; i < 8; i++)
-		r[i] = _mm256_loadu_ps(src + i * sld);
+		r[i] = *(const v8u *)(src + i * sld);
 	tr8(r);
 	for (int i = 0; i < 8; i++)
-		_mm256_storeu_ps(dst + i * dld, r[i]);
+		*(v8u *)(dst + i * dld) = r[i];
 #endif
 }
 #endif
@@ -1025,31 +1035,6 @@ static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, 
 // from the outputs' sums so far and adds the tile's pixels in order. An
 // output's floats are those of one sum over all the pixels in order, on
 // whatever tiles.
-typedef float pw_v8 __attribute__((vector_size(32)));
-typedef int pw_i8 __attribute__((vector_size(32)));
-typedef float pw_v8u __attribute__((vector_size(32), aligned(4))); // unaligned
-
-// pw_transpose8 transposes the 8 × 8 block r in place.
-__attribute__((always_inline)) static inline void pw_transpose8(pw_v8 r[8]) {
-	pw_v8 t[8], u[8];
-#pragma GCC unroll 8
-	for (int i = 0; i < 8; i += 2) {
-		t[i] = __builtin_shuffle(r[i], r[i + 1], (pw_i8){0, 8, 1, 9, 4, 12, 5, 13});
-		t[i + 1] = __builtin_shuffle(r[i], r[i + 1], (pw_i8){2, 10, 3, 11, 6, 14, 7, 15});
-	}
-#pragma GCC unroll 8
-	for (int i = 0; i < 8; i += 4)
-#pragma GCC unroll 8
-		for (int h = 0; h < 2; h++) {
-			u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + 2 + h], (pw_i8){0, 1, 8, 9, 4, 5, 12, 13});
-			u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + 2 + h], (pw_i8){2, 3, 10, 11, 6, 7, 14, 15});
-		}
-#pragma GCC unroll 8
-	for (int i = 0; i < 4; i++) {
-		r[i] = __builtin_shuffle(u[i], u[i + 4], (pw_i8){0, 1, 2, 3, 8, 9, 10, 11});
-		r[i + 4] = __builtin_shuffle(u[i], u[i + 4], (pw_i8){4, 5, 6, 7, 12, 13, 14, 15});
-	}
-}
 
 // pw_pack_t writes the rows [r0, r0 + rows) of x (ld apart, rows ≤ 8, each
 // mapped as scale_shift(·, a[r], b[r], act) when a is not NULL) at columns
@@ -1061,26 +1046,26 @@ static inline void pw_pack_t(const float *restrict x, long ld, long r0, long row
                              int act, float *restrict dst, long stride) {
 	long j = 0;
 	for (; j + 8 <= n; j += 8) {
-		pw_v8 r[8];
+		v8 r[8];
 #pragma GCC unroll 8
 		for (long i = 0; i < 8; i++) {
 			if (i >= rows) {
-				r[i] = (pw_v8){};
+				r[i] = (v8){};
 				continue;
 			}
-			r[i] = *(const pw_v8u *)(x + (r0 + i) * ld + p0 + j);
+			r[i] = *(const v8u *)(x + (r0 + i) * ld + p0 + j);
 			if (a) {
 				if (act == NK_GELU) // scalar, as scale_shift computes it
 					for (long q = 0; q < 8; q++) r[i][q] = nk_gelu(a[r0 + i] * r[i][q] + b[r0 + i]);
 				else {
 					r[i] = r[i] * a[r0 + i] + b[r0 + i];
-					if (act == NK_RELU) r[i] = (pw_v8)((pw_i8)r[i] & (r[i] > 0)); // v > 0 ? v : 0
+					if (act == NK_RELU) r[i] = (v8)((v8i)r[i] & (r[i] > 0)); // v > 0 ? v : 0
 				}
 			}
 		}
-		pw_transpose8(r);
+		tr8(r);
 #pragma GCC unroll 8
-		for (long q = 0; q < 8; q++) *(pw_v8u *)(dst + (j + q) * stride) = r[q];
+		for (long q = 0; q < 8; q++) *(v8u *)(dst + (j + q) * stride) = r[q];
 	}
 	for (; j < n; j++)
 		for (long i = 0; i < rows; i++) {
