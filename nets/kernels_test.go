@@ -276,6 +276,16 @@ func TestFMAPeak(t *testing.T) {
 	}
 }
 
+// eachWidth calls fn with the tiles [p0, p1) of columns [lo, hi), in
+// order, their widths taken from widths in turn (cycling).
+func eachWidth(lo, hi int, widths []int, fn func(p0, p1 int)) {
+	for p0, i := lo, 0; p0 < hi; i++ {
+		p1 := min(hi, p0+widths[i%len(widths)])
+		fn(p0, p1)
+		p0 = p1
+	}
+}
+
 // TestPackedGEMM checks the packed GEMM of 1×1 convolutions (packedGEMM) on
 // every kernel level: against a float64 product of the batch norm's output
 // (as scaleShift maps it), writing nothing past its m rows and n columns,
@@ -322,14 +332,11 @@ func testPackedGEMM(t *testing.T) {
 				for i := range y {
 					y[i] = float32(math.NaN())
 				}
-				for p0 := 0; p0 < c.n; {
-					p1 := min(c.n, p0+tiles[0])
-					tiles = append(tiles[1:], tiles[0])
+				eachWidth(0, c.n, tiles, func(p0, p1 int) {
 					bp := make([]float32, pk.sizeB(p1-p0, c.k))
 					pk.packB(x, ld, c.k, p0, p1, pa, pb, ActReLU, bp)
 					pk.gemm(ap, bp, c.m, p1-p0, c.k, y[p0:], ld)
-					p0 = p1
-				}
+				})
 				return y
 			}
 			whole := run([]int{c.n})
@@ -404,13 +411,10 @@ func testPackedWeightGrad1x1(t *testing.T) {
 				dw[i] = start(o0 + i)
 			}
 			dw[m*k] = 42 // past dw: stays
-			for p0 := c.p0; p0 < c.p1; {
-				p1 := min(c.p1, p0+tiles[0])
-				tiles = append(tiles[1:], tiles[0])
+			eachWidth(c.p0, c.p1, tiles, func(p0, p1 int) {
 				tmp := make([]float32, pk.sizeT(m, k, p1-p0))
 				pk.weightGrad1x1(dy, ld, m, x, ld, k, p0, p1, a, b, ActReLU, tmp, dw[:m*k])
-				p0 = p1
-			}
+			})
 			if dw[m*k] != 42 {
 				t.Fatalf("%dx%d: wrote past dw", m, k)
 			}
