@@ -218,7 +218,7 @@ func BenchmarkPacked3x3(b *testing.B) {
 				ap := make([]float32, pk.sizeA(12, g.K))
 				pk.packA(w, 12, g.K, false, ap)
 				for i := 0; i < b.N; i++ {
-					pk.conv3x3(x, ap, g, 12, 0, g.N, y, g.N*g.Pix)
+					pk.conv3x3(x, nil, nil, ActNone, ap, g, 12, 0, g.N, y, g.N*g.Pix)
 				}
 				b.ReportMetric(float64(2*12*g.K*g.N*g.Pix)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

@@ -95,12 +95,15 @@ type packedKernels struct {
 	// conv3x3 convolves images [n0, n1) of x at 3×3, stride 1, padding 1
 	// with the cout × 9·C weights packed by packA, packing each tile of
 	// output pixels' columns as it goes; output channel co of image n goes
-	// to y[co·ldy + n·Pix …].
-	conv3x3 func(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
+	// to y[co·ldy + n·Pix …]. With a not nil, it convolves channel c of x
+	// mapped as scaleShift(·, a[c], b[c], act) does: a batch norm's output,
+	// made as the planes are copied, so it never goes to memory.
+	conv3x3 func(x, a, b []float32, act Act, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int)
 	// weightGrad3x3 writes the weight gradient (cout × C × 3 × 3) of that
-	// convolution over images [n0, n1) of x and dy (cout, N, H, W), and
-	// reports false, writing nothing, for a width it does not handle.
-	weightGrad3x3 func(x, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool
+	// convolution over images [n0, n1) of x (mapped as conv3x3 maps it) and
+	// dy (cout, N, H, W), and reports false, writing nothing, for a width
+	// it does not handle.
+	weightGrad3x3 func(x, a, b []float32, act Act, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool
 	// weightGrad1x1 adds to dw (m × k) a 1×1 convolution's weight
 	// gradient dy·x̂ᵀ over columns [p0, p1): dy's m rows ldy apart, x̂ the k
 	// rows of x (ld apart) mapped as packB maps them, both packed into t

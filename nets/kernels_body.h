@@ -1163,32 +1163,57 @@ static inline void copy_run(float *restrict dst, const float *restrict src, long
 	for (; i < n; i++) dst[i] = src[i];
 }
 
+// map_run writes dst = act(a·src + b) over n floats, vectors of 8 where it
+// can: the floats scale_shift gives.
+static inline void map_run(float *restrict dst, const float *restrict src, long n, float a, float b, int act) {
+	if (act == NK_GELU) {
+		scale_shift(src, dst, n, a, b, act);
+		return;
+	}
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		v8 v;
+		memcpy(&v, src + i, sizeof v);
+		v = v * a + b;
+		if (act == NK_RELU) v = (v8)((v8i)v & (v > 0)); // v > 0 ? v : 0
+		memcpy(dst + i, &v, sizeof v);
+	}
+	if (i < n) scale_shift(src + i, dst + i, n - i, a, b, act);
+}
+
 // pad_planes copies image n's planes of x (C, N, H, W) into the interiors
-// of q's zero-bordered ones, (H + 2) × (W + 2) floats each.
-static void pad_planes(const float *restrict x, const nk_geom *g, long n, float *restrict q) {
+// of q's zero-bordered ones, (H + 2) × (W + 2) floats each, mapping channel
+// c as scale_shift(·, a[c], b[c], act) does when a is not NULL: a batch
+// norm's output, padded after it as the convolution pads its input.
+static void pad_planes(const float *restrict x, const nk_geom *g, long n, const float *a, const float *b, int act, float *restrict q) {
 	const long H = g->H, W = g->W, pw = W + 2, pplane = (H + 2) * pw;
 	for (long c = 0; c < g->C; c++) {
 		const float *src = x + (c * g->N + n) * H * W;
-		for (long r = 0; r < H; r++) copy_run(q + c * pplane + (r + 1) * pw + 1, src + r * W, W);
+		float *dst = q + c * pplane + pw + 1;
+		if (a)
+			for (long r = 0; r < H; r++) map_run(dst + r * pw, src + r * W, W, a[c], b[c], act);
+		else
+			for (long r = 0; r < H; r++) copy_run(dst + r * pw, src + r * W, W);
 	}
 }
 
 // pw_conv3x3 is the 3×3, stride-1, padding-1 convolution of images
-// [n0, n1) of x (C, N, H, W) on the packed GEMM: ap holds the cout × 9C
-// weights packed (pw_pack_a), each image's planes are copied into
-// zero-bordered ones, and each panel of PW_NR output pixels is multiplied
+// [n0, n1) of x (C, N, H, W), or of its batch norm's output (a not NULL:
+// pad_planes), on the packed GEMM: ap holds the cout × 9C weights packed
+// (pw_pack_a), each image's planes are copied into zero-bordered ones, and each panel of PW_NR output pixels is multiplied
 // with its 9C rows in the weights' (c, ky, kx) order: read in place where
 // each vector lies within an output row (W a multiple of the vector, or of
 // 8 on AVX-512), else packed from runs along the rows first. Output
 // channel co of image n goes to y[co·ldy + n·H·W …].
-static void pw_conv3x3(const float *restrict x, const float *restrict ap, const nk_geom *g, long cout, long n0, long n1, float *restrict y, long ldy) {
+static void pw_conv3x3(const float *restrict x, const float *a, const float *b, int act, const float *restrict ap, const nk_geom *g, long cout, long n0, long n1,
+                       float *restrict y, long ldy) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, K = 9 * C;
 	const long pw = W + 2, pplane = (H + 2) * pw;
 	float *q = calloc(C * pplane + K * PW_NR, sizeof(float));
 	if (!q) __builtin_trap();
 	float *bp = q + C * pplane;
 	for (long n = n0; n < n1; n++) {
-		pad_planes(x, g, n, q);
+		pad_planes(x, g, n, a, b, act, q);
 		for (long j0 = 0; j0 < pix; j0 += PW_NR) {
 			const long nr = pix - j0 < PW_NR ? pix - j0 : PW_NR;
 			if (W % PW_VL == 0) { // each vector within an output row: read in place
@@ -1286,11 +1311,13 @@ PW_WGRAD_ROWS(pw_wgrad_rows_h, pw_hvec, 8)
 
 // pw_conv3x3_wgrad writes into dw (cout × C × 3 × 3) the weight gradient
 // of the 3×3, stride-1, padding-1 convolution over images [n0, n1) of x
-// (C, N, H, W) and dy (cout, N, H, W): each weight's products are summed
+// (C, N, H, W), or of its batch norm's output (a not NULL: pad_planes), and
+// dy (cout, N, H, W): each weight's products are summed
 // in vectors of pixels along the rows (W a multiple of the vector, or of 8
 // on AVX-512), image after image, then across the vector. It returns -1,
 // writing nothing, for a width it does not handle.
-static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, const nk_geom *g, long cout, long n0, long n1, float *restrict dw) {
+static int pw_conv3x3_wgrad(const float *restrict x, const float *a, const float *b, int act, const float *restrict dy, const nk_geom *g, long cout, long n0,
+                            long n1, float *restrict dw) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, pw = W + 2, pplane = (H + 2) * pw;
 	long vl;
 	if (W % PW_VL == 0)
@@ -1306,7 +1333,7 @@ static int pw_conv3x3_wgrad(const float *restrict x, const float *restrict dy, c
 	if (!q) __builtin_trap();
 	float *part = q + C * pplane;
 	for (long n = n0; n < n1; n++) {
-		pad_planes(x, g, n, q);
+		pad_planes(x, g, n, a, b, act, q);
 		for (long co0 = 0; co0 < cout; co0 += PW_WR)
 			for (long ci = 0; ci < C; ci++)
 				for (long ky = 0; ky < 3; ky++) {

@@ -57,14 +57,16 @@ void nk_pw_tile(long *mr, long *nr);
 void nk_pw_pack_a(const float *w, long m, long k, long rs, long cs, float *ap);
 void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *bp);
 void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy);
-// nk_pw_conv3x3 convolves images [n0, n1) of x (C, N, H, W) at 3×3, stride
-// 1, padding 1 with the cout × 9C weights packed by nk_pw_pack_a, writing
+// nk_pw_conv3x3 convolves images [n0, n1) of x (C, N, H, W), mapped per
+// channel as nk_scale_shift does when a is not NULL, at 3×3, stride 1,
+// padding 1 with the cout × 9C weights packed by nk_pw_pack_a, writing
 // output channel co of image n at y[co·ldy + n·H·W …].
-void nk_pw_conv3x3(const float *x, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy);
+void nk_pw_conv3x3(const float *x, const float *a, const float *b, int act, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy);
 // nk_pw_conv3x3_wgrad writes the weight gradient (cout × C × 3 × 3) of that
-// convolution over images [n0, n1) of x and dy (cout, N, H, W); it returns
-// -1, writing nothing, when the level does not handle the width W.
-int nk_pw_conv3x3_wgrad(const float *x, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw);
+// convolution over images [n0, n1) of x (mapped the same way) and dy (cout,
+// N, H, W); it returns -1, writing nothing, when the level does not handle
+// the width W.
+int nk_pw_conv3x3_wgrad(const float *x, const float *a, const float *b, int act, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw);
 // nk_pw_wgrad adds to dw (m × k) the 1×1 convolution's weight gradient
 // dy·x̂ᵀ over columns [p0, p1): dy's m rows ldy apart, x̂ the k rows of x
 // (ld apart) mapped as nk_scale_shift does when a is not NULL, packed into
@@ -91,8 +93,8 @@ typedef struct {
 	void (*pw_pack_a)(const float *, long, long, long, long, float *);
 	void (*pw_pack_b)(const float *, long, long, long, long, const float *, const float *, int, float *);
 	void (*pw_gemm)(const float *, const float *, long, long, long, float *, long);
-	void (*pw_conv3x3)(const float *, const float *, const nk_geom *, long, long, long, float *, long);
-	int (*pw_conv3x3_wgrad)(const float *, const float *, const nk_geom *, long, long, long, float *);
+	void (*pw_conv3x3)(const float *, const float *, const float *, int, const float *, const nk_geom *, long, long, long, float *, long);
+	int (*pw_conv3x3_wgrad)(const float *, const float *, const float *, int, const float *, const nk_geom *, long, long, long, float *);
 	long (*pw_wgrad_len)(long, long, long);
 	void (*pw_wgrad)(const float *, long, long, const float *, long, long, long, long, const float *, const float *, int, float *, float *);
 } nk_table;

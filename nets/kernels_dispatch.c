@@ -67,11 +67,11 @@ void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float
 	nk_impl->pw_pack_b(x, ld, k, p0, p1, a, b, act, bp);
 }
 void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy) { nk_impl->pw_gemm(ap, bp, m, n, k, y, ldy); }
-void nk_pw_conv3x3(const float *x, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy) {
-	nk_impl->pw_conv3x3(x, ap, g, cout, n0, n1, y, ldy);
+void nk_pw_conv3x3(const float *x, const float *a, const float *b, int act, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy) {
+	nk_impl->pw_conv3x3(x, a, b, act, ap, g, cout, n0, n1, y, ldy);
 }
-int nk_pw_conv3x3_wgrad(const float *x, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw) {
-	return nk_impl->pw_conv3x3_wgrad(x, dy, g, cout, n0, n1, dw);
+int nk_pw_conv3x3_wgrad(const float *x, const float *a, const float *b, int act, const float *dy, const nk_geom *g, long cout, long n0, long n1, float *dw) {
+	return nk_impl->pw_conv3x3_wgrad(x, a, b, act, dy, g, cout, n0, n1, dw);
 }
 long nk_pw_wgrad_len(long m, long k, long n) { return nk_impl->pw_wgrad_len(m, k, n); }
 void nk_pw_wgrad(const float *dy, long ldy, long m, const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *t, float *dw) {

@@ -76,17 +76,29 @@ func nativePwPackB(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp [
 	C.nk_pw_pack_b(fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, C.int(act), fp(bp))
 }
 
-func nativePwConv3x3(x, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
+// cmap is the C view of a per-channel map of c channels (a, b, act; a
+// nil for none), as nk_scale_shift takes it.
+func cmap(c int, a, b []float32, act Act) (pa, pb *C.float, cact C.int) {
+	if a == nil {
+		return nil, nil, 0
+	}
+	_, _ = a[c-1], b[c-1]
+	return fp(a), fp(b), C.int(act)
+}
+
+func nativePwConv3x3(x, a, b []float32, act Act, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
 	_, _ = x[g.C*g.N*g.H*g.W-1], ap[packedGEMM.sizeA(cout, g.K)-1]
 	_ = y[(cout-1)*ldy+n1*g.Pix-1]
 	cg := cgeom(g)
-	C.nk_pw_conv3x3(fp(x), fp(ap), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
+	pa, pb, cact := cmap(g.C, a, b, act)
+	C.nk_pw_conv3x3(fp(x), pa, pb, cact, fp(ap), &cg, C.long(cout), C.long(n0), C.long(n1), fp(y), C.long(ldy))
 }
 
-func nativePwWeightGrad3x3(x, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool {
+func nativePwWeightGrad3x3(x, a, b []float32, act Act, dy []float32, g geom, cout, n0, n1 int, dw []float32) bool {
 	_, _, _ = x[g.C*g.N*g.H*g.W-1], dy[cout*g.N*g.Pix-1], dw[cout*g.K-1]
 	cg := cgeom(g)
-	return C.nk_pw_conv3x3_wgrad(fp(x), fp(dy), &cg, C.long(cout), C.long(n0), C.long(n1), fp(dw)) == 0
+	pa, pb, cact := cmap(g.C, a, b, act)
+	return C.nk_pw_conv3x3_wgrad(fp(x), pa, pb, cact, fp(dy), &cg, C.long(cout), C.long(n0), C.long(n1), fp(dw)) == 0
 }
 
 func nativePwSizeT(m, k, n int) int { return int(C.nk_pw_wgrad_len(C.long(m), C.long(k), C.long(n))) }

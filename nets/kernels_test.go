@@ -507,8 +507,8 @@ func testPacked3x3MatchesGEMM(t *testing.T) {
 			for i := range got {
 				got[i] = float32(math.NaN())
 			}
-			pk.conv3x3(x, ap, g, cout, 0, 1, got, ld) // image by image, as the workers split them
-			pk.conv3x3(x, ap, g, cout, 1, g.N, got, ld)
+			pk.conv3x3(x, nil, nil, ActNone, ap, g, cout, 0, 1, got, ld) // image by image, as the workers split them
+			pk.conv3x3(x, nil, nil, ActNone, ap, g, cout, 1, g.N, got, ld)
 			for co := range cout {
 				for j := g.N * g.Pix; j < ld; j++ {
 					if !math.IsNaN(float64(got[co*ld+j])) {
@@ -530,6 +530,53 @@ func testPacked3x3MatchesGEMM(t *testing.T) {
 						}
 						return w[co*g.K+i], x[((c*g.N+n)*g.H+iy)*g.W+ix]
 					})
+				}
+			}
+		}
+	}
+}
+
+// TestPacked3x3TakesBN checks that the packed 3×3 convolution and its
+// weight gradient, given a batch norm's map, give bit for bit the floats
+// they give on the batch norm's output made first (scaleShift): what lets a
+// dense layer skip writing bn2's output (convOp.forwardBN, weightGradBN).
+func TestPacked3x3TakesBN(t *testing.T) { eachKernelPath(t, testPacked3x3TakesBN) }
+
+func testPacked3x3TakesBN(t *testing.T) {
+	pk := packedGEMM
+	if pk == nil {
+		t.Skip("no packed GEMM in this build")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, g := range []geom{newGeom(48, 2, 8, 8, 3, 3, 1, 1), newGeom(5, 3, 16, 16, 3, 3, 1, 1), newGeom(3, 2, 32, 32, 3, 3, 1, 1), newGeom(4, 2, 5, 7, 3, 3, 1, 1)} {
+		for _, act := range []Act{ActReLU, ActNone} { // not GELU: convOp.takesBN
+			name := fmt.Sprintf("%dx%dx%d%v", g.C, g.H, g.W, act)
+			cout, per := 12, g.N*g.Pix
+			x, w, dy := randSlice(rng, g.C*per), randSlice(rng, cout*g.K), randSlice(rng, cout*per)
+			a, b := randSlice(rng, g.C), randSlice(rng, g.C) // about half of the outputs negative
+			mapped := make([]float32, len(x))
+			for c := range g.C {
+				scaleShift(x[c*per:(c+1)*per], mapped[c*per:(c+1)*per], a[c], b[c], act)
+			}
+			ap := make([]float32, pk.sizeA(cout, g.K))
+			pk.packA(w, cout, g.K, false, ap)
+			want, got := make([]float32, cout*per), make([]float32, cout*per)
+			pk.conv3x3(mapped, nil, nil, ActNone, ap, g, cout, 0, g.N, want, per)
+			pk.conv3x3(x, a, b, act, ap, g, cout, 0, g.N, got, per)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s: y[%d] = %v mapping as it copies, %v on the mapped input", name, i, got[i], want[i])
+				}
+			}
+			dwWant, dwGot := make([]float32, cout*g.K), make([]float32, cout*g.K)
+			okWant := pk.weightGrad3x3(mapped, nil, nil, ActNone, dy, g, cout, 0, g.N, dwWant)
+			okGot := pk.weightGrad3x3(x, a, b, act, dy, g, cout, 0, g.N, dwGot)
+			if okWant != okGot {
+				t.Fatalf("%s: the weight gradient handles the width %v mapped, %v not", name, okGot, okWant)
+			}
+			for i := range dwWant {
+				if math.Float32bits(dwGot[i]) != math.Float32bits(dwWant[i]) {
+					t.Fatalf("%s: dw[%d] = %v mapping as it copies, %v on the mapped input", name, i, dwGot[i], dwWant[i])
 				}
 			}
 		}

@@ -167,15 +167,38 @@ func packed3x3(g geom, cout int) *packedKernels {
 // pointwiseBudget is colBudget; tests shrink it to run many tiles.
 var pointwiseBudget = colBudget
 
-// forwardBN is forward for a 1×1 convolution of bn's output on x, with bn's
-// statistics prepared (bnOp.prepare): each tile of the normalised input is
-// made in cache and multiplied at once, so it never goes to memory — the
-// same floats as bn.forward into a buffer, then forward on it.
+// forwardBN is forward for a convolution of bn's output on x, with bn's
+// statistics prepared (bnOp.prepare), where takesBN holds: each tile of the
+// normalised input (a 1×1 convolution's columns, a 3×3 one's padded
+// planes) is made in cache and multiplied at once, so it never goes to
+// memory — the same floats as bn.forward into a buffer, then forward on it.
 func (op *convOp) forwardBN(bn *bnOp, x, w, y []float32) {
 	if op.post != nil {
 		op.post.affine()
 	}
-	op.pointwise(bn, x, w, y)
+	if op.g.pointwise() {
+		op.pointwise(bn, x, w, y)
+		return
+	}
+	op.packed3x3(packed3x3(op.g, op.cout), bn, x, w, y)
+}
+
+// takesBN reports whether forwardBN and weightGradBN run for this
+// convolution of bn's output: 1×1 ones, and 3×3 ones on the packed GEMM's
+// kernels unless bn's activation is GELU, whose vectorised polynomial
+// rounds otherwise in the scalar tail of a plane's rows.
+func (op *convOp) takesBN(bn *bnOp) bool {
+	return op.g.pointwise() || (packed3x3(op.g, op.cout) != nil && !op.direct() && bn.act != ActGELU)
+}
+
+// direct reports whether forward runs on conv3x3Direct: the evaluation
+// graph's first layers, which it suits.
+func (op *convOp) direct() bool {
+	var act Act
+	if op.post != nil {
+		act = op.post.bn.act
+	}
+	return !op.training && useDirect(op.g, op.cout, act)
 }
 
 // pointwise computes y = w·x, or w·bn(x), tile by tile (pointwiseTile),
@@ -235,6 +258,27 @@ func eachTile(g geom, lo, hi int, fn func(p0, p1 int)) {
 	}
 }
 
+// packed3x3 is forward on the packed GEMM's kernels (packed3x3), of bn's
+// output on x when bn is not nil (forwardBN).
+func (op *convOp) packed3x3(pk *packedKernels, bn *bnOp, x, w, y []float32) {
+	g := op.g
+	ldy := g.N * g.Pix
+	op.dn.forget() // what oneDNN kept of an earlier x is not of this one
+	ap := op.packedW.get(pk.sizeA(op.cout, g.K))
+	pk.packA(w, op.cout, g.K, false, ap)
+	var a, b []float32
+	var act Act
+	if bn != nil {
+		a, b, act = bn.a, bn.b, bn.act
+	}
+	parallel(g.N, func(_, lo, hi int) {
+		pk.conv3x3(x, a, b, act, ap, g, op.cout, lo, hi, y, ldy)
+		if op.post != nil {
+			op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
+		}
+	})
+}
+
 // minCols is the least chunk width of the forward pass.
 func (op *convOp) minCols() int {
 	if op.training {
@@ -267,21 +311,9 @@ func (op *convOp) forward(x, w, y []float32) {
 		op.pointwise(nil, x, w, y)
 		return
 	}
-	var act Act
-	if op.post != nil {
-		act = op.post.bn.act
-	}
-	direct := !op.training && useDirect(g, op.cout, act)
-	if pk := packed3x3(g, op.cout); pk != nil && !direct { // the direct kernel is for first layers, which it suits
-		op.dn.forget() // what oneDNN kept of an earlier x is not of this one
-		ap := op.packedW.get(pk.sizeA(op.cout, g.K))
-		pk.packA(w, op.cout, g.K, false, ap)
-		parallel(g.N, func(_, lo, hi int) {
-			pk.conv3x3(x, ap, g, op.cout, lo, hi, y, ldy)
-			if op.post != nil {
-				op.post.apply(y, ldy, lo*g.Pix, hi*g.Pix)
-			}
-		})
+	direct := op.direct()
+	if pk := packed3x3(g, op.cout); pk != nil && !direct {
+		op.packed3x3(pk, nil, x, w, y)
 		return
 	}
 	if !direct && op.onDNNL(passForward, x, w, y) {
@@ -292,8 +324,9 @@ func (op *convOp) forward(x, w, y []float32) {
 	}
 	if direct {
 		var a, b []float32
+		var act Act
 		if op.post != nil {
-			a, b = op.post.a, op.post.b
+			a, b, act = op.post.a, op.post.b, op.post.bn.act
 		}
 		parallel(g.N, func(_, lo, hi int) {
 			conv3x3Direct(x, w, g, op.cout, lo, hi, y, ldy, a, b, act)
@@ -480,7 +513,7 @@ func (op *convGradInputOp) packed3x3(pk *packedKernels, w, dy, dx []float32) {
 	ap := op.packedW.get(pk.sizeA(g.C, k))
 	pk.packA(wt, g.C, k, false, ap)
 	gt := newGeom(op.cout, g.N, g.H, g.W, 3, 3, 1, 1)
-	parallel(g.N, func(_, lo, hi int) { pk.conv3x3(dy, ap, gt, g.C, lo, hi, dx, g.N*g.Pix) })
+	parallel(g.N, func(_, lo, hi int) { pk.conv3x3(dy, nil, nil, ActNone, ap, gt, g.C, lo, hi, dx, g.N*g.Pix) })
 }
 
 // backwardEvalBNAdd is, for a 1×1 convolution of the evaluation-mode batch
@@ -573,7 +606,7 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 	}
 	g := op.g
 	ldy := g.N * g.Pix
-	if pk := packed3x3(g, op.cout); pk != nil && op.packed3x3(pk, x, dy, dw) {
+	if pk := packed3x3(g, op.cout); pk != nil && op.packed3x3(pk, nil, x, dy, dw) {
 		return
 	}
 	if op.fwd.onDNNL(passBackwardWeights, x, dy, dw) {
@@ -600,16 +633,22 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 	})
 }
 
-// packed3x3 is weightGrad on the packed GEMM's kernels (packed3x3), each
-// worker's images summed apart and added in worker order; it reports false,
-// having written nothing, for a width they do not handle.
-func (op *convGradWeightOp) packed3x3(pk *packedKernels, x, dy, dw []float32) bool {
+// packed3x3 is weightGrad on the packed GEMM's kernels (packed3x3), of
+// bn's output on x when bn is not nil, each worker's images summed apart
+// and added in worker order; it reports false, having written nothing, for
+// a width they do not handle.
+func (op *convGradWeightOp) packed3x3(pk *packedKernels, bn *bnOp, x, dy, dw []float32) bool {
 	g := op.g
-	if !pk.weightGrad3x3(x, dy, g, op.cout, 0, 0, dw) { // no images: only asks about the width
+	var a, b []float32
+	var act Act
+	if bn != nil {
+		a, b, act = bn.a, bn.b, bn.act
+	}
+	if !pk.weightGrad3x3(x, a, b, act, dy, g, op.cout, 0, 0, dw) { // no images: only asks about the width
 		return false
 	}
 	op.fwd.dn.forget()
-	op.perWorker(dw, func(_, lo, hi int, acc []float32) { pk.weightGrad3x3(x, dy, g, op.cout, lo, hi, acc) })
+	op.perWorker(dw, func(_, lo, hi int, acc []float32) { pk.weightGrad3x3(x, a, b, act, dy, g, op.cout, lo, hi, acc) })
 	return true
 }
 
@@ -634,13 +673,19 @@ func (op *convGradWeightOp) perWorker(dw []float32, fn func(wk, lo, hi int, acc 
 	}
 }
 
-// weightGradBN is weightGrad for a 1×1 convolution of bn's output on x
-// (bn as its last forward run left it): each tile of the normalised input
-// is remade in cache, so the backward pass of a dense block need not
-// rebuild it in memory — the same floats as bn.reapply into a buffer, then
-// weightGrad on it.
-func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) {
-	op.pointwise(bn, x, dy, dw)
+// weightGradBN is weightGrad for a convolution of bn's output on x (bn as
+// its last forward run left it), where the forward op's takesBN holds: each
+// tile of the normalised input is remade in cache, so the backward pass of
+// a dense block need not rebuild it in memory — the same floats as
+// bn.reapply into a buffer, then weightGrad on it. It reports false, having
+// written nothing, for a width the packed 3×3 kernel does not handle.
+func (op *convGradWeightOp) weightGradBN(bn *bnOp, x, dy, dw []float32) bool {
+	if op.g.pointwise() {
+		op.pointwise(bn, x, dy, dw)
+		return true
+	}
+	pk := packed3x3(op.g, op.cout)
+	return pk != nil && op.packed3x3(pk, bn, x, dy, dw)
 }
 
 // wgradTile is how many columns the packed GEMM's 1×1 weight gradient

@@ -22,7 +22,9 @@ import (
 // cost (mcdood bench --ops times the pieces): bn1's output never goes to
 // memory — the 1×1 convolution normalises each tile of its input in cache,
 // forward and for the weight gradient (convOp.forwardBN,
-// convGradWeightOp.weightGradBN); bn1's statistics of the channels the
+// convGradWeightOp.weightGradBN), and so does bn2's where the 3×3
+// convolution runs on the packed kernels, which normalise each image's
+// planes as they pad them (convOp.takesBN); bn1's statistics of the channels the
 // previous layer already normalised are that layer's (bnOp.reuse); and
 // bn1's input gradient is added into the block's gradient buffer by its
 // kernel (bnGradOp.backwardAdd). The arithmetic is still that of the
@@ -34,7 +36,7 @@ import (
 // runs one op at a time, and none of it outlives the op using it.
 type denseScratch struct {
 	s1  scratch // ∂L/∂(bn1 output)
-	s2  scratch // bn2's output (recomputed for the weight gradient)
+	s2  scratch // bn2's output, where the 3×3 convolution cannot apply bn2 itself
 	h   scratch // bottleneck outputs, when no backward pass needs them
 	ds2 scratch // ∂L/∂(bn2 output)
 	dh  scratch // ∂L/∂(bottleneck output)
@@ -187,13 +189,20 @@ func (op *denseBlockOp) Do(vs ...G.Value) (G.Value, error) {
 		}
 		l.conv1.forwardBN(l.bn1, x, f32(p[2]), h)
 		t = op.parts.lap(t, "bn1 + conv1 1×1", convFLOPs(l.conv1.g, l.conv1.cout), 0)
-		s2 := h // fused: conv1 has applied bn2
-		if !op.fused {
-			s2 = sh.s2.get(op.width * per)
+		out := y[l.c*per : (l.c+op.k)*per]
+		switch {
+		case op.fused: // conv1 has applied bn2
+			l.conv2.forward(h, f32(p[5]), out)
+		case l.conv2.takesBN(l.bn2): // conv2 applies bn2 as it copies its planes
+			l.bn2.prepare(h, f32(p[3]), f32(p[4]))
+			t = op.parts.lap(t, "bn2 statistics", 0, bnStatsBytes(l.bn2, op.width*per))
+			l.conv2.forwardBN(l.bn2, h, f32(p[5]), out)
+		default:
+			s2 := sh.s2.get(op.width * per)
 			l.bn2.forward(h, f32(p[3]), f32(p[4]), s2)
 			t = op.parts.lap(t, "bn2", 0, bnBytes(l.bn2, op.width*per))
+			l.conv2.forward(s2, f32(p[5]), out)
 		}
-		l.conv2.forward(s2, f32(p[5]), y[l.c*per:(l.c+op.k)*per])
 		t = op.parts.lap(t, "conv2 3×3", convFLOPs(l.conv2.g, l.conv2.cout), 0)
 	}
 	return out, nil
@@ -287,11 +296,13 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 		l.gi2.backward(w2, dy, ds2)
 		t = op.parts.lap(t, "conv2 3×3 bwd-data", flops2, 0)
 		if f.training {
-			s2 := sh.s2.get(f.width * per)
-			l.bn2.reapply(h, s2)
-			t = op.parts.lap(t, "bn2 recompute", 0, 8*float64(len(s2)))
 			l.dw2 = growFloats(l.dw2, f.k*f.width*9)
-			l.gw2.weightGrad(s2, dy, l.dw2)
+			if !l.conv2.takesBN(l.bn2) || !l.gw2.weightGradBN(l.bn2, h, dy, l.dw2) {
+				s2 := sh.s2.get(f.width * per)
+				l.bn2.reapply(h, s2)
+				t = op.parts.lap(t, "bn2 recompute", 0, 8*float64(len(s2)))
+				l.gw2.weightGrad(s2, dy, l.dw2)
+			}
 			t = op.parts.lap(t, "conv2 3×3 bwd-weight", flops2, 0)
 		}
 		dh := sh.dh.get(f.width * per)
@@ -300,7 +311,7 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 		x := y[:l.c*per]
 		if f.training {
 			l.dw1 = growFloats(l.dw1, f.width*l.c)
-			l.gw1.weightGradBN(l.bn1, x, dh, l.dw1)
+			l.gw1.weightGradBN(l.bn1, x, dh, l.dw1) // 1×1: always taken
 			t = op.parts.lap(t, "bn1 + conv1 1×1 bwd-weight", flops1, 0)
 		}
 		if !f.training {
