@@ -132,7 +132,13 @@ func (op *bnOp) run(x, gamma, beta, y []float32) {
 		op.moments = make([][2]float64, c)
 	}
 	st := op.st
-	parallel(c, func(_, lo, hi int) {
+	// Without an output, the channels whose moments reuse lends cost
+	// nothing: the workers split the others (a dense layer's k new ones).
+	lent := 0
+	if op.training && op.reuse != nil && y == nil {
+		lent = min(len(op.reuse.moments), c)
+	}
+	work := func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			row := x[ch*m : (ch+1)*m]
 			switch {
@@ -163,7 +169,9 @@ func (op *bnOp) run(x, gamma, beta, y []float32) {
 				scaleShift(row, y[ch*m:(ch+1)*m], op.a[ch], op.b[ch], op.act)
 			}
 		}
-	})
+	}
+	work(0, lent)
+	parallel(c-lent, func(_, lo, hi int) { work(lent+lo, lent+hi) })
 }
 
 // reapply writes into y the output the last forward run gave for x: the
