@@ -225,3 +225,26 @@ func BenchmarkPacked3x3(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPackedWeightGrad3x3 times the packed GEMM's 3×3 weight gradient
+// on the same shapes, one thread.
+func BenchmarkPackedWeightGrad3x3(b *testing.B) {
+	pk := packedGEMM
+	if pk == nil {
+		b.Skip("no packed GEMM in this build")
+	}
+	for _, hw := range []int{32, 16, 8} {
+		g := newGeom(48, 16, hw, hw, 3, 3, 1, 1)
+		rng := rand.New(rand.NewPCG(1, 1))
+		x, dy := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 12*g.N*g.Pix)
+		dw := make([]float32, 12*g.K)
+		b.Run(fmt.Sprintf("%dx%d", hw, hw), func(b *testing.B) {
+			eachKernelPath(b, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					pk.weightGrad3x3(x, nil, nil, ActNone, dy, g, 12, 0, g.N, dw)
+				}
+				b.ReportMetric(float64(2*12*g.K*g.N*g.Pix)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		})
+	}
+}

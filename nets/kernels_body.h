@@ -1260,6 +1260,16 @@ static void pw_conv3x3(const float *restrict x, const float *a, const float *b, 
 	free(q);
 }
 
+// IN_REG keeps v in a register: where an operand is used more than once
+// GCC may fold its load into each use instead, which loads it each time
+// (the 3×3 weight gradient's dy, three times a vector on AVX-512, where
+// the loads then outnumbered the multiply-adds' slots).
+#if defined(__x86_64__)
+#define IN_REG(v) __asm__("" : "+v"(v))
+#else
+#define IN_REG(v) ((void)0)
+#endif
+
 // PW_WGRAD_ROWS defines name, the weight gradient of the 3×3 convolution
 // for output channels [co0, co0 + PW_WR) (clamped to cout; rows past it are
 // computed and dropped), input channel ci and kernel row ky, over one
@@ -1284,6 +1294,7 @@ static void pw_conv3x3(const float *restrict x, const float *a, const float *b, 
 				_Pragma("GCC unroll 8") for (long r = 0; r < PW_WR; r++) {                                           \
 					vec g;                                                                                             \
 					memcpy(&g, d[r] + oy * W + ox, sizeof g);                                                          \
+					IN_REG(g);                                                                                         \
 					acc[r][0] = g * x0 + acc[r][0];                                                                    \
 					acc[r][1] = g * x1 + acc[r][1];                                                                    \
 					acc[r][2] = g * x2 + acc[r][2];                                                                    \
