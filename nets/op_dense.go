@@ -22,15 +22,15 @@ import (
 // cost (mcdood bench --ops times the pieces): bn1's output never goes to
 // memory — the 1×1 convolution normalises each tile of its input in cache,
 // forward and for the weight gradient (convOp.forwardBN,
-// convGradWeightOp.weightGradBN), and so does bn2's where the 3×3
+// convGradWeightOp.weightGradBN) — nor does bn2's where the 3×3
 // convolution runs on the packed kernels, which normalise each image's
-// planes as they pad them (convOp.takesBN); bn1's statistics of the channels the
-// previous layer already normalised are that layer's (bnOp.reuse); and
-// bn1's input gradient is added into the block's gradient buffer by its
-// kernel (bnGradOp.backwardAdd). The arithmetic is still that of the
-// layer-by-layer graph (bnOp, convOp and their gradients, whose kernels
-// this op calls), so the results are the same floats; the tests compare
-// them bit for bit.
+// planes as they pad them (convOp.takesBN); bn1's statistics of the
+// channels the previous layer already normalised are that layer's
+// (bnOp.reuse); and bn1's input gradient is added into the block's
+// gradient buffer by its kernel (bnGradOp.backwardAdd). The arithmetic is
+// still that of the layer-by-layer graph (bnOp, convOp and their
+// gradients, whose kernels this op calls), so the results are the same
+// floats; the tests compare them bit for bit.
 
 // denseScratch is the memory the dense blocks of one graph share: the tape
 // runs one op at a time, and none of it outlives the op using it.
