@@ -200,9 +200,9 @@ func BenchmarkPackedWeightGrad1x1(b *testing.B) {
 	})
 }
 
-// BenchmarkPacked3x3 times the packed GEMM's 3×3 convolution on
-// DenseNet-BC's bottleneck shape (48 → 12 channels) at each block's image
-// size, one thread.
+// BenchmarkPacked3x3 times the packed GEMM's 3×3 convolution and its
+// weight gradient on DenseNet-BC's bottleneck shape (48 → 12 channels) at
+// each block's image size, one thread.
 func BenchmarkPacked3x3(b *testing.B) {
 	pk := packedGEMM
 	if pk == nil {
@@ -211,40 +211,23 @@ func BenchmarkPacked3x3(b *testing.B) {
 	for _, hw := range []int{32, 16, 8} {
 		g := newGeom(48, 16, hw, hw, 3, 3, 1, 1)
 		rng := rand.New(rand.NewPCG(1, 1))
-		x, w := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 12*g.K)
-		y := make([]float32, 12*g.N*g.Pix)
-		b.Run(fmt.Sprintf("%dx%d", hw, hw), func(b *testing.B) {
-			eachKernelPath(b, func(b *testing.B) {
-				ap := make([]float32, pk.sizeA(12, g.K))
-				pk.packA(w, 12, g.K, false, ap)
-				for i := 0; i < b.N; i++ {
-					pk.conv3x3(x, nil, nil, ActNone, ap, g, 12, 0, g.N, y, g.N*g.Pix)
-				}
-				b.ReportMetric(float64(2*12*g.K*g.N*g.Pix)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		x, w, dy := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 12*g.K), randSlice(rng, 12*g.N*g.Pix)
+		y, dw := make([]float32, 12*g.N*g.Pix), make([]float32, 12*g.K)
+		ap := make([]float32, pk.sizeA(12, g.K))
+		for _, pass := range []string{"forward", "weight-gradient"} {
+			b.Run(fmt.Sprintf("%dx%d/%s", hw, hw, pass), func(b *testing.B) {
+				eachKernelPath(b, func(b *testing.B) {
+					pk.packA(w, 12, g.K, false, ap) // the level's layout
+					for i := 0; i < b.N; i++ {
+						if pass == "forward" {
+							pk.conv3x3(x, nil, nil, ActNone, ap, g, 12, 0, g.N, y, g.N*g.Pix)
+						} else {
+							pk.weightGrad3x3(x, nil, nil, ActNone, dy, g, 12, 0, g.N, dw)
+						}
+					}
+					b.ReportMetric(float64(2*12*g.K*g.N*g.Pix)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			})
-		})
-	}
-}
-
-// BenchmarkPackedWeightGrad3x3 times the packed GEMM's 3×3 weight gradient
-// on the same shapes, one thread.
-func BenchmarkPackedWeightGrad3x3(b *testing.B) {
-	pk := packedGEMM
-	if pk == nil {
-		b.Skip("no packed GEMM in this build")
-	}
-	for _, hw := range []int{32, 16, 8} {
-		g := newGeom(48, 16, hw, hw, 3, 3, 1, 1)
-		rng := rand.New(rand.NewPCG(1, 1))
-		x, dy := randSlice(rng, g.C*g.N*g.H*g.W), randSlice(rng, 12*g.N*g.Pix)
-		dw := make([]float32, 12*g.K)
-		b.Run(fmt.Sprintf("%dx%d", hw, hw), func(b *testing.B) {
-			eachKernelPath(b, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					pk.weightGrad3x3(x, nil, nil, ActNone, dy, g, 12, 0, g.N, dw)
-				}
-				b.ReportMetric(float64(2*12*g.K*g.N*g.Pix)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		})
+		}
 	}
 }

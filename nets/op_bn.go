@@ -174,6 +174,16 @@ func (op *bnOp) run(x, gamma, beta, y []float32) {
 	parallel(c-lent, func(_, lo, hi int) { work(lent+lo, lent+hi) })
 }
 
+// channelMap is the per-channel map the last forward run applied (a, b
+// and the activation), as the kernels that apply a batch norm while they
+// read their input take it; none (nil a) for a nil op.
+func (op *bnOp) channelMap() (a, b []float32, act Act) {
+	if op == nil {
+		return nil, nil, ActNone
+	}
+	return op.a, op.b, op.act
+}
+
 // reapply writes into y the output the last forward run gave for x: the
 // recomputation of a memory-efficient dense block (op_dense.go).
 func (op *bnOp) reapply(x, y []float32) {

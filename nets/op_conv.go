@@ -214,11 +214,7 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	if pk := pointwisePacked(); pk != nil {
 		ap := op.packedW.get(pk.sizeA(op.cout, g.C))
 		pk.packA(w, op.cout, g.C, false, ap)
-		var a, b []float32
-		var act Act
-		if bn != nil {
-			a, b, act = bn.a, bn.b, bn.act
-		}
+		a, b, act := bn.channelMap()
 		parallel(g.N, func(wk, lo, hi int) {
 			eachTile(g, lo, hi, func(p0, p1 int) {
 				bp := op.cols[wk].get(pk.sizeB(p1-p0, g.C))
@@ -266,11 +262,7 @@ func (op *convOp) packed3x3(pk *packedKernels, bn *bnOp, x, w, y []float32) {
 	op.dn.forget() // what oneDNN kept of an earlier x is not of this one
 	ap := op.packedW.get(pk.sizeA(op.cout, g.K))
 	pk.packA(w, op.cout, g.K, false, ap)
-	var a, b []float32
-	var act Act
-	if bn != nil {
-		a, b, act = bn.a, bn.b, bn.act
-	}
+	a, b, act := bn.channelMap()
 	parallel(g.N, func(_, lo, hi int) {
 		pk.conv3x3(x, a, b, act, ap, g, op.cout, lo, hi, y, ldy)
 		if op.post != nil {
@@ -639,11 +631,7 @@ func (op *convGradWeightOp) weightGrad(x, dy, dw []float32) {
 // a width they do not handle.
 func (op *convGradWeightOp) packed3x3(pk *packedKernels, bn *bnOp, x, dy, dw []float32) bool {
 	g := op.g
-	var a, b []float32
-	var act Act
-	if bn != nil {
-		a, b, act = bn.a, bn.b, bn.act
-	}
+	a, b, act := bn.channelMap()
 	if !pk.weightGrad3x3(x, a, b, act, dy, g, op.cout, 0, 0, dw) { // no images: only asks about the width
 		return false
 	}
@@ -704,11 +692,7 @@ func (op *convGradWeightOp) pointwise(bn *bnOp, x, dy, dw []float32) {
 	ld := g.N * g.Pix
 	op.cols = growScratch(op.cols)
 	if pk := pointwisePacked(); pk != nil {
-		var a, b []float32
-		var act Act
-		if bn != nil {
-			a, b, act = bn.a, bn.b, bn.act
-		}
+		a, b, act := bn.channelMap()
 		op.perWorker(dw, func(wk, lo, hi int, acc []float32) {
 			zero(acc)
 			for p0 := lo * g.Pix; p0 < hi*g.Pix; p0 += wgradTile {
