@@ -941,8 +941,7 @@ static inline void pw_pack_row(const float *restrict src, long n, float a, float
 	if (j0 < n) {
 		float t[PW_NR] = {0};
 		memcpy(t, src + j0, (n - j0) * sizeof(float));
-		if (map) scale_shift_inplace(t, n - j0, a, b, act);
-		for (long j = n - j0; j < PW_NR; j++) t[j] = 0;
+		if (map) scale_shift_inplace(t, n - j0, a, b, act); // the floats past n stay zero
 		memcpy(dst, t, sizeof t);
 	}
 }
@@ -1200,11 +1199,12 @@ static void pad_planes(const float *restrict x, const nk_geom *g, long n, const 
 // pw_conv3x3 is the 3×3, stride-1, padding-1 convolution of images
 // [n0, n1) of x (C, N, H, W), or of its batch norm's output (a not NULL:
 // pad_planes), on the packed GEMM: ap holds the cout × 9C weights packed
-// (pw_pack_a), each image's planes are copied into zero-bordered ones, and each panel of PW_NR output pixels is multiplied
-// with its 9C rows in the weights' (c, ky, kx) order: read in place where
-// each vector lies within an output row (W a multiple of the vector, or of
-// 8 on AVX-512), else packed from runs along the rows first. Output
-// channel co of image n goes to y[co·ldy + n·H·W …].
+// (pw_pack_a), each image's planes are copied into zero-bordered ones, and
+// each panel of PW_NR output pixels is multiplied with its 9C rows in the
+// weights' (c, ky, kx) order: read in place where each vector lies within
+// an output row (W a multiple of the vector, or of 8 on AVX-512), else
+// packed from runs along the rows first. Output channel co of image n goes
+// to y[co·ldy + n·H·W …].
 static void pw_conv3x3(const float *restrict x, const float *a, const float *b, int act, const float *restrict ap, const nk_geom *g, long cout, long n0, long n1,
                        float *restrict y, long ldy) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, K = 9 * C;
@@ -1323,10 +1323,10 @@ PW_WGRAD_ROWS(pw_wgrad_rows_h, pw_hvec, 8)
 // pw_conv3x3_wgrad writes into dw (cout × C × 3 × 3) the weight gradient
 // of the 3×3, stride-1, padding-1 convolution over images [n0, n1) of x
 // (C, N, H, W), or of its batch norm's output (a not NULL: pad_planes), and
-// dy (cout, N, H, W): each weight's products are summed
-// in vectors of pixels along the rows (W a multiple of the vector, or of 8
-// on AVX-512), image after image, then across the vector. It returns -1,
-// writing nothing, for a width it does not handle.
+// dy (cout, N, H, W): each weight's products are summed in vectors of
+// pixels along the rows (W a multiple of the vector, or of 8 on AVX-512),
+// image after image, then across the vector. It returns -1, writing
+// nothing, for a width it does not handle.
 static int pw_conv3x3_wgrad(const float *restrict x, const float *a, const float *b, int act, const float *restrict dy, const nk_geom *g, long cout, long n0,
                             long n1, float *restrict dw) {
 	const long C = g->C, H = g->H, W = g->W, pix = H * W, pw = W + 2, pplane = (H + 2) * pw;

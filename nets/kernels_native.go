@@ -66,16 +66,6 @@ func nativePwPackA(w []float32, m, k int, trans bool, ap []float32) {
 	C.nk_pw_pack_a(fp(w), C.long(m), C.long(k), C.long(rs), C.long(cs), fp(ap))
 }
 
-func nativePwPackB(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32) {
-	_, _ = x[(k-1)*ld+p1-1], bp[packedGEMM.sizeB(p1-p0, k)-1]
-	var pa, pb *C.float
-	if a != nil {
-		_, _ = a[k-1], b[k-1]
-		pa, pb = fp(a), fp(b)
-	}
-	C.nk_pw_pack_b(fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, C.int(act), fp(bp))
-}
-
 // cmap is the C view of a per-channel map of c channels (a, b, act; a
 // nil for none), as nk_scale_shift takes it.
 func cmap(c int, a, b []float32, act Act) (pa, pb *C.float, cact C.int) {
@@ -84,6 +74,12 @@ func cmap(c int, a, b []float32, act Act) (pa, pb *C.float, cact C.int) {
 	}
 	_, _ = a[c-1], b[c-1]
 	return fp(a), fp(b), C.int(act)
+}
+
+func nativePwPackB(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32) {
+	_, _ = x[(k-1)*ld+p1-1], bp[packedGEMM.sizeB(p1-p0, k)-1]
+	pa, pb, cact := cmap(k, a, b, act)
+	C.nk_pw_pack_b(fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, cact, fp(bp))
 }
 
 func nativePwConv3x3(x, a, b []float32, act Act, ap []float32, g geom, cout, n0, n1 int, y []float32, ldy int) {
@@ -106,12 +102,8 @@ func nativePwSizeT(m, k, n int) int { return int(C.nk_pw_wgrad_len(C.long(m), C.
 func nativePwWeightGrad1x1(dy []float32, ldy, m int, x []float32, ld, k, p0, p1 int, a, b []float32, act Act, t, dw []float32) {
 	_, _ = dy[(m-1)*ldy+p1-1], x[(k-1)*ld+p1-1]
 	_, _ = t[nativePwSizeT(m, k, p1-p0)-1], dw[m*k-1]
-	var pa, pb *C.float
-	if a != nil {
-		_, _ = a[k-1], b[k-1]
-		pa, pb = fp(a), fp(b)
-	}
-	C.nk_pw_wgrad(fp(dy), C.long(ldy), C.long(m), fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, C.int(act), fp(t), fp(dw))
+	pa, pb, cact := cmap(k, a, b, act)
+	C.nk_pw_wgrad(fp(dy), C.long(ldy), C.long(m), fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, cact, fp(t), fp(dw))
 }
 
 func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int) {
