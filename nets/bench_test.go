@@ -125,7 +125,8 @@ func BenchmarkInputGradResNet9x16(b *testing.B) { benchInputGrad(b, "resnet9-16"
 // BenchmarkPackedPointwise times the packed GEMM's parts on a 1×1
 // convolution of DenseNet-BC-100's second block (300 → 48 channels, a tile
 // of 384 columns), one thread: packing the tile through a batch norm, and
-// the multiplication (GFLOP/s), against the BLAS on an unpacked tile.
+// the multiplication (GFLOP/s), its outputs stored through the caches or
+// past them, against the BLAS on an unpacked tile.
 func BenchmarkPackedPointwise(b *testing.B) {
 	pk := packedGEMM
 	if pk == nil {
@@ -134,7 +135,7 @@ func BenchmarkPackedPointwise(b *testing.B) {
 	m, k, n, ld := 48, 300, 384, 64*256
 	rng := rand.New(rand.NewPCG(1, 1))
 	x, w, a, bn := randSlice(rng, k*ld), randSlice(rng, m*k), randSlice(rng, k), randSlice(rng, k)
-	y, in := make([]float32, m*ld), make([]float32, k*n)
+	y, in := alignedFloats(m*ld), make([]float32, k*n)
 	gflops := func(b *testing.B) {
 		b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	}
@@ -147,12 +148,18 @@ func BenchmarkPackedPointwise(b *testing.B) {
 				pk.packB(x, ld, k, p0, p0+n, a, bn, ActReLU, bp)
 			}
 		})
-		b.Run("gemm", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				pk.gemm(ap, bp, m, n, k, y[i*n%(ld-n):], ld)
+		for _, stream := range []bool{false, true} {
+			name := "gemm"
+			if stream {
+				name = "gemm-streamed" // y past the caches
 			}
-			gflops(b)
-		})
+			b.Run(name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					pk.gemm(ap, bp, m, n, k, y[i*n%(ld-n):], ld, stream)
+				}
+				gflops(b)
+			})
+		}
 		b.Run("blas", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				sgemm(false, false, m, n, k, 1, w, k, in, n, 0, y[i*n%(ld-n):], ld)

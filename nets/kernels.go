@@ -86,12 +86,15 @@ var (
 // weights (w row-major, or with trans its k × m transpose); packB packs
 // columns [p0, p1) of the k rows of x (ld apart), mapped as scaleShift(·,
 // a[row], b[row], act) does when a is not nil; gemm writes the m × n
-// outputs into y (rows ldy apart).
+// outputs into y (rows ldy apart) — with stream, past the caches where the
+// level can (non-temporal stores): for a y larger than the caches that
+// nothing reads before gemm returns, it saves reading each line in before
+// writing it, and the other rows' lines it would evict.
 type packedKernels struct {
 	tile  func() (mr, nr int)
 	packA func(w []float32, m, k int, trans bool, ap []float32)
 	packB func(x []float32, ld, k, p0, p1 int, a, b []float32, act Act, bp []float32)
-	gemm  func(ap, bp []float32, m, n, k int, y []float32, ldy int)
+	gemm  func(ap, bp []float32, m, n, k int, y []float32, ldy int, stream bool)
 	// conv3x3 convolves images [n0, n1) of x at 3×3, stride 1, padding 1
 	// with the cout × 9·C weights packed by packA, packing each tile of
 	// output pixels' columns as it goes; output channel co of image n goes

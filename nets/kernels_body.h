@@ -8,6 +8,7 @@
 // wherever the loop's floats must be kept, and are tested against the same
 // Go reference.
 #include "kernels_cgo.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #if NK_LEVEL > 1
@@ -982,11 +983,24 @@ static void pw_pack_b(const float *restrict x, long ld, long k, long p0, long p1
 		for (long r_ = 0; r_ < (mr); r_++) memcpy((c) + r_ * (ldc), t_[r_], (nr) * sizeof(float));         \
 	} while (0)
 
+// pw_stream reports whether pw_micro can store a whole register tile at c
+// (rows ldc apart) past the caches: on x86 at AVX2 and above, every row's
+// vectors aligned.
+static inline int pw_stream(const float *c, long ldc) {
+#if NK_LEVEL >= 3
+	return (uintptr_t)c % sizeof(pw_vec) == 0 && ldc % PW_VL == 0;
+#else
+	(void)c, (void)ldc;
+	return 0;
+#endif
+}
+
 // pw_micro sums one register tile over k and stores its mr × nr corner
 // into c (rows ldc apart); from zero, or with from the sums continue those
-// c holds.
+// c holds. With stream, a whole tile goes past the caches where pw_stream
+// allows (non-temporal stores: the caller fences them).
 __attribute__((always_inline)) static inline void pw_micro(const float *restrict a, const float *restrict b, long k, float *restrict c, long ldc, long mr, long nr,
-                                                           int from) {
+                                                           int from, int stream) {
 	pw_vec acc[PW_MR][2];
 	if (!from) {
 #pragma GCC unroll 16
@@ -1010,6 +1024,27 @@ __attribute__((always_inline)) static inline void pw_micro(const float *restrict
 			acc[r][1] = ar * b1 + acc[r][1];
 		}
 	}
+#if NK_LEVEL == 4
+	if (stream && mr == PW_MR && nr == PW_NR && pw_stream(c, ldc)) {
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) {
+			_mm512_stream_ps(c + r * ldc, (__m512)acc[r][0]);
+			_mm512_stream_ps(c + r * ldc + PW_VL, (__m512)acc[r][1]);
+		}
+		return;
+	}
+#elif NK_LEVEL == 3
+	if (stream && mr == PW_MR && nr == PW_NR && pw_stream(c, ldc)) {
+#pragma GCC unroll 16
+		for (long r = 0; r < PW_MR; r++) {
+			_mm256_stream_ps(c + r * ldc, (__m256)acc[r][0]);
+			_mm256_stream_ps(c + r * ldc + PW_VL, (__m256)acc[r][1]);
+		}
+		return;
+	}
+#else
+	(void)stream;
+#endif
 	PW_STORE(acc, PW_VL, c, ldc, mr, nr);
 }
 
@@ -1048,15 +1083,19 @@ PW_MICRO_3X3(pw_micro_3x3_h, pw_hvec, 8)
 #endif
 
 // pw_gemm writes y = w·x for the m × n outputs (rows ldy apart) from the
-// packed ap (pw_pack_a) and bp (pw_pack_b) over k.
-static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, long n, long k, float *restrict y, long ldy) {
+// packed ap (pw_pack_a) and bp (pw_pack_b) over k; with stream, past the
+// caches where it can (pw_micro), fenced before it returns.
+static void pw_gemm(const float *restrict ap, const float *restrict bp, long m, long n, long k, float *restrict y, long ldy, int stream) {
 	for (long j0 = 0; j0 < n; j0 += PW_NR) {
 		const long nr = n - j0 < PW_NR ? n - j0 : PW_NR;
 		for (long i0 = 0; i0 < m; i0 += PW_MR) {
 			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
-			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr, 0);
+			pw_micro(ap + i0 * k, bp + j0 * k, k, y + i0 * ldy + j0, ldy, mr, nr, 0, stream);
 		}
 	}
+#if NK_LEVEL >= 3
+	if (stream) _mm_sfence();
+#endif
 }
 
 // The weight gradient of a 1×1 convolution, dw += dy·x̂ᵀ over a tile of
@@ -1150,7 +1189,7 @@ static void pw_wgrad(const float *restrict dy, long ldy, long m, const float *re
 		const long nr = k - j0 < PW_NR ? k - j0 : PW_NR;
 		for (long i0 = 0; i0 < m; i0 += PW_MR) {
 			const long mr = m - i0 < PW_MR ? m - i0 : PW_MR;
-			pw_micro(ap + i0 * n, bp + j0 * n, n, dw + i0 * k + j0, k, mr, nr, 1);
+			pw_micro(ap + i0 * n, bp + j0 * n, n, dw + i0 * k + j0, k, mr, nr, 1, 0);
 		}
 	}
 }
@@ -1253,7 +1292,7 @@ static void pw_conv3x3(const float *restrict x, const float *a, const float *b, 
 					}
 			for (long i0 = 0; i0 < cout; i0 += PW_MR) {
 				const long mr = cout - i0 < PW_MR ? cout - i0 : PW_MR;
-				pw_micro(ap + i0 * K, bp, K, y + i0 * ldy + n * pix + j0, ldy, mr, nr, 0);
+				pw_micro(ap + i0 * K, bp, K, y + i0 * ldy + n * pix + j0, ldy, mr, nr, 0, 0);
 			}
 		}
 	}

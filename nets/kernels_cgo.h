@@ -52,11 +52,12 @@ double nk_fma_peak(long iters);
 // level's register tile, rows × columns; nk_pw_pack_a packs the m × k
 // weights (element (i, kk) at w[i·rs + kk·cs]), nk_pw_pack_b columns [p0, p1) of the k rows of x (ld apart),
 // mapped as nk_scale_shift does when a is not NULL; nk_pw_gemm writes the
-// m × n product into y (rows ldy apart).
+// m × n product into y (rows ldy apart), with stream past the caches where
+// it can (non-temporal stores, fenced).
 void nk_pw_tile(long *mr, long *nr);
 void nk_pw_pack_a(const float *w, long m, long k, long rs, long cs, float *ap);
 void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *bp);
-void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy);
+void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy, int stream);
 // nk_pw_conv3x3 convolves images [n0, n1) of x (C, N, H, W), mapped per
 // channel as nk_scale_shift does when a is not NULL, at 3×3, stride 1,
 // padding 1 with the cout × 9C weights packed by nk_pw_pack_a, writing
@@ -92,7 +93,7 @@ typedef struct {
 	void (*pw_tile)(long *, long *);
 	void (*pw_pack_a)(const float *, long, long, long, long, float *);
 	void (*pw_pack_b)(const float *, long, long, long, long, const float *, const float *, int, float *);
-	void (*pw_gemm)(const float *, const float *, long, long, long, float *, long);
+	void (*pw_gemm)(const float *, const float *, long, long, long, float *, long, int);
 	void (*pw_conv3x3)(const float *, const float *, const float *, int, const float *, const nk_geom *, long, long, long, float *, long);
 	int (*pw_conv3x3_wgrad)(const float *, const float *, const float *, int, const float *, const nk_geom *, long, long, long, float *);
 	long (*pw_wgrad_len)(long, long, long);

@@ -66,7 +66,7 @@ void nk_pw_pack_a(const float *w, long m, long k, long rs, long cs, float *ap) {
 void nk_pw_pack_b(const float *x, long ld, long k, long p0, long p1, const float *a, const float *b, int act, float *bp) {
 	nk_impl->pw_pack_b(x, ld, k, p0, p1, a, b, act, bp);
 }
-void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy) { nk_impl->pw_gemm(ap, bp, m, n, k, y, ldy); }
+void nk_pw_gemm(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy, int stream) { nk_impl->pw_gemm(ap, bp, m, n, k, y, ldy, stream); }
 void nk_pw_conv3x3(const float *x, const float *a, const float *b, int act, const float *ap, const nk_geom *g, long cout, long n0, long n1, float *y, long ldy) {
 	nk_impl->pw_conv3x3(x, a, b, act, ap, g, cout, n0, n1, y, ldy);
 }

@@ -106,10 +106,14 @@ func nativePwWeightGrad1x1(dy []float32, ldy, m int, x []float32, ld, k, p0, p1 
 	C.nk_pw_wgrad(fp(dy), C.long(ldy), C.long(m), fp(x), C.long(ld), C.long(k), C.long(p0), C.long(p1), pa, pb, cact, fp(t), fp(dw))
 }
 
-func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int) {
+func nativePwGemm(ap, bp []float32, m, n, k int, y []float32, ldy int, stream bool) {
 	_, _ = ap[packedGEMM.sizeA(m, k)-1], bp[packedGEMM.sizeB(n, k)-1]
 	_ = y[(m-1)*ldy+n-1]
-	C.nk_pw_gemm(fp(ap), fp(bp), C.long(m), C.long(n), C.long(k), fp(y), C.long(ldy))
+	var cstream C.int
+	if stream {
+		cstream = 1
+	}
+	C.nk_pw_gemm(fp(ap), fp(bp), C.long(m), C.long(n), C.long(k), fp(y), C.long(ldy), cstream)
 }
 
 func nativeToBlocked(x []float32, c, n, hw, b, t0, t1 int, y []float32) {

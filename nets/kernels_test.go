@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 func randSlice(rng *rand.Rand, n int) []float32 {
@@ -286,6 +287,13 @@ func eachWidth(lo, hi int, widths []int, fn func(p0, p1 int)) {
 	}
 }
 
+// alignedFloats is n floats starting on a 64-byte boundary.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	off := int(-uintptr(unsafe.Pointer(&buf[0])) % 64 / 4)
+	return buf[off : off+n : off+n]
+}
+
 // TestPackedGEMM checks the packed GEMM of 1×1 convolutions (packedGEMM) on
 // every kernel level: against a float64 product of the batch norm's output
 // (as scaleShift maps it), writing nothing past its m rows and n columns,
@@ -301,7 +309,7 @@ func testPackedGEMM(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, c := range []struct{ m, k, n int }{{48, 24, 64}, {48, 300, 200}, {13, 7, 37}, {1, 1, 1}, {50, 33, 129}, {12, 5, 1100}} {
-		ld := c.n + 5
+		ld := (c.n + 5 + 15) / 16 * 16 // rows a multiple of 64 bytes apart: streamed stores can take them
 		x, w := randSlice(rng, c.k*ld), randSlice(rng, c.m*c.k)
 		a, b := randSlice(rng, c.k), randSlice(rng, c.k)
 		for _, bn := range []bool{false, true} {
@@ -327,19 +335,19 @@ func testPackedGEMM(t *testing.T) {
 			if !slices.Equal(ap, apT) {
 				t.Fatalf("%dx%d: the transposed weights pack otherwise", c.m, c.k)
 			}
-			run := func(tiles []int) []float32 {
-				y := make([]float32, c.m*ld)
+			run := func(tiles []int, stream bool) []float32 {
+				y := alignedFloats(c.m * ld)
 				for i := range y {
 					y[i] = float32(math.NaN())
 				}
 				eachWidth(0, c.n, tiles, func(p0, p1 int) {
 					bp := make([]float32, pk.sizeB(p1-p0, c.k))
 					pk.packB(x, ld, c.k, p0, p1, pa, pb, ActReLU, bp)
-					pk.gemm(ap, bp, c.m, p1-p0, c.k, y[p0:], ld)
+					pk.gemm(ap, bp, c.m, p1-p0, c.k, y[p0:], ld, stream)
 				})
 				return y
 			}
-			whole := run([]int{c.n})
+			whole := run([]int{c.n}, false)
 			for i := range c.m {
 				for j := range ld {
 					got := whole[i*ld+j]
@@ -366,10 +374,17 @@ func testPackedGEMM(t *testing.T) {
 					})
 				}
 			}
-			tiled := run([]int{7, 64, 3, 33})
-			for i := range whole[:c.m*ld] {
-				if math.Float32bits(whole[i]) != math.Float32bits(tiled[i]) {
-					t.Fatalf("%s: y[%d] = %v in tiles, %v whole", name, i, tiled[i], whole[i])
+			// In other tiles, and streamed past the caches (whole register
+			// tiles, at the aligned offsets: tiles of 64).
+			for _, r := range []struct {
+				tiles  []int
+				stream bool
+			}{{[]int{7, 64, 3, 33}, false}, {[]int{64}, true}, {[]int{7, 64, 3, 33}, true}} {
+				tiled := run(r.tiles, r.stream)
+				for i := range whole[:c.m*ld] {
+					if math.Float32bits(whole[i]) != math.Float32bits(tiled[i]) {
+						t.Fatalf("%s: y[%d] = %v in tiles %v (streamed: %v), %v whole", name, i, tiled[i], r.tiles, r.stream, whole[i])
+					}
 				}
 			}
 		}

@@ -206,7 +206,8 @@ func (op *convOp) direct() bool {
 // input is copied (or normalised) into contiguous scratch first: read in
 // place, its rows N·H·W floats apart alias in the caches, and a GEMM on it
 // runs at under half the rate (the transitions of DenseNet-BC-100, oneDNN's
-// sgemm: 30 against 11 ms).
+// sgemm: 30 against 11 ms). On the packed GEMM, y goes past the caches
+// unless post reads it back at once (packedKernels.gemm's stream).
 func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 	g := op.g
 	ld := g.N * g.Pix
@@ -219,7 +220,7 @@ func (op *convOp) pointwise(bn *bnOp, x, w, y []float32) {
 			eachTile(g, lo, hi, func(p0, p1 int) {
 				bp := op.cols[wk].get(pk.sizeB(p1-p0, g.C))
 				pk.packB(x, ld, g.C, p0, p1, a, b, act, bp)
-				pk.gemm(ap, bp, op.cout, p1-p0, g.C, y[p0:], ld)
+				pk.gemm(ap, bp, op.cout, p1-p0, g.C, y[p0:], ld, op.post == nil)
 				if op.post != nil {
 					op.post.apply(y, ld, p0, p1)
 				}
@@ -523,7 +524,12 @@ func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float
 
 // pointwise computes a 1×1 convolution's input gradient wᵀ·dy into dx tile
 // by tile (pointwiseTile), the images split over the workers; with bn, it
-// adds bn's evaluation-mode input gradient at x into dx instead.
+// adds bn's evaluation-mode input gradient at x into dx instead. On the
+// packed GEMM, dx goes past the caches (packedKernels.gemm's stream): in a
+// dense block it has the C rows of the layer's input, far more than the
+// caches hold, and writing it so took the AVX2 training step's bwd-data
+// from 15.0–15.5% to 11.0–11.5% of the step (bn1's backward, reading it
+// back from memory, from 10.8–12.0% to 12.3–13.4%).
 func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
 	g := op.g
 	ld := g.N * g.Pix
@@ -535,24 +541,24 @@ func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []floa
 		pk.packA(w, g.C, op.cout, true, ap)
 	}
 	// into computes wᵀ·dy for columns [p0, p1) into out (rows ldo apart).
-	into := func(wk, p0, p1 int, out []float32, ldo int) {
+	into := func(wk, p0, p1 int, out []float32, ldo int, stream bool) {
 		if pk == nil {
 			sgemm(true, false, g.K, p1-p0, op.cout, 1, w, g.K, dy[p0:], ld, 0, out, ldo)
 			return
 		}
 		bp := op.cols[wk].get(pk.sizeB(p1-p0, op.cout))
 		pk.packB(dy, ld, op.cout, p0, p1, nil, nil, ActNone, bp)
-		pk.gemm(ap, bp, g.C, p1-p0, op.cout, out, ldo)
+		pk.gemm(ap, bp, g.C, p1-p0, op.cout, out, ldo, stream)
 	}
 	parallel(g.N, func(wk, lo, hi int) {
 		eachTile(g, lo, hi, func(p0, p1 int) {
 			if bn == nil {
-				into(wk, p0, p1, dx[p0:], ld)
+				into(wk, p0, p1, dx[p0:], ld, true)
 				return
 			}
 			cols := p1 - p0
 			t := op.tiles[wk].get(g.C * cols)
-			into(wk, p0, p1, t, cols)
+			into(wk, p0, p1, t, cols, false)
 			for ch := range g.C {
 				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], dx[ch*ld+p0:ch*ld+p1])
 			}
