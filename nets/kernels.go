@@ -60,8 +60,8 @@ var (
 	bnGradSums = refBNGradSums
 	// bnGradInput writes dx = k·(g − c1 − x̂·c2) with g and x̂ as in bnGradSums.
 	bnGradInput = refBNGradInput
-	// bnGradInputAdd adds into acc what bnGradInput writes into dx, the
-	// same floats.
+	// bnGradInputAdd writes into dst src plus what bnGradInput writes into
+	// dx, the same floats; src may be dst.
 	bnGradInputAdd = refBNGradInputAdd
 	// maxPool2 pools 2×2 windows of h×w planes at stride 2, recording in
 	// argmax each maximum's index within its plane (the first on ties).
@@ -327,14 +327,14 @@ func refBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, 
 	}
 }
 
-func refBNGradInputAdd(x, dy, acc []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
+func refBNGradInputAdd(x, dy, src, dst []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
 	var tmp [1024]float32
 	for i0 := 0; i0 < len(x); i0 += len(tmp) {
 		i1 := min(i0+len(tmp), len(x))
 		t := tmp[:i1-i0]
 		bnGradInput(x[i0:i1], dy[i0:i1], t, mean, invstd, a, b, k, c1, c2, act)
 		for i, v := range t {
-			acc[i0+i] += v
+			dst[i0+i] = src[i0+i] + v
 		}
 	}
 }

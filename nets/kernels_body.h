@@ -207,15 +207,16 @@ static __attribute__((noinline)) void bn_grad_input_chunk(const float *restrict 
 	bn_grad_input(x, dy, dx, n, mean, invstd, a, b, k, c1, c2, act);
 }
 
-// bn_grad_input_add adds into acc what bn_grad_input writes into dx, the
-// same floats, a cache-sized chunk at a time: one pass over acc in memory
-// instead of writing dx and reading it back.
-static void bn_grad_input_add(const float *restrict x, const float *restrict dy, float *restrict acc, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
+// bn_grad_input_add writes into dst src plus what bn_grad_input writes
+// into dx, the same floats, a cache-sized chunk at a time: one pass over
+// the sum in memory instead of writing dx and reading it back. src may be
+// dst (adding in place), or another buffer, which saves copying it first.
+static void bn_grad_input_add(const float *restrict x, const float *restrict dy, const float *src, float *dst, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
 	float tmp[1024];
 	for (long i0 = 0; i0 < n; i0 += 1024) {
 		long m = n - i0 < 1024 ? n - i0 : 1024;
 		bn_grad_input_chunk(x + i0, dy + i0, tmp, m, mean, invstd, a, b, k, c1, c2, act);
-		for (long i = 0; i < m; i++) acc[i0 + i] += tmp[i];
+		for (long i = 0; i < m; i++) dst[i0 + i] = src[i0 + i] + tmp[i];
 	}
 }
 

@@ -33,7 +33,7 @@ void nk_scale_shift_inplace(float *x, long n, float a, float b, int act);
 void nk_moments(const float *x, long n, double *mean, double *var);
 void nk_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int act, double *sum_g, double *sum_gx);
 void nk_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act);
-void nk_bn_grad_input_add(const float *x, const float *dy, float *acc, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act);
+void nk_bn_grad_input_add(const float *x, const float *dy, const float *src, float *dst, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act);
 void nk_im2col(const float *x, const nk_geom *g, long n0, long n1, float *col);
 void nk_col2im(const float *col, const nk_geom *g, long n0, long n1, float *dx);
 void nk_maxpool2(const float *x, float *y, int *argmax, long planes, long h, long w);
@@ -82,7 +82,7 @@ typedef struct {
 	void (*moments)(const float *, long, double *, double *);
 	void (*bn_grad_sums)(const float *, const float *, long, float, float, float, float, int, double *, double *);
 	void (*bn_grad_input)(const float *, const float *, float *, long, float, float, float, float, float, float, float, int);
-	void (*bn_grad_input_add)(const float *, const float *, float *, long, float, float, float, float, float, float, float, int);
+	void (*bn_grad_input_add)(const float *, const float *, const float *, float *, long, float, float, float, float, float, float, float, int);
 	void (*im2col)(const float *, const nk_geom *, long, long, float *);
 	void (*col2im)(const float *, const nk_geom *, long, long, float *);
 	void (*maxpool2)(const float *, float *, int *, long, long, long);

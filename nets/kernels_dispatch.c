@@ -45,8 +45,8 @@ void nk_moments(const float *x, long n, double *mean, double *var) { nk_impl->mo
 void nk_bn_grad_sums(const float *x, const float *dy, long n, float mean, float invstd, float a, float b, int relu, double *sum_g, double *sum_gx) {
 	nk_impl->bn_grad_sums(x, dy, n, mean, invstd, a, b, relu, sum_g, sum_gx);
 }
-void nk_bn_grad_input_add(const float *x, const float *dy, float *acc, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
-	nk_impl->bn_grad_input_add(x, dy, acc, n, mean, invstd, a, b, k, c1, c2, act);
+void nk_bn_grad_input_add(const float *x, const float *dy, const float *src, float *dst, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int act) {
+	nk_impl->bn_grad_input_add(x, dy, src, dst, n, mean, invstd, a, b, k, c1, c2, act);
 }
 void nk_bn_grad_input(const float *x, const float *dy, float *dx, long n, float mean, float invstd, float a, float b, float k, float c1, float c2, int relu) {
 	nk_impl->bn_grad_input(x, dy, dx, n, mean, invstd, a, b, k, c1, c2, relu);

@@ -192,10 +192,10 @@ func nativeBNGradSums(x, dy []float32, mean, invstd, a, b float32, act Act) (sum
 	return float64(sg), float64(sgx)
 }
 
-func nativeBNGradInputAdd(x, dy, acc []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
-	_ = dy[len(x)-1]
-	_ = acc[len(x)-1]
-	C.nk_bn_grad_input_add(fp(x), fp(dy), fp(acc), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), C.int(act))
+func nativeBNGradInputAdd(x, dy, src, dst []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
+	_, _ = dy[len(x)-1], src[len(x)-1]
+	_ = dst[len(x)-1]
+	C.nk_bn_grad_input_add(fp(x), fp(dy), fp(src), fp(dst), C.long(len(x)), C.float(mean), C.float(invstd), C.float(a), C.float(b), C.float(k), C.float(c1), C.float(c2), C.int(act))
 }
 
 func nativeBNGradInput(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {

@@ -146,9 +146,9 @@ func testKernelsMatchReference(t *testing.T) {
 			bnGradInput(x, dy, got, mean, inv, a, b, 0.9, 0.1, 0.2, act)
 			refBNGradInput(x, dy, want, mean, inv, a, b, 0.9, 0.1, 0.2, act)
 			closeSlices(t, "bnGradInput"+act.String(), got, want, 1e-5)
-			// The adding form gives acc + what bnGradInput wrote, exactly
-			// (at unaligned offsets too, but for GELU, whose vector and scalar
-			// tails differ in the last bit).
+			// The adding form gives src + what bnGradInput wrote, exactly, in
+			// place or into another buffer (at unaligned offsets too, but for
+			// GELU, whose vector and scalar tails differ in the last bit).
 			offsets := []int{0, min(3, n-1)}
 			if act == ActGELU {
 				offsets = offsets[:1]
@@ -158,7 +158,10 @@ func testKernelsMatchReference(t *testing.T) {
 				for i := range sum {
 					sum[i] = acc[i] + got[off+i]
 				}
-				bnGradInputAdd(x[off:], dy[off:], acc, mean, inv, a, b, 0.9, 0.1, 0.2, act)
+				dst := make([]float32, len(acc))
+				bnGradInputAdd(x[off:], dy[off:], acc, dst, mean, inv, a, b, 0.9, 0.1, 0.2, act)
+				closeSlices(t, "bnGradInputAdd"+act.String()+" into another buffer", dst, sum, 0)
+				bnGradInputAdd(x[off:], dy[off:], acc, acc, mean, inv, a, b, 0.9, 0.1, 0.2, act)
 				closeSlices(t, "bnGradInputAdd"+act.String(), acc, sum, 0)
 			}
 		}

@@ -257,23 +257,35 @@ func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) {
 
 // backward writes ∂L/∂x into dx from x and dy = ∂L/∂y (and ∂L/∂gamma,
 // ∂L/∂beta into dgamma, dbet in training mode).
-func (op *bnGradOp) backward(x, dy, dx []float32) { op.run(x, dy, dx, bnGradInput) }
+func (op *bnGradOp) backward(x, dy, dx []float32) {
+	op.run(x, dy, dx, func(_ int, x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
+		bnGradInput(x, dy, dx, mean, invstd, a, b, k, c1, c2, act)
+	})
+}
 
-// backwardAdd is backward adding ∂L/∂x into acc: a dense block sums its
-// layers' input gradients so, without a pass over dx in memory.
-func (op *bnGradOp) backwardAdd(x, dy, acc []float32) { op.run(x, dy, acc, bnGradInputAdd) }
+// backwardAdd is backward writing src + ∂L/∂x into dst (src may be dst): a
+// dense block sums its layers' input gradients so, without a pass over dx
+// in memory, and starts the sum from its output's gradient without
+// copying it.
+func (op *bnGradOp) backwardAdd(x, dy, src, dst []float32) {
+	m := len(x) / op.fwd.shape[0]
+	op.run(x, dy, dst, func(ch int, x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act) {
+		bnGradInputAdd(x, dy, src[ch*m:(ch+1)*m], dx, mean, invstd, a, b, k, c1, c2, act)
+	})
+}
 
-// addEvalInput adds into acc the input gradient of channel ch of an
-// evaluation-mode batch norm at x (a stretch of the channel's row) for dy:
-// a·g, what run computes for such a layer.
-func (op *bnGradOp) addEvalInput(ch int, x, dy, acc []float32) {
+// addEvalInput writes into dst src plus the input gradient of channel ch
+// of an evaluation-mode batch norm at x (a stretch of the channel's row)
+// for dy: a·g, what run computes for such a layer.
+func (op *bnGradOp) addEvalInput(ch int, x, dy, src, dst []float32) {
 	f := op.fwd
-	bnGradInputAdd(x, dy, acc, f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch], f.a[ch], 0, 0, f.act)
+	bnGradInputAdd(x, dy, src, dst, f.mean[ch], f.invstd[ch], f.a[ch], f.b[ch], f.a[ch], 0, 0, f.act)
 }
 
 // run computes the statistics' gradients and hands each channel's input
-// gradient to input: bnGradInput, which writes it, or bnGradInputAdd.
-func (op *bnGradOp) run(x, dy, dx []float32, input func(x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
+// gradient to input (with the channel's index): bnGradInput, which writes
+// it, or bnGradInputAdd.
+func (op *bnGradOp) run(x, dy, dx []float32, input func(ch int, x, dy, dx []float32, mean, invstd, a, b, k, c1, c2 float32, act Act)) {
 	f := op.fwd
 	c := f.shape[0]
 	m := len(x) / c
@@ -290,13 +302,13 @@ func (op *bnGradOp) run(x, dy, dx []float32, input func(x, dy, dx []float32, mea
 					op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
 				}
 				// x̂ terms vanish: dx = a·g.
-				input(row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.act)
+				input(ch, row, drow, dxrow, mean, invstd, a, b, a, 0, 0, f.act)
 				continue
 			}
 			sumG, sumGX := bnGradSums(row, drow, mean, invstd, a, b, f.act)
 			op.dbet[ch], op.dgamma[ch] = float32(sumG), float32(sumGX)
 			// dx = a·(g − Σg/m − x̂·Σg·x̂/m)
-			input(row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
+			input(ch, row, drow, dxrow, mean, invstd, a, b, a, float32(sumG/float64(m)), float32(sumGX/float64(m)), f.act)
 		}
 	})
 }

@@ -461,7 +461,7 @@ func (op *convGradInputOp) backward(w, dy, dx []float32) {
 	g := op.g
 	ldy := g.N * g.Pix
 	if g.pointwise() {
-		op.pointwise(w, dy, dx, nil, nil)
+		op.pointwise(w, dy, dx, nil, nil, nil)
 		return
 	}
 	if pk := packed3x3(g, op.cout); pk != nil {
@@ -510,27 +510,29 @@ func (op *convGradInputOp) packed3x3(pk *packedKernels, w, dy, dx []float32) {
 }
 
 // backwardEvalBNAdd is, for a 1×1 convolution of the evaluation-mode batch
-// norm bn's output on x, backward followed by bn's input gradient added
-// into acc: that gradient is elementwise in evaluation mode (a·g, no batch
-// sums), so each tile of ∂L/∂(bn output) is consumed in cache and never
-// goes to memory — the same floats as backward into a buffer, then
-// bnGradOp.backwardAdd (an ODIN input-gradient pass through a dense block).
-func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, acc []float32) {
+// norm bn's output on x, backward followed by bn's input gradient added to
+// src into dst (src may be dst): that gradient is elementwise in
+// evaluation mode (a·g, no batch sums), so each tile of ∂L/∂(bn output) is
+// consumed in cache and never goes to memory — the same floats as backward
+// into a buffer, then bnGradOp.backwardAdd (an ODIN input-gradient pass
+// through a dense block).
+func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, src, dst []float32) {
 	if bn.fwd.training {
 		panic("nets: backwardEvalBNAdd with a training-mode batch norm")
 	}
-	op.pointwise(w, dy, acc, bn, x)
+	op.pointwise(w, dy, dst, bn, x, src)
 }
 
 // pointwise computes a 1×1 convolution's input gradient wᵀ·dy into dx tile
 // by tile (pointwiseTile), the images split over the workers; with bn, it
-// adds bn's evaluation-mode input gradient at x into dx instead. On the
+// writes src plus bn's evaluation-mode input gradient at x into dx
+// instead. On the
 // packed GEMM, dx goes past the caches (packedKernels.gemm's stream): in a
 // dense block it has the C rows of the layer's input, far more than the
 // caches hold, and writing it so took the AVX2 training step's bwd-data
 // from 15.0–15.5% to 11.0–11.5% of the step (bn1's backward, reading it
 // back from memory, from 10.8–12.0% to 12.3–13.4%).
-func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []float32) {
+func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x, src []float32) {
 	g := op.g
 	ld := g.N * g.Pix
 	op.cols, op.tiles = growScratch(op.cols), growScratch(op.tiles)
@@ -560,7 +562,7 @@ func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x []floa
 			t := op.tiles[wk].get(g.C * cols)
 			into(wk, p0, p1, t, cols, false)
 			for ch := range g.C {
-				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], dx[ch*ld+p0:ch*ld+p1])
+				bn.addEvalInput(ch, x[ch*ld+p0:ch*ld+p1], t[ch*cols:(ch+1)*cols], src[ch*ld+p0:ch*ld+p1], dx[ch*ld+p0:ch*ld+p1])
 			}
 		})
 	})

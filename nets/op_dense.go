@@ -27,7 +27,8 @@ import (
 // planes as they pad them (convOp.takesBN); bn1's statistics of the
 // channels the previous layer already normalised are that layer's
 // (bnOp.reuse); and bn1's input gradient is added into the block's
-// gradient buffer by its kernel (bnGradOp.backwardAdd). The arithmetic is
+// gradient buffer by its kernel (bnGradOp.backwardAdd), the last layer's
+// to the output's gradient, which is so never copied. The arithmetic is
 // still that of the layer-by-layer graph (bnOp, convOp and their
 // gradients, whose kernels this op calls), so the results are the same
 // floats; the tests compare them bit for bit.
@@ -280,14 +281,20 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 	y, per, sh := f32(vs[0]), f.per(), f.sh
 	d := op.d.get(len(y))
 	t := op.parts.now()
-	copy(d, f32(vs[1]))
-	t = op.parts.lap(t, "copy output grad", 0, 8*float64(len(d)))
 	for i := len(f.layers) - 1; i >= 0; i-- {
 		l := f.layers[i]
 		w1, w2 := f32(vs[2+2*i]), f32(vs[3+2*i])
 		sh.lend(l)
-		// d's channels [c, c+k) are complete: only later layers read them.
-		dy := d[l.c*per : (l.c+f.k)*per]
+		// src holds ∂L/∂(block buffer) summed over the later layers: the
+		// output's gradient itself for the last layer, which writes d[:c]
+		// = src[:c] + its input's gradient (so the output's gradient is
+		// never copied), then d. Its channels [c, c+k) are complete: only
+		// later layers read them.
+		src := d
+		if i == len(f.layers)-1 {
+			src = f32(vs[1])
+		}
+		dy := src[l.c*per : (l.c+f.k)*per]
 		h := l.h[:f.width*per]
 		flops2, flops1 := convFLOPs(l.conv2.g, l.conv2.cout), convFLOPs(l.conv1.g, l.conv1.cout)
 		// The input gradient first: the weight gradient then takes the
@@ -317,14 +324,14 @@ func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 		if !f.training {
 			// bn1's input gradient is a·g: added tile by tile as the 1×1
 			// convolution's input gradient makes it.
-			l.gi1.backwardEvalBNAdd(&l.bn1g, w1, dh, x, d[:l.c*per])
+			l.gi1.backwardEvalBNAdd(&l.bn1g, w1, dh, x, src[:l.c*per], d[:l.c*per])
 			t = op.parts.lap(t, "conv1 1×1 bwd-data + bn1 bwd (+= d)", flops1, 0)
 			continue
 		}
 		ds1 := sh.s1.get(l.c * per)
 		l.gi1.backward(w1, dh, ds1)
 		t = op.parts.lap(t, "conv1 1×1 bwd-data", flops1, 0)
-		l.bn1g.backwardAdd(x, ds1, d[:l.c*per]) // d += ∂L/∂x of this layer
+		l.bn1g.backwardAdd(x, ds1, src[:l.c*per], d[:l.c*per]) // d = src + ∂L/∂x of this layer
 		t = op.parts.lap(t, "bn1 bwd (+= d)", 0, 4*4*float64(len(x)))
 	}
 	if op.dx == nil || &f32(op.dx)[0] != &d[0] {
