@@ -984,6 +984,13 @@ static void pw_pack_b(const float *restrict x, long ld, long k, long p0, long p1
 		for (long r_ = 0; r_ < (mr); r_++) memcpy((c) + r_ * (ldc), t_[r_], (nr) * sizeof(float));         \
 	} while (0)
 
+// PW_STREAM_STORE stores the vector v at p (aligned) past the caches.
+#if NK_LEVEL == 4
+#define PW_STREAM_STORE(p, v) _mm512_stream_ps((p), (__m512)(v))
+#elif NK_LEVEL == 3
+#define PW_STREAM_STORE(p, v) _mm256_stream_ps((p), (__m256)(v))
+#endif
+
 // pw_stream reports whether pw_micro can store a whole register tile at c
 // (rows ldc apart) past the caches: on x86 at AVX2 and above, every row's
 // vectors aligned.
@@ -1025,21 +1032,12 @@ __attribute__((always_inline)) static inline void pw_micro(const float *restrict
 			acc[r][1] = ar * b1 + acc[r][1];
 		}
 	}
-#if NK_LEVEL == 4
+#if NK_LEVEL >= 3
 	if (stream && mr == PW_MR && nr == PW_NR && pw_stream(c, ldc)) {
 #pragma GCC unroll 16
 		for (long r = 0; r < PW_MR; r++) {
-			_mm512_stream_ps(c + r * ldc, (__m512)acc[r][0]);
-			_mm512_stream_ps(c + r * ldc + PW_VL, (__m512)acc[r][1]);
-		}
-		return;
-	}
-#elif NK_LEVEL == 3
-	if (stream && mr == PW_MR && nr == PW_NR && pw_stream(c, ldc)) {
-#pragma GCC unroll 16
-		for (long r = 0; r < PW_MR; r++) {
-			_mm256_stream_ps(c + r * ldc, (__m256)acc[r][0]);
-			_mm256_stream_ps(c + r * ldc + PW_VL, (__m256)acc[r][1]);
+			PW_STREAM_STORE(c + r * ldc, acc[r][0]);
+			PW_STREAM_STORE(c + r * ldc + PW_VL, acc[r][1]);
 		}
 		return;
 	}
