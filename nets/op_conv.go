@@ -526,12 +526,11 @@ func (op *convGradInputOp) backwardEvalBNAdd(bn *bnGradOp, w, dy, x, src, dst []
 // pointwise computes a 1×1 convolution's input gradient wᵀ·dy into dx tile
 // by tile (pointwiseTile), the images split over the workers; with bn, it
 // writes src plus bn's evaluation-mode input gradient at x into dx
-// instead. On the
-// packed GEMM, dx goes past the caches (packedKernels.gemm's stream): in a
-// dense block it has the C rows of the layer's input, far more than the
-// caches hold, and writing it so took the AVX2 training step's bwd-data
-// from 15.0–15.5% to 11.0–11.5% of the step (bn1's backward, reading it
-// back from memory, from 10.8–12.0% to 12.3–13.4%).
+// instead. On the packed GEMM, dx goes past the caches (packedKernels.gemm's
+// stream): in a dense block it has the C rows of the layer's input, far
+// more than the caches hold, and writing it so took the AVX2 training
+// step's bwd-data from 15.0–15.5% to 11.0–11.5% of the step (bn1's
+// backward, reading it back from memory, from 10.8–12.0% to 12.3–13.4%).
 func (op *convGradInputOp) pointwise(w, dy, dx []float32, bn *bnGradOp, x, src []float32) {
 	g := op.g
 	ld := g.N * g.Pix

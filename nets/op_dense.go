@@ -279,7 +279,9 @@ func (op *denseBlockGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op *denseBlockGradOp) Do(vs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	y, per, sh := f32(vs[0]), f.per(), f.sh
-	d := op.d.get(len(y))
+	// d holds the gradient of the channels before the last layer's: its
+	// own are read from the output's gradient.
+	d := op.d.get((f.channels() - f.k) * per)
 	t := op.parts.now()
 	for i := len(f.layers) - 1; i >= 0; i-- {
 		l := f.layers[i]
