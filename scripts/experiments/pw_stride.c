@@ -11,25 +11,12 @@
 //   /tmp/pw_stride3 204 1024   # C = 204 channels of 32×32 images (LEVEL=4: AVX-512)
 #include <omp.h>
 #include <stdio.h>
-#include <time.h>
 #if LEVEL == 3
 #include "../../nets/kernels_v3.c"
 #else
 #include "../../nets/kernels_v4.c"
 #endif
-static double now(void) {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp(const void *a, const void *b) {
-	double x = *(double *)a, y = *(double *)b;
-	return x < y ? -1 : x > y;
-}
-static double med(double *v, int n) {
-	qsort(v, n, sizeof *v, cmp);
-	return v[n / 2];
-}
+#include "experiments.h"
 // gemm_fetch is pw_gemm fetching the nn columns of the k rows at next (ld
 // apart) into L2, spread evenly over its register tiles.
 static void gemm_fetch(const float *ap, const float *bp, long m, long n, long k, float *y, long ldy, const float *next, long ld, long nn) {

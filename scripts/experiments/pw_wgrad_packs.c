@@ -6,16 +6,13 @@
 //   gcc -O3 -fopenmp -march=native -DLEVEL=3 -o /tmp/pw_wgrad_packs3 pw_wgrad_packs.c -lm
 //   /tmp/pw_wgrad_packs3 204 1024 256   # C, H·W, T (LEVEL=4: AVX-512)
 #include <stdio.h>
-#include <time.h>
 #include <omp.h>
 #if LEVEL == 3
 #include "../../nets/kernels_v3.c"
 #else
 #include "../../nets/kernels_v4.c"
 #endif
-static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-static int cmp(const void *a, const void *b) { double x = *(double *)a, y = *(double *)b; return x < y ? -1 : x > y; }
-static double med(double *v, int n) { qsort(v, n, sizeof *v, cmp); return v[n / 2]; }
+#include "experiments.h"
 int main(int argc, char **argv) {
 	if (argc < 4) return fprintf(stderr, "usage: %s C HW T\n", argv[0]), 2;
 	long C = atol(argv[1]), HW = atol(argv[2]), T = atol(argv[3]), N = 64, m = 48; int R = 9;
